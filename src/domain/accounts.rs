@@ -1,0 +1,427 @@
+//! Registration, password sign-in, the profile, and password changes.
+//!
+//! Sign-in is built so that an unknown identifier and a wrong password look the same from
+//! outside: both do one argon2 verification (against a dummy hash when there is no account)
+//! and both answer `InvalidCredentials`. A disabled account is only revealed to someone who
+//! gave its right password.
+
+use super::error::{Error, FieldError, Reason, Result};
+use super::password::HashError;
+use super::tokens::IssuedToken;
+use super::user::{Account, DEFAULT_ROLE, STATUS_ACTIVE, User};
+use super::validate::{self, Identifier};
+use super::{ClientContext, Core};
+use crate::clock::from_unix_millis;
+use crate::secret::SecretString;
+use crate::store::{Change, Duplicate, NewSession, NewUser, ProfileUpdate, StoreError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// How many times an insert is retried when a generated id collides.
+const ID_ATTEMPTS: usize = 3;
+/// Longest `User-Agent` kept with a session.
+const USER_AGENT_MAX: usize = 512;
+
+/// A registration request as received.
+#[derive(Debug, Default)]
+pub struct Registration {
+    /// Requested username.
+    pub username: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Password.
+    pub password: Option<SecretString>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+/// A field of a partial update: absent (keep), null (clear) or a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    /// Not in the request.
+    #[default]
+    Absent,
+    /// Explicitly `null`.
+    Null,
+    /// A new value.
+    Value(T),
+}
+
+/// A profile update as received.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    /// New username.
+    pub username: Patch<String>,
+    /// New email.
+    pub email: Patch<String>,
+    /// New phone (null clears it when phones are optional).
+    pub phone: Patch<String>,
+    /// New nickname (null clears it).
+    pub nickname: Patch<String>,
+    /// New avatar URL (null clears it).
+    pub avatar_url: Patch<String>,
+}
+
+/// The result of a successful sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The access token.
+    pub access: IssuedToken,
+    /// The opaque refresh token (only its hash is stored).
+    pub refresh_token: SecretString,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
+    /// The user.
+    pub user: User,
+}
+
+fn hash_error(e: HashError) -> Error {
+    match e {
+        HashError::Busy => Error::Busy,
+        HashError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
+    }
+}
+
+/// SHA-256 (hex) of a refresh token: what the database keeps instead of the token.
+pub fn refresh_token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Collects field errors so one response can list every bad field.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn check<T>(
+        &mut self,
+        field: &'static str,
+        result: std::result::Result<T, Reason>,
+    ) -> Option<T> {
+        result
+            .map_err(|reason| self.0.push(FieldError { field, reason }))
+            .ok()
+    }
+
+    fn require<'a>(&mut self, field: &'static str, value: &'a Option<String>) -> Option<&'a str> {
+        if value.is_none() {
+            self.0.push(FieldError {
+                field,
+                reason: Reason::Required,
+            });
+        }
+        value.as_deref()
+    }
+
+    fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
+    }
+}
+
+/// Creates an account with a password.
+pub async fn register(core: &Core, input: Registration) -> Result<User> {
+    if !core.policy.registration_enabled {
+        return Err(Error::RegistrationDisabled);
+    }
+    let mut problems = Problems::default();
+    let username = problems
+        .require("username", &input.username)
+        .and_then(|u| problems.check("username", validate::username(u)));
+    let email = problems
+        .require("email", &input.email)
+        .and_then(|e| problems.check("email", validate::email(e)));
+    let password_text = input.password.as_ref().map(|p| p.expose().to_owned());
+    let password_ok = problems.require("password", &password_text).and_then(|p| {
+        problems.check(
+            "password",
+            validate::password(p, core.policy.password_min_length),
+        )
+    });
+    let phone = match input.phone.as_deref() {
+        Some(raw) => problems.check("phone", validate::phone(raw)),
+        None if core.policy.require_phone => problems.check("phone", Err(Reason::Required)),
+        None => None,
+    };
+    problems.finish()?;
+    let (Some(username), Some(email), Some(()), Some(password)) =
+        (username, email, password_ok, input.password)
+    else {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "validated registration lost a field"
+        )));
+    };
+
+    if let Some(field) = core
+        .store
+        .taken(Some(&username.key), Some(&email.key), phone.as_deref())
+        .await?
+    {
+        return Err(Error::Taken(field));
+    }
+    let password_hash = core.hasher.hash(password).await.map_err(hash_error)?;
+
+    let now_ms = core.clock.unix_millis();
+    let mut new_user = NewUser {
+        id: core.ids.next_id(),
+        username: username.display,
+        username_key: username.key,
+        email: Some(email.display),
+        email_key: Some(email.key),
+        phone,
+        password_hash: Some(password_hash),
+        roles: DEFAULT_ROLE.to_owned(),
+        now_ms,
+    };
+    for attempt in 1..=ID_ATTEMPTS {
+        match core.store.create_user(&new_user).await {
+            Ok(()) => break,
+            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => {
+                new_user.id = core.ids.next_id()
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let created_at = from_unix_millis(now_ms);
+    Ok(User {
+        id: new_user.id,
+        username: new_user.username,
+        email: new_user.email,
+        phone: new_user.phone,
+        nickname: None,
+        avatar_url: None,
+        status: STATUS_ACTIVE,
+        roles: vec![DEFAULT_ROLE.to_owned()],
+        mfa_enabled: false,
+        wechat_bound: false,
+        created_at,
+        updated_at: created_at,
+    })
+}
+
+/// Finds the account an identifier names: email, phone (then username, since a username may
+/// be all digits), or username.
+async fn find_by_identifier(core: &Core, identifier: &Identifier) -> Result<Option<Account>> {
+    Ok(match identifier {
+        Identifier::Email(key) => core.store.user_by_email_key(key).await?,
+        Identifier::Phone {
+            phone,
+            username_key,
+        } => match core.store.user_by_phone(phone).await? {
+            Some(account) => Some(account),
+            None => core.store.user_by_username_key(username_key).await?,
+        },
+        Identifier::Username(key) => core.store.user_by_username_key(key).await?,
+    })
+}
+
+/// Signs in with an identifier (username, email or phone) and a password.
+pub async fn login(
+    core: &Core,
+    identifier: Option<String>,
+    password: Option<SecretString>,
+    client: &ClientContext,
+) -> Result<SignedIn> {
+    let mut problems = Problems::default();
+    let identifier = problems
+        .require("username", &identifier)
+        .map(validate::identifier);
+    let password_present = password.as_ref().map(|_| String::new());
+    problems.require("password", &password_present);
+    problems.finish()?;
+    let (Some(identifier), Some(password)) = (identifier, password) else {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "validated login lost a field"
+        )));
+    };
+
+    let account = find_by_identifier(core, &identifier).await?;
+    let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
+    let matches = core
+        .hasher
+        .verify(password, stored_hash)
+        .await
+        .map_err(hash_error)?;
+    let Some(account) = account.filter(|_| matches) else {
+        return Err(Error::InvalidCredentials);
+    };
+    if !account.user.is_active() {
+        return Err(Error::AccountDisabled);
+    }
+    start_session(core, account.user, client).await
+}
+
+/// Creates a session for a user who has proven who they are, and issues its tokens.
+pub async fn start_session(core: &Core, user: User, client: &ClientContext) -> Result<SignedIn> {
+    let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let refresh_ttl = core.policy.refresh_ttl;
+    let now_ms = core.clock.unix_millis();
+    let mut session = NewSession {
+        id: core.ids.next_id(),
+        user_id: user.id,
+        ip: client.ip.clone(),
+        user_agent: client
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+        refresh_token_hash: refresh_token_hash(&refresh_token),
+        expires_at_ms: now_ms
+            .saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
+        now_ms,
+    };
+    for attempt in 1..=ID_ATTEMPTS {
+        match core.store.create_session(&session).await {
+            Ok(()) => break,
+            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => {
+                session.id = core.ids.next_id()
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let access = core
+        .tokens
+        .issue(&user, session.id)
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(SignedIn {
+        access,
+        refresh_token: SecretString::new(refresh_token),
+        refresh_expires_in: refresh_ttl.as_secs(),
+        user,
+    })
+}
+
+/// The user's own profile.
+pub async fn profile(core: &Core, user_id: i64) -> Result<User> {
+    core.store
+        .user_by_id(user_id)
+        .await?
+        .map(|a| a.user)
+        .ok_or(Error::NotFound)
+}
+
+/// Applies a profile update and returns the updated user.
+pub async fn update_profile(core: &Core, user_id: i64, changes: ProfileChanges) -> Result<User> {
+    let mut problems = Problems::default();
+    let mut update = ProfileUpdate::default();
+    match changes.username {
+        Patch::Absent => {}
+        Patch::Null => problems.0.push(FieldError {
+            field: "username",
+            reason: Reason::Required,
+        }),
+        Patch::Value(raw) => {
+            if let Some(u) = problems.check("username", validate::username(&raw)) {
+                update.username = Change::Set((u.display, u.key));
+            }
+        }
+    }
+    match changes.email {
+        Patch::Absent => {}
+        Patch::Null => problems.0.push(FieldError {
+            field: "email",
+            reason: Reason::Required,
+        }),
+        Patch::Value(raw) => {
+            if let Some(e) = problems.check("email", validate::email(&raw)) {
+                update.email = Change::Set(Some((e.display, e.key)));
+            }
+        }
+    }
+    match changes.phone {
+        Patch::Absent => {}
+        Patch::Null if core.policy.require_phone => problems.0.push(FieldError {
+            field: "phone",
+            reason: Reason::Required,
+        }),
+        Patch::Null => update.phone = Change::Set(None),
+        Patch::Value(raw) => {
+            if let Some(p) = problems.check("phone", validate::phone(&raw)) {
+                update.phone = Change::Set(Some(p));
+            }
+        }
+    }
+    match changes.nickname {
+        Patch::Absent => {}
+        Patch::Null => update.nickname = Change::Set(None),
+        Patch::Value(raw) => {
+            if let Some(n) = problems.check("nickname", validate::nickname(&raw)) {
+                update.nickname = Change::Set(n);
+            }
+        }
+    }
+    match changes.avatar_url {
+        Patch::Absent => {}
+        Patch::Null => update.avatar_url = Change::Set(None),
+        Patch::Value(raw) => {
+            if let Some(a) = problems.check("avatar_url", validate::avatar_url(&raw)) {
+                update.avatar_url = Change::Set(a);
+            }
+        }
+    }
+    problems.finish()?;
+    let nothing_to_do = !(update.username.is_set()
+        || update.email.is_set()
+        || update.phone.is_set()
+        || update.nickname.is_set()
+        || update.avatar_url.is_set());
+    if nothing_to_do {
+        return profile(core, user_id).await;
+    }
+    let updated = core
+        .store
+        .update_profile(user_id, &update, core.clock.unix_millis())
+        .await?;
+    updated.map(|a| a.user).ok_or(Error::NotFound)
+}
+
+/// Changes the password: the old one is required when the account has one (a WeChat-only
+/// user sets a first password without it). Every other session of the user is revoked.
+pub async fn change_password(
+    core: &Core,
+    user_id: i64,
+    current_session: i64,
+    old_password: Option<SecretString>,
+    new_password: Option<SecretString>,
+) -> Result<()> {
+    let account = core
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut problems = Problems::default();
+    let new_text = new_password.as_ref().map(|p| p.expose().to_owned());
+    problems.require("new_password", &new_text).and_then(|p| {
+        problems.check(
+            "new_password",
+            validate::password(p, core.policy.password_min_length),
+        )
+    });
+    if account.password_hash.is_some() && old_password.is_none() {
+        problems.0.push(FieldError {
+            field: "old_password",
+            reason: Reason::Required,
+        });
+    }
+    problems.finish()?;
+    let Some(new_password) = new_password else {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "validated password change lost a field"
+        )));
+    };
+    if let (Some(stored), Some(old)) = (account.password_hash.clone(), old_password)
+        && !core.hasher.verify(old, Some(stored)).await.map_err(hash_error)?
+    {
+        return Err(Error::InvalidCredentials);
+    }
+    let hash = core.hasher.hash(new_password).await.map_err(hash_error)?;
+    let now_ms = core.clock.unix_millis();
+    core.store.set_password_hash(user_id, &hash, now_ms).await?;
+    core.store
+        .revoke_other_sessions(user_id, current_session, now_ms)
+        .await?;
+    Ok(())
+}

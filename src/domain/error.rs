@@ -1,0 +1,121 @@
+//! What can go wrong in the domain, in domain words. The HTTP layer turns each variant into a
+//! status, an `error_code` and a localized message in one table (`http::error`).
+
+/// Why one field was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The field is missing (or null where a value is needed).
+    Required,
+    /// Shorter than the minimum (in characters).
+    TooShort(usize),
+    /// Longer than the maximum (in characters).
+    TooLong(usize),
+    /// Not of the required form.
+    Invalid,
+    /// Another account already has this value.
+    Taken,
+}
+
+impl Reason {
+    /// The machine-readable `reason` of a `details` entry.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Required => "required",
+            Reason::TooShort(_) => "too_short",
+            Reason::TooLong(_) => "too_long",
+            Reason::Invalid => "invalid",
+            Reason::Taken => "taken",
+        }
+    }
+}
+
+/// One refused field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field's name.
+    pub field: &'static str,
+    /// Why it was refused.
+    pub reason: Reason,
+}
+
+/// A value that must be unique across accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    /// The username (compared after NFKC and lower-casing).
+    Username,
+    /// The email (compared lower-cased).
+    Email,
+    /// The phone (compared in normalised form).
+    Phone,
+}
+
+impl UniqueField {
+    /// The request field's name.
+    pub fn field(self) -> &'static str {
+        match self {
+            UniqueField::Username => "username",
+            UniqueField::Email => "email",
+            UniqueField::Phone => "phone",
+        }
+    }
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// No `Authorization` header.
+    Missing,
+    /// Not `Bearer <jwt>`.
+    Malformed,
+    /// Bad signature, algorithm, issuer, audience, type, or not yet valid.
+    Invalid,
+    /// `exp` has passed.
+    Expired,
+    /// The session was revoked or the user disabled.
+    Revoked,
+}
+
+/// A domain failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more fields are missing or invalid.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A unique value is taken.
+    #[error("{} taken", .0.field())]
+    Taken(UniqueField),
+    /// Wrong identifier or password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The account is disabled.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// Self-registration is off.
+    #[error("registration disabled")]
+    RegistrationDisabled,
+    /// A bearer token was refused.
+    #[error("token refused: {0:?}")]
+    Token(TokenError),
+    /// No such user (or other resource).
+    #[error("not found")]
+    NotFound,
+    /// Too much work queued (password hashing); the client should retry shortly.
+    #[error("busy")]
+    Busy,
+    /// The database did not answer in time or is unreachable.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else; the cause is logged, never returned.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    /// A validation failure of one field.
+    pub fn field(field: &'static str, reason: Reason) -> Self {
+        Error::Validation(vec![FieldError { field, reason }])
+    }
+}
+
+/// Shorthand for domain results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,57 @@
+//! The domain: accounts, passwords, tokens. It decides; it never imports axum or sqlx
+//! directly (the store is reached through `crate::store`), so the HTTP layer only parses,
+//! calls one function here, and wraps the result.
+
+pub mod accounts;
+pub mod error;
+pub mod password;
+pub mod tokens;
+pub mod user;
+pub mod validate;
+
+use crate::clock::Clock;
+use crate::id::IdGenerator;
+use crate::store::SqlStore;
+use password::PasswordHasher;
+use std::sync::Arc;
+use std::time::Duration;
+use tokens::TokenService;
+
+/// Account rules taken from the settings.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Shortest password (code points).
+    pub password_min_length: usize,
+    /// Whether registration needs a phone.
+    pub require_phone: bool,
+    /// Whether self-registration is on.
+    pub registration_enabled: bool,
+    /// Refresh-token (and session) lifetime.
+    pub refresh_ttl: Duration,
+}
+
+/// Everything the domain needs, built once at start and shared by every request.
+#[derive(Debug)]
+pub struct Core {
+    /// The database.
+    pub store: SqlStore,
+    /// The bounded password-hashing pool.
+    pub hasher: PasswordHasher,
+    /// Access-token issue and check.
+    pub tokens: TokenService,
+    /// Id generation.
+    pub ids: IdGenerator,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Account rules.
+    pub policy: Policy,
+}
+
+/// Where a request came from, for session records and (later) the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientContext {
+    /// Client IP.
+    pub ip: Option<String>,
+    /// `User-Agent` header, truncated.
+    pub user_agent: Option<String>,
+}

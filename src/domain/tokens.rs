@@ -1,0 +1,363 @@
+//! Access tokens: HS256 JWTs with the claims of contract section 3, issued and checked here
+//! and nowhere else. The checker accepts exactly one algorithm, requires every claim, and
+//! compares times against the injected clock: `exp` with no leeway, `nbf`/`iat` with 5 s of
+//! skew between nodes. Keys and validation rules are built once at start, so checking a
+//! token costs a signature and a JSON parse.
+
+use super::error::TokenError;
+use super::user::User;
+use crate::clock::Clock;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The `typ` header of every access token (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// Allowed clock difference between nodes for `nbf` and `iat`.
+pub const CLOCK_SKEW_SECONDS: i64 = 5;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// User id as a string.
+    pub sub: String,
+    /// User id as a number.
+    pub user_id: i64,
+    /// Username when issued.
+    pub username: String,
+    /// Roles when issued.
+    pub roles: Vec<String>,
+    /// Session id (string form of the session's numeric id).
+    pub sid: String,
+    /// Unique token id.
+    pub jti: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Not before (Unix seconds).
+    pub nbf: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+}
+
+/// A freshly issued access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// Issues and checks access tokens.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("issuer", &self.issuer)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    /// An HS256 token service.
+    pub fn hs256(
+        secret: &[u8],
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Times are checked below against the injected clock, not the system clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            header,
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl,
+            clock,
+        }
+    }
+
+    /// Issues an access token for `user` in session `session_id`.
+    pub fn issue(
+        &self,
+        user: &User,
+        session_id: i64,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        let now = self.clock.unix_seconds();
+        let ttl = self.ttl.as_secs();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.id.to_string(),
+            user_id: user.id,
+            username: user.username.clone(),
+            roles: user.roles.clone(),
+            sid: session_id.to_string(),
+            jti: ulid::Ulid::new().to_string(),
+            iat: now,
+            nbf: now,
+            exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        };
+        let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
+        Ok(IssuedToken {
+            token,
+            expires_in: ttl,
+        })
+    }
+
+    /// Checks a token and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let data =
+            match jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation) {
+                Ok(data) => data,
+                Err(_) if !looks_like_jwt(token) => return Err(TokenError::Malformed),
+                Err(_) => return Err(TokenError::Invalid),
+            };
+        if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(TokenError::Invalid);
+        }
+        let claims = data.claims;
+        let now = self.clock.unix_seconds();
+        if now >= claims.exp {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf > now + CLOCK_SKEW_SECONDS || claims.iat > now + CLOCK_SKEW_SECONDS {
+            return Err(TokenError::Invalid);
+        }
+        if claims.sub != claims.user_id.to_string() {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
+    }
+}
+
+/// Whether `token` has the shape of a compact JWS: three dot-separated base64url parts whose
+/// first decodes to a JSON object. Decides between TOKEN_MALFORMED and TOKEN_INVALID; only
+/// called after a token was refused, so it costs nothing on the good path.
+fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    if payload.is_empty() || URL_SAFE_NO_PAD.decode(payload).is_err() {
+        return false;
+    }
+    URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).ok()
+        })
+        .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn user() -> User {
+        User {
+            id: 42,
+            username: "alice".into(),
+            email: None,
+            phone: None,
+            nickname: None,
+            avatar_url: None,
+            status: 1,
+            roles: vec!["user".into()],
+            mfa_enabled: false,
+            wechat_bound: false,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn service(clock: &ManualClock) -> TokenService {
+        TokenService::hs256(
+            SECRET,
+            "hufu",
+            "hufu",
+            Duration::from_secs(900),
+            Arc::new(clock.clone()),
+        )
+    }
+
+    fn sign(header: serde_json::Value, claims: serde_json::Value, key: &[u8]) -> String {
+        use hmac_sign::sign_hs256;
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signature = sign_hs256(key, format!("{h}.{c}").as_bytes());
+        format!("{h}.{c}.{signature}")
+    }
+
+    mod hmac_sign {
+        use super::*;
+        /// Signs with jsonwebtoken's own primitive so tests can forge arbitrary headers.
+        pub fn sign_hs256(key: &[u8], message: &[u8]) -> String {
+            jsonwebtoken::crypto::sign(message, &EncodingKey::from_secret(key), Algorithm::HS256)
+                .unwrap()
+        }
+    }
+
+    fn claims(now: i64) -> serde_json::Value {
+        json!({"iss":"hufu","aud":"hufu","sub":"42","user_id":42,"username":"alice","roles":["user"],
+               "sid":"7","jti":"x","iat":now,"nbf":now,"exp":now + 900})
+    }
+
+    #[test]
+    fn an_issued_token_has_every_claim_and_verifies() {
+        let clock = ManualClock::starting_now();
+        let tokens = service(&clock);
+        let issued = tokens.issue(&user(), 7).unwrap();
+        assert_eq!(issued.expires_in, 900);
+        let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.alg, Algorithm::HS256);
+        let claims = tokens.verify(&issued.token).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.user_id, claims.sid.as_str()),
+            ("42", 42, "7")
+        );
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert!(!claims.jti.is_empty());
+    }
+
+    #[test]
+    fn expiry_is_checked_with_no_leeway() {
+        let clock = ManualClock::starting_now();
+        let tokens = service(&clock);
+        let issued = tokens.issue(&user(), 7).unwrap();
+        clock.advance(time::Duration::seconds(899));
+        assert!(tokens.verify(&issued.token).is_ok());
+        clock.advance(time::Duration::seconds(1));
+        assert_eq!(tokens.verify(&issued.token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn forged_and_foreign_tokens_are_refused() {
+        let clock = ManualClock::starting_now();
+        let tokens = service(&clock);
+        let now = clock.unix_seconds();
+        let good_header = json!({"alg":"HS256","typ":"at+jwt"});
+        assert!(
+            tokens
+                .verify(&sign(good_header.clone(), claims(now), SECRET))
+                .is_ok()
+        );
+        // Wrong key, wrong typ, wrong issuer/audience, future nbf, missing exp.
+        assert_eq!(
+            tokens.verify(&sign(
+                good_header.clone(),
+                claims(now),
+                b"another-secret-another-secret-xx"
+            )),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            tokens.verify(&sign(
+                json!({"alg":"HS256","typ":"JWT"}),
+                claims(now),
+                SECRET
+            )),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            tokens.verify(&sign(json!({"alg":"HS256"}), claims(now), SECRET)),
+            Err(TokenError::Invalid)
+        );
+        let mut c = claims(now);
+        c["iss"] = json!("evil");
+        assert_eq!(
+            tokens.verify(&sign(good_header.clone(), c, SECRET)),
+            Err(TokenError::Invalid)
+        );
+        let mut c = claims(now);
+        c["aud"] = json!("other");
+        assert_eq!(
+            tokens.verify(&sign(good_header.clone(), c, SECRET)),
+            Err(TokenError::Invalid)
+        );
+        let mut c = claims(now);
+        c["nbf"] = json!(now + 60);
+        assert_eq!(
+            tokens.verify(&sign(good_header.clone(), c, SECRET)),
+            Err(TokenError::Invalid)
+        );
+        let mut c = claims(now);
+        c["nbf"] = json!(now + 4);
+        assert!(
+            tokens.verify(&sign(good_header.clone(), c, SECRET)).is_ok(),
+            "5 s of skew is allowed"
+        );
+        let mut c = claims(now);
+        c.as_object_mut().unwrap().remove("exp");
+        assert_eq!(
+            tokens.verify(&sign(good_header.clone(), c, SECRET)),
+            Err(TokenError::Invalid)
+        );
+        // alg none with an empty signature.
+        let h = URL_SAFE_NO_PAD.encode(json!({"alg":"none","typ":"at+jwt"}).to_string());
+        let c = URL_SAFE_NO_PAD.encode(claims(now).to_string());
+        assert_eq!(
+            tokens.verify(&format!("{h}.{c}.")),
+            Err(TokenError::Invalid)
+        );
+        // Tampered payload keeps the old signature.
+        let token = tokens.issue(&user(), 7).unwrap().token;
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let mut tampered = claims(now);
+        tampered["roles"] = json!(["admin"]);
+        let payload = URL_SAFE_NO_PAD.encode(tampered.to_string());
+        parts[1] = &payload;
+        assert_eq!(tokens.verify(&parts.join(".")), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_invalid() {
+        let clock = ManualClock::starting_now();
+        let tokens = service(&clock);
+        for garbage in ["", "abc", "a.b", "a.b.c.d", "!!!.???.***", "e30"] {
+            assert_eq!(
+                tokens.verify(garbage),
+                Err(TokenError::Malformed),
+                "{garbage:?}"
+            );
+        }
+    }
+}

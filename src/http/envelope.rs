@@ -1,0 +1,230 @@
+//! The response envelope (contract section 1) and the layer that applies it to every answer.
+//!
+//! Handlers return a [`Reply`] (data already serialised) or an `ApiError`; neither knows the
+//! request id or the language. The [`envelope`] middleware knows both: it assigns the
+//! `X-Request-Id`, runs the request inside a span carrying it, and renders whatever came back
+//! into `{"code", "message", "data" | "error", …, "timestamp"}`. Bare error statuses from
+//! routing or other layers (404, 405, 413, timeouts, panics) are enveloped here too, so no
+//! response escapes without the envelope. Success data is spliced in as bytes: it is never
+//! serialised twice.
+
+use super::error::{PendingError, for_status};
+use super::i18n::{Lang, Success, status_message};
+use crate::timefmt::rfc3339_seconds;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Serialize;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// The request-id header.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A success answer whose `data` is already JSON.
+#[derive(Debug, Clone)]
+pub struct PendingSuccess {
+    success: Success,
+    data: Bytes,
+}
+
+/// A successful handler result.
+pub struct Reply {
+    status: StatusCode,
+    pending: PendingSuccess,
+}
+
+impl Reply {
+    /// A reply with `data` serialised now.
+    pub fn new<T: Serialize>(status: StatusCode, success: Success, data: &T) -> Self {
+        // Serialising our own response types cannot fail (no maps with non-string keys);
+        // `null` is a safe fallback that keeps the envelope valid if it ever did.
+        let data = serde_json::to_vec(data)
+            .map(Bytes::from)
+            .unwrap_or_else(|_| Bytes::from_static(b"null"));
+        Self {
+            status,
+            pending: PendingSuccess { success, data },
+        }
+    }
+
+    /// A 200 reply.
+    pub fn ok<T: Serialize>(data: &T) -> Self {
+        Self::new(StatusCode::OK, Success::Ok, data)
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self.pending);
+        response
+    }
+}
+
+/// Whether a client-sent request id may be echoed: 1–64 of `[A-Za-z0-9._-]`.
+fn acceptable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u16,
+    message: &'a str,
+    error: &'a str,
+    error_code: &'a str,
+    request_id: &'a str,
+    timestamp: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    details: Vec<DetailBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct DetailBody<'a> {
+    field: &'a str,
+    reason: &'a str,
+    message: &'a str,
+}
+
+fn success_body(status: StatusCode, lang: Lang, pending: &PendingSuccess) -> Vec<u8> {
+    let message = pending.success.message(status, lang);
+    let timestamp = rfc3339_seconds(time::OffsetDateTime::now_utc());
+    let mut out = Vec::with_capacity(pending.data.len() + 96);
+    out.extend_from_slice(b"{\"code\":");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.extend_from_slice(b",\"message\":");
+    // Messages are our own static texts; serde escapes them properly all the same.
+    let _ = serde_json::to_writer(&mut out, message);
+    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(&pending.data);
+    out.extend_from_slice(b",\"timestamp\":\"");
+    out.extend_from_slice(timestamp.as_bytes());
+    out.extend_from_slice(b"\"}");
+    out
+}
+
+fn error_body(status: StatusCode, lang: Lang, request_id: &str, pending: &PendingError) -> Vec<u8> {
+    let timestamp = rfc3339_seconds(time::OffsetDateTime::now_utc());
+    let body = ErrorBody {
+        code: status.as_u16(),
+        message: status_message(status, lang),
+        error: pending.text(lang),
+        error_code: pending.error_code,
+        request_id,
+        timestamp: &timestamp,
+        details: pending
+            .details
+            .iter()
+            .map(|d| DetailBody {
+                field: &d.field,
+                reason: d.reason,
+                message: lang.pick(&d.en, &d.zh),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// The outermost layer: request id, language, envelope, and one log line per request.
+pub async fn envelope(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = match request.headers().get(&X_REQUEST_ID) {
+        Some(value) if acceptable_request_id(value) => value.clone(),
+        _ => HeaderValue::from_str(&ulid::Ulid::new().to_string())
+            .unwrap_or(HeaderValue::from_static("0")),
+    };
+    request
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id.clone());
+    let lang = Lang::from_accept_language(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let id_text = request_id.to_str().unwrap_or_default().to_owned();
+    let span = tracing::info_span!("request", request_id = %id_text);
+
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+
+    let body = if let Some(pending) = response.extensions_mut().remove::<PendingSuccess>() {
+        Some(success_body(status, lang, &pending))
+    } else if let Some(pending) = response.extensions_mut().remove::<PendingError>() {
+        Some(error_body(status, lang, &id_text, &pending))
+    } else if (status.is_client_error() || status.is_server_error())
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        // A bare status from routing or a layer (404/405 from axum, the request timeout, a
+        // caught panic): envelope it with the generic text for its status.
+        Some(error_body(status, lang, &id_text, &for_status(status)))
+    } else {
+        None
+    };
+    if let Some(body) = body {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.remove(header::CONTENT_LENGTH);
+        *response.body_mut() = Body::from(body);
+    }
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id);
+    span.in_scope(|| {
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1_000.0,
+            "request"
+        );
+    });
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_echoed_only_when_safe() {
+        assert!(acceptable_request_id(&HeaderValue::from_static(
+            "abc-123_x.y"
+        )));
+        assert!(!acceptable_request_id(&HeaderValue::from_static(
+            "has space"
+        )));
+        assert!(!acceptable_request_id(&HeaderValue::from_static("")));
+        let long = "a".repeat(65);
+        assert!(!acceptable_request_id(
+            &HeaderValue::from_str(&long).unwrap()
+        ));
+    }
+
+    #[test]
+    fn a_success_body_splices_data_into_the_envelope() {
+        let pending = PendingSuccess {
+            success: Success::Registered,
+            data: Bytes::from_static(b"{\"id\":1}"),
+        };
+        let body: serde_json::Value =
+            serde_json::from_slice(&success_body(StatusCode::CREATED, Lang::Zh, &pending)).unwrap();
+        assert_eq!(body["code"], 201);
+        assert_eq!(body["message"], "注册成功");
+        assert_eq!(body["data"]["id"], 1);
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+}

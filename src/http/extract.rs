@@ -1,0 +1,209 @@
+//! Request extractors that keep the envelope: a JSON body with the contract's 400/413/415
+//! answers, the authenticated caller (the one place bearer tokens are checked), and the
+//! client's address and user agent.
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::domain::ClientContext;
+use crate::domain::error::TokenError;
+use crate::domain::tokens::AccessClaims;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
+
+/// A JSON request body.
+///
+/// An empty body counts as `{}` and needs no `Content-Type` (contract section 9); a non-empty
+/// one must be `application/json`. Unknown fields are ignored; a field of the wrong type is
+/// named in the error without echoing its value (it may be a password).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let essence = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                essence == "application/json"
+                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+            });
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::BodyTooLarge
+                } else {
+                    ApiError::InvalidJson { field: None }
+                }
+            })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else if json_type != Some(true) {
+            return Err(ApiError::UnsupportedMediaType);
+        } else {
+            &bytes
+        };
+        // serde would also accept a JSON array for a struct (fields by position); the
+        // contract's bodies are objects, so anything else is refused up front.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::InvalidJson { field: None });
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let syntax = e.inner().is_syntax() || e.inner().is_eof();
+            ApiError::InvalidJson {
+                field: (!syntax && path != ".").then_some(path),
+            }
+        })?;
+        deserializer
+            .end()
+            .map_err(|_| ApiError::InvalidJson { field: None })?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// The caller of an authenticated endpoint: a valid, unexpired access token.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The token's claims.
+    pub claims: AccessClaims,
+}
+
+impl Authenticated {
+    /// The caller's user id.
+    pub fn user_id(&self) -> i64 {
+        self.claims.user_id
+    }
+
+    /// The caller's session id.
+    pub fn session_id(&self) -> Result<i64, ApiError> {
+        self.claims
+            .sid
+            .parse()
+            .map_err(|_| TokenError::Invalid.into())
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(TokenError::Missing)?;
+        let value = value.to_str().map_err(|_| TokenError::Malformed)?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Malformed)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(TokenError::Malformed.into());
+        }
+        let claims = state.core.tokens.verify(token)?;
+        Ok(Authenticated { claims })
+    }
+}
+
+/// The client's IP (from the socket, or `X-Forwarded-For` when the peer is a trusted proxy)
+/// and `User-Agent`.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientContext);
+
+/// Picks the client IP: the socket peer, unless it is a trusted proxy, in which case the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let Some(chain) = forwarded_for else {
+        return Some(peer);
+    };
+    let mut last_seen = peer;
+    for hop in chain.rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            return Some(last_seen);
+        };
+        if !is_trusted(&ip) {
+            return Some(ip);
+        }
+        last_seen = ip;
+    }
+    Some(last_seen)
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let ip = client_ip(peer, forwarded, &state.trusted_proxies)
+            .map(|ip| ip.to_canonical().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Client(ClientContext { ip, user_agent }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(stranger), Some("1.2.3.4"), &trusted),
+            Some(stranger)
+        );
+        assert_eq!(
+            client_ip(Some(proxy), Some("1.2.3.4"), &trusted),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        // A client cannot spoof by prepending: the right-most untrusted hop wins.
+        assert_eq!(
+            client_ip(Some(proxy), Some("6.6.6.6, 1.2.3.4, 10.0.0.7"), &trusted),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(client_ip(Some(proxy), None, &trusted), Some(proxy));
+        assert_eq!(
+            client_ip(Some(proxy), Some("garbage"), &trusted),
+            Some(proxy)
+        );
+    }
+}

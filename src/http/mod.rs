@@ -1,0 +1,47 @@
+//! The HTTP surface: routes, extractors, the envelope and the error table. Everything here
+//! translates between HTTP and the domain; nothing here decides.
+
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod i18n;
+pub mod routes;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use routes::{auth, ops, users};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest accepted request body (contract section 1).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole router with its layers. `request_timeout` bounds every request; past it the
+/// client gets an enveloped 503 instead of waiting on a stuck dependency.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    Router::new()
+        .route("/api/v1/auth/register", post(auth::register))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route(
+            "/api/v1/users/profile",
+            get(users::get_profile).put(users::put_profile),
+        )
+        .route("/api/v1/users/password", put(users::put_password))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(axum::middleware::from_fn(envelope::envelope))
+}

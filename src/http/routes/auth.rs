@@ -1,0 +1,83 @@
+//! `POST /api/v1/auth/register` and `POST /api/v1/auth/login`.
+
+use crate::app::AppState;
+use crate::domain::accounts::{self, Registration, SignedIn};
+use crate::domain::user::User;
+use crate::http::envelope::Reply;
+use crate::http::error::ApiResult;
+use crate::http::extract::{Client, JsonBody};
+use crate::http::i18n::Success;
+use crate::secret::SecretString;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+/// Registration body; every field optional here so a missing one is a 400 with details.
+#[derive(Debug, Deserialize)]
+pub struct RegisterRequest {
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<SecretString>,
+    phone: Option<String>,
+}
+
+/// Creates an account.
+pub async fn register(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> ApiResult<Reply> {
+    let input = Registration {
+        username: body.username,
+        email: body.email,
+        password: body.password,
+        phone: body.phone,
+    };
+    let user = accounts::register(&state.core, input).await?;
+    Ok(Reply::new(StatusCode::CREATED, Success::Registered, &user))
+}
+
+/// Login body: `username` may be a username, an email or a phone.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    username: Option<String>,
+    password: Option<SecretString>,
+}
+
+/// The login response of contract section 3.
+#[derive(Debug, Serialize)]
+pub struct LoginResponse<'a> {
+    token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: &'a str,
+    refresh_expires_in: u64,
+    user: &'a User,
+}
+
+impl<'a> LoginResponse<'a> {
+    /// The response for a completed sign-in.
+    pub fn from_signed_in(signed_in: &'a SignedIn) -> Self {
+        Self {
+            token: &signed_in.access.token,
+            token_type: "Bearer",
+            expires_in: signed_in.access.expires_in,
+            refresh_token: signed_in.refresh_token.expose(),
+            refresh_expires_in: signed_in.refresh_expires_in,
+            user: &signed_in.user,
+        }
+    }
+}
+
+/// Signs in with a password.
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> ApiResult<Reply> {
+    let signed_in = accounts::login(&state.core, body.username, body.password, &client).await?;
+    Ok(Reply::new(
+        StatusCode::OK,
+        Success::LoggedIn,
+        &LoginResponse::from_signed_in(&signed_in),
+    ))
+}

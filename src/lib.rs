@@ -1,0 +1,17 @@
+//! hufu: user accounts and sign-in as one service.
+//!
+//! Layers point inward: `http` (routes, extractors, the envelope) calls `domain` (accounts,
+//! passwords, tokens), which reaches the database through `store`. `app` assembles them from
+//! `config`; `main.rs` only parses the command line.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod id;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+pub mod timefmt;

@@ -1,0 +1,121 @@
+//! Persistence port: what the domain asks of the database, in domain words. One concrete
+//! implementation (`sql::SqlStore`) serves SQLite, MySQL/MariaDB and PostgreSQL; each
+//! multi-statement write is one method so it owns its transaction, and each backend's unique
+//! violations come back as [`StoreError::Duplicate`] naming the field.
+
+pub mod sql;
+
+pub use sql::SqlStore;
+
+use crate::domain::error::UniqueField;
+
+/// A user to insert.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Generated id.
+    pub id: i64,
+    /// Display username (NFKC).
+    pub username: String,
+    /// Username key (lower case).
+    pub username_key: String,
+    /// Email as typed.
+    pub email: Option<String>,
+    /// Email key (lower case).
+    pub email_key: Option<String>,
+    /// Normalised phone.
+    pub phone: Option<String>,
+    /// PHC password hash.
+    pub password_hash: Option<String>,
+    /// Comma-joined roles.
+    pub roles: String,
+    /// Creation time (Unix ms).
+    pub now_ms: i64,
+}
+
+/// A change to one field: keep it, or set it (possibly to null).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Change<T> {
+    /// Leave the stored value alone.
+    #[default]
+    Keep,
+    /// Store this value.
+    Set(T),
+}
+
+impl<T> Change<T> {
+    /// Whether this is a `Set`.
+    pub fn is_set(&self) -> bool {
+        matches!(self, Change::Set(_))
+    }
+}
+
+/// Profile fields to change.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    /// `(display, key)`.
+    pub username: Change<(String, String)>,
+    /// `(display, key)` or none.
+    pub email: Change<Option<(String, String)>>,
+    /// Normalised phone or none.
+    pub phone: Change<Option<String>>,
+    /// Nickname or none.
+    pub nickname: Change<Option<String>>,
+    /// Avatar URL or none.
+    pub avatar_url: Change<Option<String>>,
+}
+
+/// A session to create, with its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Generated id (the `sid` claim).
+    pub id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// Client IP when it signed in.
+    pub ip: Option<String>,
+    /// Client `User-Agent` when it signed in (truncated).
+    pub user_agent: Option<String>,
+    /// SHA-256 (hex) of the first refresh token.
+    pub refresh_token_hash: String,
+    /// When the refresh token (and so the session, unless refreshed) expires (Unix ms).
+    pub expires_at_ms: i64,
+    /// Creation time (Unix ms).
+    pub now_ms: i64,
+}
+
+/// What a unique violation was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicate {
+    /// A user-visible unique field.
+    Field(UniqueField),
+    /// A generated primary key collided (two nodes drew the same node id); retry with a new id.
+    Id,
+}
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write.
+    #[error("duplicate {0:?}")]
+    Duplicate(Duplicate),
+    /// The database is unreachable, timed out, or too busy.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Other(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for crate::domain::error::Error {
+    fn from(e: StoreError) -> Self {
+        use crate::domain::error::Error;
+        match e {
+            StoreError::Duplicate(Duplicate::Field(field)) => Error::Taken(field),
+            StoreError::Duplicate(Duplicate::Id) => {
+                Error::Internal(anyhow::anyhow!("generated id collided"))
+            }
+            StoreError::Unavailable(e) => Error::Unavailable(e.into()),
+            StoreError::Other(e) => Error::Internal(e),
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The SQL store over SQLite, MySQL/MariaDB and PostgreSQL with sqlx's native drivers.
+//!
+//! One `Db` enum holds the pool; the `dispatch!` macro writes each query once and lets the
+//! compiler instantiate it per driver, so the three backends cannot drift apart. Statements
+//! come from `queries` (rewritten for PostgreSQL once at start). Pools wait at most
+//! `database_timeout` for a connection, so a dead database turns into a fast 503.
+
+mod queries;
+mod rows;
+
+pub use rows::SessionRow;
+
+use super::{Duplicate, NewSession, NewUser, ProfileUpdate, StoreError};
+use crate::domain::error::UniqueField;
+use crate::domain::user::Account;
+use queries::Queries;
+use rows::UserRow;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which SQL dialect a store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite (embedded).
+    Sqlite,
+    /// MySQL or MariaDB.
+    MySql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// Picks the dialect from a database URL.
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Dialect::Sqlite)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            Some(Dialect::MySql)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Dialect::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// Lower-case name for logs and `/readyz`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::MySql => "mysql",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever driver's pool `$db` holds.
+macro_rules! dispatch {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::MySql($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// `(username_key, email_key, phone)` of an account holding a requested unique value.
+type TakenRow = (String, Option<String>, Option<String>);
+
+/// Pool settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Largest number of connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection (and to connect) before giving up.
+    pub timeout: Duration,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+    dialect: Dialect,
+    sql: &'static Queries,
+}
+
+impl SqlStore {
+    /// Opens a pool for `url`. With `lazy`, no connection is made until first use (so a node
+    /// can be built while the database is down, e.g. to test the 503 path).
+    pub async fn connect(url: &str, pool: PoolSettings, lazy: bool) -> anyhow::Result<Self> {
+        let dialect =
+            Dialect::from_url(url).ok_or_else(|| anyhow::anyhow!("unsupported database URL"))?;
+        let db = match dialect {
+            Dialect::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(pool.timeout.max(Duration::from_secs(5)))
+                    .foreign_keys(true);
+                if let Some(parent) = options.get_filename().parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let builder = SqlitePoolOptions::new()
+                    .max_connections(pool.max_connections)
+                    .acquire_timeout(pool.timeout);
+                Db::Sqlite(if lazy {
+                    builder.connect_lazy_with(options)
+                } else {
+                    builder.connect_with(options).await?
+                })
+            }
+            Dialect::MySql => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let options = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4");
+                let builder = MySqlPoolOptions::new()
+                    .max_connections(pool.max_connections)
+                    .acquire_timeout(pool.timeout);
+                Db::MySql(if lazy {
+                    builder.connect_lazy_with(options)
+                } else {
+                    builder.connect_with(options).await?
+                })
+            }
+            Dialect::Postgres => {
+                let options = PgConnectOptions::from_str(url)?;
+                let builder = PgPoolOptions::new()
+                    .max_connections(pool.max_connections)
+                    .acquire_timeout(pool.timeout);
+                Db::Postgres(if lazy {
+                    builder.connect_lazy_with(options)
+                } else {
+                    builder.connect_with(options).await?
+                })
+            }
+        };
+        Ok(Self {
+            db,
+            dialect,
+            sql: queries::for_dialect(dialect),
+        })
+    }
+
+    /// The dialect of this store.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Applies the versioned migrations of this dialect (idempotent; several nodes may run it
+    /// at once: MySQL and PostgreSQL take a lock, SQLite serialises writers).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::MySql(pool) => sqlx::migrate!("migrations/mysql").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        dispatch!(&self.db, pool => pool.close().await)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => sqlx::query(self.sql.ping).execute(pool).await.map(|r| r.rows_affected())).map_err(map_error)?;
+        Ok(())
+    }
+
+    /// Inserts a user.
+    pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => sqlx::query(self.sql.insert_user)
+            .bind(user.id)
+            .bind(&user.username)
+            .bind(&user.username_key)
+            .bind(&user.email)
+            .bind(&user.email_key)
+            .bind(&user.phone)
+            .bind(&user.password_hash)
+            .bind(&user.roles)
+            .bind(user.now_ms)
+            .bind(user.now_ms)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_error)?;
+        Ok(())
+    }
+
+    /// Which of these unique values another account already has (the first found, in the
+    /// order username, email, phone). A cheap pre-check before hashing a password; the unique
+    /// indexes remain the authority.
+    pub async fn taken(
+        &self,
+        username_key: Option<&str>,
+        email_key: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Option<UniqueField>, StoreError> {
+        let rows: Vec<TakenRow> = dispatch!(&self.db, pool =>
+            sqlx::query_as(self.sql.taken_keys)
+                .bind(username_key)
+                .bind(email_key)
+                .bind(phone)
+                .fetch_all(pool)
+                .await)
+        .map_err(map_error)?;
+        let has = |f: &dyn Fn(&TakenRow) -> bool| rows.iter().any(f);
+        Ok(if username_key.is_some_and(|k| has(&|r| r.0 == k)) {
+            Some(UniqueField::Username)
+        } else if email_key.is_some_and(|k| has(&|r| r.1.as_deref() == Some(k))) {
+            Some(UniqueField::Email)
+        } else if phone.is_some_and(|p| has(&|r| r.2.as_deref() == Some(p))) {
+            Some(UniqueField::Phone)
+        } else {
+            None
+        })
+    }
+
+    async fn user_where(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let row: Option<UserRow> =
+            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await)
+                .map_err(map_error)?;
+        Ok(row.map(UserRow::into_account))
+    }
+
+    /// The account with this id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<Account>, StoreError> {
+        let row: Option<UserRow> =
+            dispatch!(&self.db, pool => sqlx::query_as(self.sql.user_by_id).bind(id).fetch_optional(pool).await)
+                .map_err(map_error)?;
+        Ok(row.map(UserRow::into_account))
+    }
+
+    /// The account with this username key.
+    pub async fn user_by_username_key(&self, key: &str) -> Result<Option<Account>, StoreError> {
+        self.user_where(self.sql.user_by_username_key, key).await
+    }
+
+    /// The account with this email key.
+    pub async fn user_by_email_key(&self, key: &str) -> Result<Option<Account>, StoreError> {
+        self.user_where(self.sql.user_by_email_key, key).await
+    }
+
+    /// The account with this normalised phone.
+    pub async fn user_by_phone(&self, phone: &str) -> Result<Option<Account>, StoreError> {
+        self.user_where(self.sql.user_by_phone, phone).await
+    }
+
+    /// Applies a profile update in one statement and returns the account as it now is
+    /// (`None` when the user does not exist).
+    pub async fn update_profile(
+        &self,
+        id: i64,
+        update: &ProfileUpdate,
+        now_ms: i64,
+    ) -> Result<Option<Account>, StoreError> {
+        use super::Change::{Keep, Set};
+        let (username, username_key) = match &update.username {
+            Set((display, key)) => (Some(display.as_str()), Some(key.as_str())),
+            Keep => (None, None),
+        };
+        let (email, email_key) = match &update.email {
+            Set(Some((display, key))) => (Some(display.as_str()), Some(key.as_str())),
+            Set(None) | Keep => (None, None),
+        };
+        let value = |c: &super::Change<Option<String>>| match c {
+            Set(v) => v.clone(),
+            Keep => None,
+        };
+        dispatch!(&self.db, pool => sqlx::query(self.sql.update_profile)
+            .bind(update.username.is_set())
+            .bind(username)
+            .bind(update.username.is_set())
+            .bind(username_key)
+            .bind(update.email.is_set())
+            .bind(email)
+            .bind(update.email.is_set())
+            .bind(email_key)
+            .bind(update.phone.is_set())
+            .bind(value(&update.phone))
+            .bind(update.nickname.is_set())
+            .bind(value(&update.nickname))
+            .bind(update.avatar_url.is_set())
+            .bind(value(&update.avatar_url))
+            .bind(now_ms)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_error)?;
+        // Read back rather than trust the affected-row count: MySQL counts only rows whose
+        // values changed, so a no-op update would look like a missing user.
+        self.user_by_id(id).await
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => sqlx::query(self.sql.update_password_hash)
+            .bind(hash)
+            .bind(now_ms)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_error)?;
+        Ok(())
+    }
+
+    /// Creates a session and its first refresh token in one transaction.
+    pub async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(self.sql.insert_session)
+                .bind(session.id)
+                .bind(session.user_id)
+                .bind(&session.ip)
+                .bind(&session.user_agent)
+                .bind(session.now_ms)
+                .bind(session.now_ms)
+                .bind(session.expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql.insert_refresh_token)
+                .bind(&session.refresh_token_hash)
+                .bind(session.id)
+                .bind(session.now_ms)
+                .bind(session.expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }.await)
+        .map_err(map_error)
+    }
+
+    /// The user's sessions that are neither revoked nor expired at `now_ms`, newest first.
+    pub async fn live_sessions(
+        &self,
+        user_id: i64,
+        now_ms: i64,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        dispatch!(&self.db, pool => sqlx::query_as(self.sql.live_sessions)
+            .bind(user_id)
+            .bind(now_ms)
+            .fetch_all(pool)
+            .await)
+        .map_err(map_error)
+    }
+
+    /// Revokes every live session of a user except `keep`; returns how many.
+    pub async fn revoke_other_sessions(
+        &self,
+        user_id: i64,
+        keep: i64,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        dispatch!(&self.db, pool => sqlx::query(self.sql.revoke_other_sessions)
+            .bind(now_ms)
+            .bind(user_id)
+            .bind(keep)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_error)
+    }
+}
+
+/// Sorts a driver error into the store's categories.
+fn map_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            // PostgreSQL names the constraint; SQLite and MySQL put the column or index name in
+            // the message. Our index names contain the column names, so one check fits all.
+            let text = db
+                .constraint()
+                .map(str::to_owned)
+                .unwrap_or_else(|| db.message().to_owned());
+            let duplicate = if text.contains("username_key") {
+                Duplicate::Field(UniqueField::Username)
+            } else if text.contains("email_key") {
+                Duplicate::Field(UniqueField::Email)
+            } else if text.contains("phone") {
+                Duplicate::Field(UniqueField::Phone)
+            } else {
+                Duplicate::Id
+            };
+            StoreError::Duplicate(duplicate)
+        }
+        // SQLite's "database is locked" after the busy timeout: overloaded, not broken.
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
+            StoreError::Unavailable(error)
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error),
+        _ => StoreError::Other(error.into()),
+    }
+}

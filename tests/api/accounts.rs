@@ -1,0 +1,618 @@
+//! Registration, sign-in, profile and password change, on every store.
+
+use crate::harness::{Backend, TestApp, jwt_parts, registration};
+use crate::on_every_store;
+use serde_json::json;
+
+on_every_store!(
+    registration_returns_the_user_object_and_nothing_secret,
+    registration_lists_every_bad_field,
+    usernames_emails_and_phones_are_unique_in_their_normal_form,
+    one_hundred_concurrent_registrations_of_one_name_give_one_201,
+    registration_can_be_switched_off_and_phone_made_optional,
+    login_works_by_username_email_or_phone,
+    wrong_password_and_unknown_user_get_the_same_answer,
+    each_login_creates_a_session,
+    the_profile_can_be_read_and_updated,
+    profile_updates_are_validated_and_change_nothing_when_refused,
+    changing_the_password_needs_the_old_one_and_signs_out_other_sessions,
+    long_passwords_are_not_truncated,
+);
+
+async fn registration_returns_the_user_object_and_nothing_secret(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let answer = app
+        .post(
+            "/api/v1/auth/register",
+            json!({"username": "JohnDoe", "email": "John@Example.com",
+            "password": "password123", "phone": "+8613800138000", "extra": "ignored"}),
+        )
+        .await;
+    let user = answer.expect_ok(201);
+    assert_eq!(answer.body["message"], "Registered");
+    assert!(answer.body["timestamp"].as_str().unwrap().ends_with('Z'));
+    let id = user["id"].as_i64().expect("numeric id");
+    assert!(
+        id > 0 && id < (1i64 << 53),
+        "id must be JavaScript-safe: {id}"
+    );
+    assert_eq!(user["username"], "JohnDoe");
+    assert_eq!(user["email"], "John@Example.com");
+    assert_eq!(
+        user["phone"], "13800138000",
+        "mainland numbers are stored as 11 digits"
+    );
+    assert_eq!(user["status"], 1);
+    assert_eq!(user["roles"], json!(["user"]));
+    assert_eq!(user["mfa_enabled"], false);
+    assert_eq!(user["wechat_bound"], false);
+    assert_eq!(user["nickname"], serde_json::Value::Null);
+    let created = user["created_at"].as_str().unwrap();
+    assert!(
+        created.len() == 20 && created.ends_with('Z'),
+        "second precision RFC 3339: {created}"
+    );
+    assert!(!answer.text.contains("argon2") && !answer.text.contains("password123"));
+
+    let second = app.register("janedoe", "password123").await;
+    assert!(second["id"].as_i64().unwrap() > id, "ids are time-ordered");
+
+    let zh = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.8")
+        .json(&registration("zhangsan", "password123"))
+        .send()
+        .await
+        .unwrap();
+    let zh = crate::harness::read(zh).await;
+    zh.expect_ok(201);
+    assert_eq!(zh.body["message"], "注册成功");
+}
+
+async fn registration_lists_every_bad_field(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let answer = app
+        .post("/api/v1/auth/register", json!({"username": "ab", "email": "not-an-email", "password": "short", "phone": "12345"}))
+        .await;
+    let body = answer.expect_error(400, "VALIDATION_FAILED");
+    let details = body["details"].as_array().expect("details");
+    let reasons: Vec<(String, String)> = details
+        .iter()
+        .map(|d| {
+            (
+                d["field"].as_str().unwrap().to_owned(),
+                d["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("username".into(), "too_short".into()),
+            ("email".into(), "invalid".into()),
+            ("password".into(), "too_short".into()),
+            ("phone".into(), "invalid".into()),
+        ]
+    );
+    let missing = app.post("/api/v1/auth/register", json!({})).await;
+    let details = missing.expect_error(400, "VALIDATION_FAILED")["details"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(details.len(), 4);
+    assert!(details.iter().all(|d| d["reason"] == "required"));
+    let zh = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header("accept-language", "zh")
+        .json(&json!({"username": "张三", "email": "a@example.com", "password": "password123", "phone": "13900000000"}))
+        .send()
+        .await
+        .unwrap();
+    let zh = crate::harness::read(zh).await;
+    zh.expect_error(400, "VALIDATION_FAILED");
+    assert_eq!(zh.body["message"], "请求参数错误");
+    assert!(zh.body["error"].as_str().unwrap().contains("用户名"));
+    // Nothing was created by any refused request.
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "a@example.com", "password": "password123"}),
+        )
+        .await;
+    login.expect_error(401, "INVALID_CREDENTIALS");
+}
+
+async fn usernames_emails_and_phones_are_unique_in_their_normal_form(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.post("/api/v1/auth/register", json!({"username": "JohnDoe", "email": "john@example.com", "password": "password123", "phone": "13800138000"}))
+        .await
+        .expect_ok(201);
+    let cases = [
+        (
+            json!({"username": "johndoe", "email": "x1@example.com", "password": "password123", "phone": "13800000001"}),
+            "USERNAME_TAKEN",
+            "username",
+        ),
+        (
+            json!({"username": "ｊｏｈｎｄｏｅ", "email": "x2@example.com", "password": "password123", "phone": "13800000002"}),
+            "USERNAME_TAKEN",
+            "username",
+        ),
+        (
+            json!({"username": "other1", "email": "JOHN@EXAMPLE.COM", "password": "password123", "phone": "13800000003"}),
+            "EMAIL_TAKEN",
+            "email",
+        ),
+        (
+            json!({"username": "other2", "email": "x3@example.com", "password": "password123", "phone": "+86 138 0013 8000"}),
+            "PHONE_TAKEN",
+            "phone",
+        ),
+    ];
+    for (body, code, field) in cases {
+        let answer = app.post("/api/v1/auth/register", body).await;
+        let body = answer.expect_error(409, code);
+        assert_eq!(body["details"][0]["field"], field);
+        assert_eq!(body["details"][0]["reason"], "taken");
+    }
+    let zh = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header("accept-language", "zh-CN")
+        .json(&json!({"username": "other9", "email": "john@example.com", "password": "password123", "phone": "13800000009"}))
+        .send()
+        .await
+        .unwrap();
+    let zh = crate::harness::read(zh).await;
+    zh.expect_error(409, "EMAIL_TAKEN");
+    assert_eq!(zh.body["error"], "邮箱已被注册");
+}
+
+async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                // Same username, different email and phone: only the username collides, and
+                // the loser must learn that from the database's unique index.
+                let body = json!({"username": "racer", "email": format!("racer{i}@example.com"),
+                    "password": "password123", "phone": format!("137{i:08}")});
+                let answer = app.post("/api/v1/auth/register", body).await;
+                (
+                    answer.status,
+                    answer.body["error_code"].as_str().map(str::to_owned),
+                )
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (201, _) => created += 1,
+            (409, Some(code)) if code == "USERNAME_TAKEN" => conflicts += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((created, conflicts), (1, 99));
+}
+
+async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backend) {
+    let Some(closed) = TestApp::spawn_with(backend, |s| s.registration_enabled = false).await
+    else {
+        return;
+    };
+    closed
+        .post(
+            "/api/v1/auth/register",
+            registration("nobody", "password123"),
+        )
+        .await
+        .expect_error(403, "REGISTRATION_DISABLED");
+
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.require_phone = false;
+        s.password_min_length = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app
+        .post(
+            "/api/v1/auth/register",
+            json!({"username": "nophone", "email": "np@example.com", "password": "0123456789"}),
+        )
+        .await;
+    assert_eq!(user.expect_ok(201)["phone"], serde_json::Value::Null);
+    let short = app
+        .post(
+            "/api/v1/auth/register",
+            json!({"username": "short", "email": "s@example.com", "password": "012345678"}),
+        )
+        .await;
+    assert_eq!(
+        short.expect_error(400, "VALIDATION_FAILED")["details"][0]["reason"],
+        "too_short"
+    );
+}
+
+async fn login_works_by_username_email_or_phone(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let user = app
+        .post("/api/v1/auth/register", json!({"username": "Alice", "email": "Alice@Example.com", "password": "wonderland!", "phone": "13912345678"}))
+        .await
+        .expect_ok(201)
+        .clone();
+    for identifier in [
+        "Alice",
+        "alice",
+        "ＡＬＩＣＥ",
+        "alice@example.com",
+        "ALICE@EXAMPLE.COM",
+        "13912345678",
+        "+8613912345678",
+    ] {
+        let answer = app
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": identifier, "password": "wonderland!"}),
+            )
+            .await;
+        let data = answer.expect_ok(200);
+        assert_eq!(answer.body["message"], "Logged in");
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+        assert_eq!(data["token_type"], "Bearer");
+        assert_eq!(data["expires_in"], 900);
+        assert_eq!(data["refresh_expires_in"], 604_800);
+        assert!(
+            data["refresh_token"].as_str().unwrap().len() >= 43,
+            "refresh token carries 256 bits"
+        );
+        assert_eq!(data["user"]["id"], user["id"]);
+        let (header, claims) = jwt_parts(data["token"].as_str().unwrap());
+        assert_eq!(header["alg"], "HS256");
+        assert_eq!(header["typ"], "at+jwt");
+        assert_eq!(claims["iss"], "hufu");
+        assert_eq!(claims["aud"], "hufu");
+        assert_eq!(claims["sub"], user["id"].as_i64().unwrap().to_string());
+        assert_eq!(claims["user_id"], user["id"]);
+        assert_eq!(claims["username"], "Alice");
+        assert_eq!(claims["roles"], json!(["user"]));
+        assert!(
+            claims["sid"]
+                .as_str()
+                .is_some_and(|s| s.parse::<i64>().is_ok())
+        );
+        assert!(claims["jti"].as_str().is_some_and(|s| !s.is_empty()));
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            900
+        );
+        assert_eq!(claims["nbf"], claims["iat"]);
+    }
+    let zh = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("accept-language", "zh-CN,zh;q=0.9")
+        .json(&json!({"username": "alice", "password": "wonderland!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::harness::read(zh).await.body["message"], "登录成功");
+}
+
+async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.register("bob", "the right one").await;
+    let hasher = &app.state.core.hasher;
+
+    let before = hasher.completed();
+    let wrong = app
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "bob", "password": "the wrong one"}),
+        )
+        .await;
+    let after_wrong = hasher.completed();
+    let unknown = app
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "nobody-here", "password": "the wrong one"}),
+        )
+        .await;
+    let after_unknown = hasher.completed();
+
+    for answer in [&wrong, &unknown] {
+        answer.expect_error(401, "INVALID_CREDENTIALS");
+        assert_eq!(answer.body["error"], "invalid username or password");
+        assert_eq!(answer.header("www-authenticate"), Some("Bearer"));
+    }
+    // Both paths do exactly one argon2 verification: the unknown user is checked against the
+    // dummy hash, so neither time nor CPU tells the two apart.
+    assert_eq!(after_wrong - before, 1);
+    assert_eq!(after_unknown - after_wrong, 1);
+
+    let zh = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("accept-language", "zh")
+        .json(&json!({"username": "nobody", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let zh = crate::harness::read(zh).await;
+    assert_eq!(
+        (zh.body["message"].as_str(), zh.body["error"].as_str()),
+        (Some("认证失败"), Some("用户名或密码错误"))
+    );
+    let missing = app
+        .post("/api/v1/auth/login", json!({"username": "bob"}))
+        .await;
+    assert_eq!(
+        missing.expect_error(400, "VALIDATION_FAILED")["details"][0]["field"],
+        "password"
+    );
+}
+
+async fn each_login_creates_a_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let user = app.register("carol", "password123").await;
+    let user_id = user["id"].as_i64().unwrap();
+    let first = app.login("carol", "password123").await;
+    let second = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("user-agent", "hufu-test-agent/1.0")
+        .json(&json!({"username": "carol", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    let second = crate::harness::read(second).await.expect_ok(200).clone();
+    let sid = |data: &serde_json::Value| {
+        jwt_parts(data["token"].as_str().unwrap()).1["sid"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let sessions = app
+        .state
+        .core
+        .store
+        .live_sessions(user_id, app.state.core.clock.unix_millis())
+        .await
+        .unwrap();
+    let ids: Vec<i64> = sessions.iter().map(|s| s.id).collect();
+    assert_eq!(
+        ids,
+        vec![sid(&second), sid(&first)],
+        "newest first, one per login"
+    );
+    assert_eq!(
+        sessions[0].user_agent.as_deref(),
+        Some("hufu-test-agent/1.0")
+    );
+    assert_eq!(sessions[0].ip.as_deref(), Some("127.0.0.1"));
+}
+
+async fn the_profile_can_be_read_and_updated(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.user_with_token("dave").await;
+    let profile = app.get("/api/v1/users/profile", Some(&token)).await;
+    assert_eq!(profile.expect_ok(200)["username"], "dave");
+
+    let update = json!({"nickname": "大卫", "avatar_url": "https://cdn.example.com/d.png",
+        "email": "Dave@New.example.com", "phone": "+14155552671", "username": "Dave.Two"});
+    let updated = app
+        .call("PUT", "/api/v1/users/profile", Some(&token), Some(update))
+        .await;
+    let user = updated.expect_ok(200).clone();
+    assert_eq!(user["nickname"], "大卫");
+    assert_eq!(user["avatar_url"], "https://cdn.example.com/d.png");
+    assert_eq!(user["email"], "Dave@New.example.com");
+    assert_eq!(user["phone"], "+14155552671");
+    assert_eq!(user["username"], "Dave.Two");
+    let read_back = app.get("/api/v1/users/profile", Some(&token)).await;
+    assert_eq!(read_back.expect_ok(200), &user);
+    // The new identifiers sign in; the old username no longer does.
+    app.login("dave.two", "correct horse battery").await;
+    app.login("dave@new.example.com", "correct horse battery")
+        .await;
+    app.post(
+        "/api/v1/auth/login",
+        json!({"username": "dave", "password": "correct horse battery"}),
+    )
+    .await
+    .expect_error(401, "INVALID_CREDENTIALS");
+
+    // null clears nickname and avatar; absent fields stay.
+    let cleared = app
+        .call(
+            "PUT",
+            "/api/v1/users/profile",
+            Some(&token),
+            Some(json!({"nickname": null, "avatar_url": null})),
+        )
+        .await;
+    let cleared = cleared.expect_ok(200);
+    assert_eq!(cleared["nickname"], serde_json::Value::Null);
+    assert_eq!(cleared["avatar_url"], serde_json::Value::Null);
+    assert_eq!(cleared["email"], "Dave@New.example.com");
+}
+
+async fn profile_updates_are_validated_and_change_nothing_when_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.register("erin", "password123").await;
+    let token = app.user_with_token("frank").await;
+    let before = app
+        .get("/api/v1/users/profile", Some(&token))
+        .await
+        .expect_ok(200)
+        .clone();
+
+    let refused = [
+        (
+            json!({"email": "ERIN@example.com", "nickname": "should not stick"}),
+            409,
+            "EMAIL_TAKEN",
+        ),
+        (json!({"username": "Erin"}), 409, "USERNAME_TAKEN"),
+        (
+            json!({"avatar_url": "javascript:alert(1)", "nickname": "x"}),
+            400,
+            "VALIDATION_FAILED",
+        ),
+        (
+            json!({"nickname": "n".repeat(65)}),
+            400,
+            "VALIDATION_FAILED",
+        ),
+        (json!({"nickname": "bell\u{7}"}), 400, "VALIDATION_FAILED"),
+        (json!({"username": null}), 400, "VALIDATION_FAILED"),
+        (json!({"email": null}), 400, "VALIDATION_FAILED"),
+        (json!({"phone": "123"}), 400, "VALIDATION_FAILED"),
+        (json!({"nickname": 5}), 400, "INVALID_JSON"),
+    ];
+    for (body, status, code) in refused {
+        app.call("PUT", "/api/v1/users/profile", Some(&token), Some(body))
+            .await
+            .expect_error(status, code);
+    }
+    let after = app
+        .get("/api/v1/users/profile", Some(&token))
+        .await
+        .expect_ok(200)
+        .clone();
+    assert_eq!(before, after, "a refused update changes nothing");
+}
+
+async fn changing_the_password_needs_the_old_one_and_signs_out_other_sessions(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let user = app.register("grace", "first password").await;
+    let user_id = user["id"].as_i64().unwrap();
+    let other = app.login("grace", "first password").await;
+    let current = app.login("grace", "first password").await;
+    let token = current["token"].as_str().unwrap();
+
+    let wrong = app
+        .call(
+            "PUT",
+            "/api/v1/users/password",
+            Some(token),
+            Some(json!({"old_password": "not it", "new_password": "second password"})),
+        )
+        .await;
+    wrong.expect_error(401, "INVALID_CREDENTIALS");
+    let short = app
+        .call(
+            "PUT",
+            "/api/v1/users/password",
+            Some(token),
+            Some(json!({"old_password": "first password", "new_password": "short"})),
+        )
+        .await;
+    short.expect_error(400, "VALIDATION_FAILED");
+    let missing_old = app
+        .call(
+            "PUT",
+            "/api/v1/users/password",
+            Some(token),
+            Some(json!({"new_password": "second password"})),
+        )
+        .await;
+    assert_eq!(
+        missing_old.expect_error(400, "VALIDATION_FAILED")["details"][0]["field"],
+        "old_password"
+    );
+    app.login("grace", "first password").await;
+
+    let changed = app
+        .call(
+            "PUT",
+            "/api/v1/users/password",
+            Some(token),
+            Some(json!({"old_password": "first password", "new_password": "second password"})),
+        )
+        .await;
+    changed.expect_ok(200);
+    app.post(
+        "/api/v1/auth/login",
+        json!({"username": "grace", "password": "first password"}),
+    )
+    .await
+    .expect_error(401, "INVALID_CREDENTIALS");
+    app.login("grace", "second password").await;
+
+    let sid = |data: &serde_json::Value| {
+        jwt_parts(data["token"].as_str().unwrap()).1["sid"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let live: Vec<i64> = app
+        .state
+        .core
+        .store
+        .live_sessions(user_id, app.state.core.clock.unix_millis())
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert!(
+        live.contains(&sid(&current)),
+        "the session that changed the password stays"
+    );
+    assert!(!live.contains(&sid(&other)), "other sessions are revoked");
+}
+
+async fn long_passwords_are_not_truncated(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let base = "长".repeat(30); // 90 bytes of UTF-8, past bcrypt's 72-byte limit
+    app.register("heidi", &format!("{base}A")).await;
+    app.login("heidi", &format!("{base}A")).await;
+    app.post(
+        "/api/v1/auth/login",
+        json!({"username": "heidi", "password": format!("{base}B")}),
+    )
+    .await
+    .expect_error(401, "INVALID_CREDENTIALS");
+    let too_long = app
+        .post(
+            "/api/v1/auth/register",
+            registration("ivan", &"p".repeat(129)),
+        )
+        .await;
+    assert_eq!(
+        too_long.expect_error(400, "VALIDATION_FAILED")["details"][0]["reason"],
+        "too_long"
+    );
+}

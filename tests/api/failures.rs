@@ -1,0 +1,221 @@
+//! A database that is down or hung gives a fast 503, never a hang; the binary refuses bad
+//! settings with one line and keeps its generated secret across restarts.
+
+use crate::harness::{Backend, TestApp, pool, read, registration, test_settings};
+use hufu::store::SqlStore;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+
+/// A TCP server that accepts connections and never says a word: a hung database.
+async fn black_hole() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0u8; 1024];
+            let _ = tokio::time::timeout(Duration::from_millis(10), socket.read(&mut buffer)).await;
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+async fn app_over(url: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(url, dir.path());
+    settings.database_timeout = Duration::from_millis(500);
+    let store = SqlStore::connect(url, pool(settings.database_timeout), true)
+        .await
+        .unwrap();
+    TestApp::start(Backend::Sqlite, settings, store, dir).await
+}
+
+#[tokio::test]
+async fn a_hung_database_gives_a_fast_503() {
+    let addr = black_hole().await;
+    for url in [
+        format!("mysql://root@{addr}/hufu"),
+        format!("postgres://postgres@{addr}/hufu"),
+    ] {
+        let app = app_over(&url).await;
+        let started = Instant::now();
+        let answer = app
+            .post(
+                "/api/v1/auth/register",
+                registration("someone", "password123"),
+            )
+            .await;
+        answer.expect_error(503, "SERVICE_UNAVAILABLE");
+        assert_eq!(answer.header("retry-after"), Some("1"));
+        let login = app
+            .post(
+                "/api/v1/auth/login",
+                serde_json::json!({"username": "someone", "password": "password123"}),
+            )
+            .await;
+        login.expect_error(503, "SERVICE_UNAVAILABLE");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "503 must come fast, took {:?}",
+            started.elapsed()
+        );
+        let ready = app.get("/readyz", None).await;
+        let body = ready.expect_error(503, "SERVICE_UNAVAILABLE");
+        assert_eq!(body["details"][0]["field"], "database");
+        app.get("/healthz", None).await.expect_ok(200);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_database_connection_gives_503() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let app = app_over(&format!("postgres://postgres@{closed}/hufu")).await;
+    let answer = app
+        .post(
+            "/api/v1/auth/login",
+            serde_json::json!({"username": "x", "password": "password123"}),
+        )
+        .await;
+    answer.expect_error(503, "SERVICE_UNAVAILABLE");
+    assert!(
+        !answer.text.contains(&closed.to_string()),
+        "internal addresses are not returned"
+    );
+}
+
+fn hufu_binary() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hufu"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HUFU_")
+            || name.starts_with("DB_")
+            || name.starts_with("REDIS_")
+            || name == "JWT_SECRET"
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_one_line() {
+    for (name, value) in [
+        ("HUFU_ACCESS_TTL", "soon"),
+        ("HUFU_JWT_SECRET", "too-short"),
+        ("HUFU_DATABASE_URL", "oracle://db"),
+        ("HUFU_PASSWORD_MIN_LENGTH", "4"),
+    ] {
+        let output = hufu_binary()
+            .arg("migrate")
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(name), "names the setting: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hufu.toml");
+    std::fs::write(&file, "acces_ttl = \"1m\"\n").unwrap();
+    let output = hufu_binary()
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown key `acces_ttl`"));
+}
+
+/// Starts `hufu serve` and returns the child and the address it logged.
+fn start_binary(dir: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = hufu_binary()
+        .current_dir(dir)
+        .env("HUFU_LISTEN", "127.0.0.1:0")
+        .env("HUFU_LOG_FORMAT", "json")
+        .env("HUFU_ARGON2_MEMORY_KIB", "7168")
+        .env("HUFU_ARGON2_ITERATIONS", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["message"] == "hufu is serving" {
+            let addr = event["listen"].as_str().unwrap().to_owned();
+            // Keep draining the log so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, addr);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("hufu did not start");
+}
+
+#[tokio::test]
+async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, addr) = start_binary(dir.path());
+    let client = reqwest::Client::new();
+    let register = read(
+        client
+            .post(format!("http://{addr}/api/v1/auth/register"))
+            .json(&registration("bin", "password123"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    register.expect_ok(201);
+    let login = read(
+        client
+            .post(format!("http://{addr}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": "bin", "password": "password123"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(
+        dir.path().join("data/hufu.db").exists(),
+        "SQLite under ./data by default"
+    );
+    assert!(
+        dir.path().join("data/jwt_secret").exists(),
+        "generated secret kept under ./data"
+    );
+
+    let (mut second, addr) = start_binary(dir.path());
+    let profile = read(
+        client
+            .get(format!("http://{addr}/api/v1/users/profile"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(
+        profile.expect_ok(200)["username"],
+        "bin",
+        "a token survives a restart"
+    );
+}

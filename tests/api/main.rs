@@ -1,0 +1,8 @@
+//! HTTP tests against a real hufu on a random port, on every store (see `harness`).
+
+mod harness;
+
+mod accounts;
+mod envelope;
+mod failures;
+mod tokens;

@@ -1,0 +1,157 @@
+//! The bearer-token check on authenticated endpoints: every refusal has its contract code
+//! and `WWW-Authenticate` header.
+
+use crate::harness::{Backend, TestApp};
+use crate::on_every_store;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+on_every_store!(
+    tokens_are_checked_strictly,
+    an_expired_token_is_refused_as_expired
+);
+
+fn forge(header: serde_json::Value, claims: serde_json::Value, secret: &[u8]) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    let h = URL_SAFE_NO_PAD.encode(header.to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signature = jsonwebtoken::crypto::sign(
+        format!("{h}.{c}").as_bytes(),
+        &key,
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{h}.{c}.{signature}")
+}
+
+async fn tokens_are_checked_strictly(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.user_with_token("tina").await;
+    app.get("/api/v1/users/profile", Some(&token))
+        .await
+        .expect_ok(200);
+
+    let missing = app.get("/api/v1/users/profile", None).await;
+    missing.expect_error(401, "TOKEN_MISSING");
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
+    let zh = app
+        .client
+        .get(app.url("/api/v1/users/profile"))
+        .header("accept-language", "zh")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::harness::read(zh).await.body["error"],
+        "缺少Authorization头"
+    );
+
+    for header in [
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "Bearer not-a-jwt",
+        &format!("Token {token}"),
+    ] {
+        let answer = crate::harness::read(
+            app.client
+                .get(app.url("/api/v1/users/profile"))
+                .header("authorization", header)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        answer.expect_error(401, "TOKEN_MALFORMED");
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\"")
+        );
+    }
+
+    let (_, claims) = crate::harness::jwt_parts(&token);
+    let secret = app
+        .settings
+        .jwt_secret
+        .as_ref()
+        .unwrap()
+        .expose()
+        .as_bytes()
+        .to_vec();
+    let good = json!({"alg": "HS256", "typ": "at+jwt"});
+    // Sanity: a token forged with the real secret and unchanged claims is accepted, so the
+    // refusals below are about what each one changes.
+    app.get(
+        "/api/v1/users/profile",
+        Some(&forge(good.clone(), claims.clone(), &secret)),
+    )
+    .await
+    .expect_ok(200);
+    let mut wrong_iss = claims.clone();
+    wrong_iss["iss"] = json!("someone-else");
+    let mut wrong_aud = claims.clone();
+    wrong_aud["aud"] = json!("another-service");
+    let mut future = claims.clone();
+    future["nbf"] = json!(claims["iat"].as_i64().unwrap() + 3600);
+    let mut no_exp = claims.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let none_token = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt"}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut tampered = token.split('.').map(str::to_owned).collect::<Vec<_>>();
+    let mut escalated = claims.clone();
+    escalated["roles"] = json!(["admin"]);
+    tampered[1] = URL_SAFE_NO_PAD.encode(escalated.to_string());
+    let refused = [
+        forge(
+            good.clone(),
+            claims.clone(),
+            b"a-different-secret-a-different-secret",
+        ),
+        forge(
+            json!({"alg": "HS256", "typ": "JWT"}),
+            claims.clone(),
+            &secret,
+        ),
+        forge(good.clone(), wrong_iss, &secret),
+        forge(good.clone(), wrong_aud, &secret),
+        forge(good.clone(), future, &secret),
+        forge(good.clone(), no_exp, &secret),
+        none_token,
+        tampered.join("."),
+    ];
+    for forged in refused {
+        let answer = app.get("/api/v1/users/profile", Some(&forged)).await;
+        answer.expect_error(401, "TOKEN_INVALID");
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\"")
+        );
+    }
+}
+
+async fn an_expired_token_is_refused_as_expired(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.access_ttl = std::time::Duration::from_secs(60)
+    })
+    .await
+    else {
+        return;
+    };
+    let token = app.user_with_token("ursula").await;
+    app.clock.advance(time::Duration::seconds(59));
+    app.get("/api/v1/users/profile", Some(&token))
+        .await
+        .expect_ok(200);
+    app.clock.advance(time::Duration::seconds(1));
+    let expired = app.get("/api/v1/users/profile", Some(&token)).await;
+    expired.expect_error(401, "TOKEN_EXPIRED");
+    assert_eq!(
+        expired.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+}
