@@ -413,7 +413,11 @@ pub async fn change_password(
         )));
     };
     if let (Some(stored), Some(old)) = (account.password_hash.clone(), old_password)
-        && !core.hasher.verify(old, Some(stored)).await.map_err(hash_error)?
+        && !core
+            .hasher
+            .verify(old, Some(stored))
+            .await
+            .map_err(hash_error)?
     {
         return Err(Error::InvalidCredentials);
     }

@@ -28,6 +28,12 @@ pub struct Username {
 }
 
 /// Checks a username: NFKC first, then 3–32 ASCII letters, digits, `_`, `.`, `-`.
+///
+/// ```
+/// use hufu::domain::validate::username;
+/// let fullwidth = username("ＪｏｈｎＤｏｅ").unwrap();
+/// assert_eq!((fullwidth.display.as_str(), fullwidth.key.as_str()), ("JohnDoe", "johndoe"));
+/// ```
 pub fn username(raw: &str) -> Result<Username, Reason> {
     let normalised: String = raw.trim().nfkc().collect();
     let length = normalised.chars().count();
@@ -105,6 +111,13 @@ pub fn email(raw: &str) -> Result<Email, Reason> {
 /// Checks a phone number and returns its normalised form: mainland China mobiles as 11
 /// digits (`+8613800138000` → `13800138000`), others in E.164 (`+` and 8–15 digits).
 /// Spaces and hyphens used for grouping are ignored.
+///
+/// ```
+/// use hufu::domain::validate::phone;
+/// assert_eq!(phone("+86 138 0013 8000").unwrap(), "13800138000");
+/// assert_eq!(phone("+14155552671").unwrap(), "+14155552671");
+/// assert!(phone("12345").is_err());
+/// ```
 pub fn phone(raw: &str) -> Result<String, Reason> {
     let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     if compact.is_empty() {

@@ -113,7 +113,7 @@ impl SqlStore {
                 if let Some(parent) = options.get_filename().parent()
                     && !parent.as_os_str().is_empty()
                 {
-                    std::fs::create_dir_all(parent)?;
+                    crate::config::secrets::create_private_dir(parent)?;
                 }
                 let builder = SqlitePoolOptions::new()
                     .max_connections(pool.max_connections)
