@@ -1,10 +1,16 @@
-//! The command line (contract section 8): `hufu [serve]`, `hufu migrate`.
+//! The command line (contract section 8): `hufu [serve]`, `hufu migrate`, `hufu user …`,
+//! `hufu keys rotate`.
 
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::domain::accounts::{self, Registration};
+use crate::domain::{admin, keys};
+use crate::http::error::ApiError;
+use crate::secret::SecretString;
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,14 +33,77 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage EdDSA signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `hufu user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from the first line of standard input.
+    Create {
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required, so it never appears in `ps`).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Phone number.
+        #[arg(long)]
+        phone: Option<String>,
+        /// Roles (repeatable); `user` when none is given.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Give a user a role.
+    Grant(RoleArgs),
+    /// Take a role from a user.
+    RevokeRole(RoleArgs),
+    /// Disable a user and revoke all their sessions.
+    Disable(UserArgs),
+    /// Enable a disabled user.
+    Enable(UserArgs),
+}
+
+/// `--username U`
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The user's username.
+    #[arg(long)]
+    username: String,
+}
+
+/// `--username U --role R`
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// The user's username.
+    #[arg(long)]
+    username: String,
+    /// The role.
+    #[arg(long)]
+    role: String,
+}
+
+/// `hufu keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new EdDSA signing key and make it current; old keys keep verifying until the
+    /// tokens they signed have expired. Running nodes pick it up within 60 seconds.
+    Rotate,
 }
 
 /// Loads settings from the file named on the command line (if any) and the environment.
 pub fn load_settings(config: Option<&PathBuf>) -> anyhow::Result<Settings> {
     let text = match config {
         Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read settings file {}", path.display()))?,
+            std::fs::read_to_string(path).with_context(|| format!("cannot read settings file {}", path.display()))?,
         ),
         None => None,
     };
@@ -43,6 +112,97 @@ pub fn load_settings(config: Option<&PathBuf>) -> anyhow::Result<Settings> {
         std::env::var(name).ok()
     })?;
     Ok(settings)
+}
+
+/// A domain error as one line: `CODE: text`.
+fn describe(error: crate::domain::error::Error) -> anyhow::Error {
+    let (_, pending) = ApiError::from(error).describe();
+    let details: Vec<String> = pending.details.iter().map(|d| d.en.clone()).collect();
+    if details.len() > 1 {
+        anyhow::anyhow!("{}: {}", pending.error_code, details.join("; "))
+    } else {
+        anyhow::anyhow!("{}: {}", pending.error_code, pending.en)
+    }
+}
+
+fn read_password() -> anyhow::Result<SecretString> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Ok(SecretString::new(password))
+}
+
+async fn run_user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    // Read the password before connecting, so a missing one fails fast.
+    let password = match &command {
+        UserCommand::Create { .. } => Some(read_password()?),
+        _ => None,
+    };
+    let store = app::open_store(settings).await?;
+    let state = app::build_state(settings, store, Arc::new(SystemClock)).await?;
+    let core = &state.core;
+    let user = match command {
+        UserCommand::Create {
+            username,
+            email,
+            phone,
+            roles,
+            ..
+        } => {
+            let roles = if roles.is_empty() {
+                vec![crate::domain::user::DEFAULT_ROLE.to_owned()]
+            } else {
+                roles
+            };
+            let roles = roles
+                .iter()
+                .map(|r| admin::role(r).map_err(|reason| crate::domain::error::Error::field("role", reason)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(describe)?;
+            let input = Registration {
+                username: Some(username),
+                email: Some(email),
+                password,
+                phone,
+            };
+            accounts::create_account(core, input, &roles).await.map_err(describe)?
+        }
+        UserCommand::Grant(args) => {
+            let user = admin::find_by_username(core, &args.username)
+                .await
+                .map_err(describe)?
+                .user;
+            admin::grant_role(core, &user, &args.role).await.map_err(describe)?
+        }
+        UserCommand::RevokeRole(args) => {
+            let user = admin::find_by_username(core, &args.username)
+                .await
+                .map_err(describe)?
+                .user;
+            admin::revoke_role(core, &user, &args.role).await.map_err(describe)?
+        }
+        UserCommand::Disable(args) => {
+            let user = admin::find_by_username(core, &args.username)
+                .await
+                .map_err(describe)?
+                .user;
+            admin::set_enabled(core, &user, false).await.map_err(describe)?
+        }
+        UserCommand::Enable(args) => {
+            let user = admin::find_by_username(core, &args.username)
+                .await
+                .map_err(describe)?
+                .user;
+            admin::set_enabled(core, &user, true).await.map_err(describe)?
+        }
+    };
+    core.store.close().await;
+    println!("{}", serde_json::to_string(&user)?);
+    Ok(())
 }
 
 /// Runs the parsed command.
@@ -54,16 +214,23 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             tracing::info!(database = store.dialect().name(), "migrations applied");
             Ok(())
         }
+        Command::User(command) => run_user(&settings, command).await,
+        Command::Keys(KeysCommand::Rotate) => {
+            let store = app::open_store(&settings).await?;
+            let secret_box = crate::crypto::SecretBox::new(&app::encryption_key(&settings)?)?;
+            let now_ms = crate::clock::Clock::unix_millis(&SystemClock);
+            let kid = keys::rotate(&store, &secret_box, now_ms).await?;
+            store.close().await;
+            println!("{kid}");
+            Ok(())
+        }
         Command::Serve => {
             let store = app::open_store(&settings).await?;
             let state = app::build_state(&settings, store, Arc::new(SystemClock)).await?;
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
                 .with_context(|| format!("cannot listen on {} (HUFU_LISTEN)", settings.listen))?;
-            let bound = listener
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
+            let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!(
                 listen = %bound,
                 database = state.core.store.dialect().name(),

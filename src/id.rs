@@ -71,9 +71,7 @@ impl IdGenerator {
 }
 
 fn now_ms() -> u64 {
-    let since_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let since_unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     (since_unix.as_millis() as u64).saturating_sub(EPOCH_MS)
 }
 
@@ -127,10 +125,7 @@ mod tests {
     fn ids_are_time_ordered_against_the_wall_clock() {
         let id = IdGenerator::new(0).next_id() as u64;
         let millis = (id >> 12) + EPOCH_MS;
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         assert!(wall.abs_diff(millis) < 5_000);
     }
 }

@@ -6,10 +6,7 @@ use time::format_description::well_known::Rfc3339;
 
 /// Formats `at` as `2026-01-01T12:00:00Z`.
 pub fn rfc3339_seconds(at: OffsetDateTime) -> String {
-    let at = at
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(at);
+    let at = at.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(at);
     at.format(&Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }

@@ -211,9 +211,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://./data/hufu.db".into(),
@@ -273,14 +271,10 @@ fn env_name(key: &str) -> String {
 }
 
 /// Reads the TOML file's top-level keys into raw values.
-fn read_toml(
-    text: &str,
-    origin: &str,
-    into: &mut BTreeMap<&'static str, String>,
-) -> Result<(), ConfigError> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        ConfigError::new(origin, format!("not valid TOML: {}", e.message()))
-    })?;
+fn read_toml(text: &str, origin: &str, into: &mut BTreeMap<&'static str, String>) -> Result<(), ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new(origin, format!("not valid TOML: {}", e.message())))?;
     for (name, value) in table {
         let upper = name.to_ascii_uppercase();
         let Some(key) = KNOWN.iter().find(|k| **k == upper) else {
@@ -292,11 +286,7 @@ fn read_toml(
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Array(items) => items
                 .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string())
-                })
+                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
                 .collect::<Vec<_>>()
                 .join(","),
             other => {
@@ -316,10 +306,7 @@ impl Settings {
     ///
     /// `config_origin` names the file in error messages. Empty environment values count as
     /// unset, as container tooling often exports empty variables.
-    pub fn load(
-        toml_text: Option<(&str, &str)>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(toml_text: Option<(&str, &str)>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let lookup = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let mut values = BTreeMap::new();
         if let Some((origin, text)) = toml_text {
@@ -357,26 +344,16 @@ impl Settings {
         }
         if let Some(v) = with(raw, "DATABASE_URL", |v| {
             let v = v.trim();
-            let known = [
-                "sqlite:",
-                "mysql://",
-                "mariadb://",
-                "postgres://",
-                "postgresql://",
-            ];
+            let known = ["sqlite:", "mysql://", "mariadb://", "postgres://", "postgresql://"];
             if known.iter().any(|p| v.starts_with(p)) {
                 Ok(v.to_owned())
             } else {
-                Err(format!(
-                    "expected sqlite://PATH, mysql://… or postgres://…, got {v:?}"
-                ))
+                Err(format!("expected sqlite://PATH, mysql://… or postgres://…, got {v:?}"))
             }
         })? {
             s.database_url = v;
         }
-        if let Some(v) = with(raw, "DATABASE_MAX_CONNECTIONS", |v| {
-            parse::number_in(v, 1u32, 1_000)
-        })? {
+        if let Some(v) = with(raw, "DATABASE_MAX_CONNECTIONS", |v| parse::number_in(v, 1u32, 1_000))? {
             s.database_max_connections = v;
         }
         if let Some(v) = with(raw, "DATABASE_TIMEOUT", parse::duration)? {
@@ -384,20 +361,13 @@ impl Settings {
         }
         s.redis_url = with(raw, "REDIS_URL", |v| {
             let v = v.trim();
-            if [
-                "redis://",
-                "rediss://",
-                "redis+cluster://",
-                "rediss+cluster://",
-            ]
-            .iter()
-            .any(|p| v.starts_with(p))
+            if ["redis://", "rediss://", "redis+cluster://", "rediss+cluster://"]
+                .iter()
+                .any(|p| v.starts_with(p))
             {
                 Ok(v.to_owned())
             } else {
-                Err(format!(
-                    "expected redis://… or redis+cluster://host1,host2…, got {v:?}"
-                ))
+                Err(format!("expected redis://… or redis+cluster://host1,host2…, got {v:?}"))
             }
         })?;
         s.jwt_secret = with(raw, "JWT_SECRET", |v| {
@@ -433,9 +403,7 @@ impl Settings {
                 *slot = v;
             }
         }
-        if let Some(v) = with(raw, "PASSWORD_MIN_LENGTH", |v| {
-            parse::number_in(v, 6usize, 128)
-        })? {
+        if let Some(v) = with(raw, "PASSWORD_MIN_LENGTH", |v| parse::number_in(v, 6usize, 128))? {
             s.password_min_length = v;
         }
         if let Some(v) = with(raw, "REQUIRE_PHONE", parse::boolean)? {
@@ -470,9 +438,7 @@ impl Settings {
         s.wechat_appid = with(raw, "WECHAT_APPID", text)?;
         s.wechat_secret = with(raw, "WECHAT_SECRET", |v| Ok(SecretString::new(v.trim())))?;
         s.wechat_oauth_appid = with(raw, "WECHAT_OAUTH_APPID", text)?;
-        s.wechat_oauth_secret = with(raw, "WECHAT_OAUTH_SECRET", |v| {
-            Ok(SecretString::new(v.trim()))
-        })?;
+        s.wechat_oauth_secret = with(raw, "WECHAT_OAUTH_SECRET", |v| Ok(SecretString::new(v.trim())))?;
         if let Some(v) = with(raw, "WECHAT_OAUTH_REDIRECTS", |v| {
             let entries = parse::list(v);
             match entries
@@ -505,24 +471,16 @@ impl Settings {
         if let Some(v) = with(raw, "DATA_DIR", |v| Ok(PathBuf::from(v.trim())))? {
             s.data_dir = v;
         }
-        s.node_id = with(raw, "NODE_ID", |v| {
-            parse::number_in(v, 0u16, crate::id::MAX_NODE_ID)
-        })?;
-        if let Some(v) = with(raw, "PASSWORD_HASH_CONCURRENCY", |v| {
-            parse::number_in(v, 1usize, 1_024)
-        })? {
+        s.node_id = with(raw, "NODE_ID", |v| parse::number_in(v, 0u16, crate::id::MAX_NODE_ID))?;
+        if let Some(v) = with(raw, "PASSWORD_HASH_CONCURRENCY", |v| parse::number_in(v, 1usize, 1_024))? {
             s.password_hash_concurrency = v;
         }
-        if let Some(v) = with(raw, "PASSWORD_HASH_QUEUE", |v| {
-            parse::number_in(v, 0usize, 1_000_000)
-        })? {
+        if let Some(v) = with(raw, "PASSWORD_HASH_QUEUE", |v| parse::number_in(v, 0usize, 1_000_000))? {
             s.password_hash_queue = v;
         }
         // The floors keep a deployment from configuring itself into weak hashes; OWASP's
         // cheapest listed argon2id setting uses 7 MiB.
-        if let Some(v) = with(raw, "ARGON2_MEMORY_KIB", |v| {
-            parse::number_in(v, 7_168u32, 4_194_304)
-        })? {
+        if let Some(v) = with(raw, "ARGON2_MEMORY_KIB", |v| parse::number_in(v, 7_168u32, 4_194_304))? {
             s.argon2.memory_kib = v;
         }
         if let Some(v) = with(raw, "ARGON2_ITERATIONS", |v| parse::number_in(v, 1u32, 100))? {
@@ -553,10 +511,7 @@ fn http_url(raw: &str) -> Result<String, String> {
 
 /// Fills `JWT_SECRET`, `DATABASE_URL` and `REDIS_URL` from the seed documents' variable names
 /// when the `HUFU_` setting is absent from both the file and the environment.
-fn apply_seed_names(
-    values: &mut BTreeMap<&'static str, String>,
-    env: &dyn Fn(&str) -> Option<String>,
-) {
+fn apply_seed_names(values: &mut BTreeMap<&'static str, String>, env: &dyn Fn(&str) -> Option<String>) {
     if !values.contains_key("JWT_SECRET")
         && let Some(secret) = env("JWT_SECRET")
     {
@@ -602,10 +557,7 @@ mod tests {
     use super::*;
 
     fn load(toml: Option<&str>, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::load(toml.map(|t| ("hufu.toml", t)), &move |name| {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
@@ -635,29 +587,18 @@ mod tests {
 
     #[test]
     fn a_bad_setting_names_itself_in_one_line() {
-        let err = load(None, &[("HUFU_ACCESS_TTL", "soon")])
-            .unwrap_err()
-            .to_string();
+        let err = load(None, &[("HUFU_ACCESS_TTL", "soon")]).unwrap_err().to_string();
         assert!(err.starts_with("invalid setting HUFU_ACCESS_TTL:"), "{err}");
         assert!(!err.contains('\n'));
-        let err = load(None, &[("HUFU_JWT_SECRET", "short")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("HUFU_JWT_SECRET") && err.contains("32 bytes"),
-            "{err}"
-        );
-        let err = load(Some("acess_ttl = \"1m\""), &[])
-            .unwrap_err()
-            .to_string();
+        let err = load(None, &[("HUFU_JWT_SECRET", "short")]).unwrap_err().to_string();
+        assert!(err.contains("HUFU_JWT_SECRET") && err.contains("32 bytes"), "{err}");
+        let err = load(Some("acess_ttl = \"1m\""), &[]).unwrap_err().to_string();
         assert!(err.contains("unknown key `acess_ttl`"), "{err}");
         let err = load(None, &[("HUFU_PASSWORD_MIN_LENGTH", "5")])
             .unwrap_err()
             .to_string();
         assert!(err.contains("HUFU_PASSWORD_MIN_LENGTH"), "{err}");
-        let err = load(None, &[("HUFU_ARGON2_MEMORY_KIB", "64")])
-            .unwrap_err()
-            .to_string();
+        let err = load(None, &[("HUFU_ARGON2_MEMORY_KIB", "64")]).unwrap_err().to_string();
         assert!(err.contains("HUFU_ARGON2_MEMORY_KIB"), "{err}");
     }
 
@@ -692,10 +633,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(
-            s.jwt_secret.unwrap().expose(),
-            "the-hufu-secret-that-should-win-00000"
-        );
+        assert_eq!(s.jwt_secret.unwrap().expose(), "the-hufu-secret-that-should-win-00000");
         assert_eq!(s.database_url, "postgres://localhost/hufu");
     }
 

@@ -6,9 +6,7 @@ use std::time::Duration;
 /// Parses `900s`, `15m`, `24h`, `7d`, `250ms`, or a bare number of seconds.
 pub fn duration(raw: &str) -> Result<Duration, String> {
     let text = raw.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits_end);
     let value: u64 = number
         .parse()
@@ -20,9 +18,7 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
         "h" => Duration::from_secs(value.saturating_mul(3_600)),
         "d" => Duration::from_secs(value.saturating_mul(86_400)),
         _ => {
-            return Err(format!(
-                "expected a duration like 900s, 15m, 24h or 7d, got {raw:?}"
-            ));
+            return Err(format!("expected a duration like 900s, 15m, 24h or 7d, got {raw:?}"));
         }
     };
     if duration.is_zero() {

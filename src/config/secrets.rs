@@ -58,9 +58,7 @@ pub fn load_or_create(dir: &Path, name: &str) -> std::io::Result<String> {
     let _ = fs::remove_file(&temporary);
     match linked {
         Ok(()) => Ok(value),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(fs::read_to_string(&path)?.trim().to_owned())
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(fs::read_to_string(&path)?.trim().to_owned()),
         Err(e) => Err(e),
     }
 }
@@ -83,11 +81,7 @@ mod tests {
                 .unwrap()
                 .permissions()
                 .mode();
-            assert_eq!(
-                mode & 0o077,
-                0,
-                "secret file must not be readable by others"
-            );
+            assert_eq!(mode & 0o077, 0, "secret file must not be readable by others");
         }
     }
 

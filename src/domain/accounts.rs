@@ -8,7 +8,7 @@
 use super::error::{Error, FieldError, Reason, Result};
 use super::password::HashError;
 use super::tokens::IssuedToken;
-use super::user::{Account, DEFAULT_ROLE, STATUS_ACTIVE, User};
+use super::user::{Account, DEFAULT_ROLE, STATUS_ACTIVE, User, join_roles};
 use super::validate::{self, Identifier};
 use super::{ClientContext, Core};
 use crate::clock::from_unix_millis;
@@ -94,14 +94,8 @@ pub fn refresh_token_hash(token: &str) -> String {
 struct Problems(Vec<FieldError>);
 
 impl Problems {
-    fn check<T>(
-        &mut self,
-        field: &'static str,
-        result: std::result::Result<T, Reason>,
-    ) -> Option<T> {
-        result
-            .map_err(|reason| self.0.push(FieldError { field, reason }))
-            .ok()
+    fn check<T>(&mut self, field: &'static str, result: std::result::Result<T, Reason>) -> Option<T> {
+        result.map_err(|reason| self.0.push(FieldError { field, reason })).ok()
     }
 
     fn require<'a>(&mut self, field: &'static str, value: &'a Option<String>) -> Option<&'a str> {
@@ -123,11 +117,17 @@ impl Problems {
     }
 }
 
-/// Creates an account with a password.
+/// Creates an account with a password (self-registration, if switched on).
 pub async fn register(core: &Core, input: Registration) -> Result<User> {
     if !core.policy.registration_enabled {
         return Err(Error::RegistrationDisabled);
     }
+    create_account(core, input, &[DEFAULT_ROLE.to_owned()]).await
+}
+
+/// Creates an account with a password and the given roles, whatever the registration switch
+/// says (the command line uses this to make the first administrator).
+pub async fn create_account(core: &Core, input: Registration, roles: &[String]) -> Result<User> {
     let mut problems = Problems::default();
     let username = problems
         .require("username", &input.username)
@@ -136,24 +136,17 @@ pub async fn register(core: &Core, input: Registration) -> Result<User> {
         .require("email", &input.email)
         .and_then(|e| problems.check("email", validate::email(e)));
     let password_text = input.password.as_ref().map(|p| p.expose().to_owned());
-    let password_ok = problems.require("password", &password_text).and_then(|p| {
-        problems.check(
-            "password",
-            validate::password(p, core.policy.password_min_length),
-        )
-    });
+    let password_ok = problems
+        .require("password", &password_text)
+        .and_then(|p| problems.check("password", validate::password(p, core.policy.password_min_length)));
     let phone = match input.phone.as_deref() {
         Some(raw) => problems.check("phone", validate::phone(raw)),
         None if core.policy.require_phone => problems.check("phone", Err(Reason::Required)),
         None => None,
     };
     problems.finish()?;
-    let (Some(username), Some(email), Some(()), Some(password)) =
-        (username, email, password_ok, input.password)
-    else {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "validated registration lost a field"
-        )));
+    let (Some(username), Some(email), Some(()), Some(password)) = (username, email, password_ok, input.password) else {
+        return Err(Error::Internal(anyhow::anyhow!("validated registration lost a field")));
     };
 
     if let Some(field) = core
@@ -174,15 +167,13 @@ pub async fn register(core: &Core, input: Registration) -> Result<User> {
         email_key: Some(email.key),
         phone,
         password_hash: Some(password_hash),
-        roles: DEFAULT_ROLE.to_owned(),
+        roles: join_roles(roles),
         now_ms,
     };
     for attempt in 1..=ID_ATTEMPTS {
         match core.store.create_user(&new_user).await {
             Ok(()) => break,
-            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => {
-                new_user.id = core.ids.next_id()
-            }
+            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => new_user.id = core.ids.next_id(),
             Err(e) => return Err(e.into()),
         }
     }
@@ -195,7 +186,7 @@ pub async fn register(core: &Core, input: Registration) -> Result<User> {
         nickname: None,
         avatar_url: None,
         status: STATUS_ACTIVE,
-        roles: vec![DEFAULT_ROLE.to_owned()],
+        roles: roles.to_vec(),
         mfa_enabled: false,
         wechat_bound: false,
         created_at,
@@ -208,10 +199,7 @@ pub async fn register(core: &Core, input: Registration) -> Result<User> {
 async fn find_by_identifier(core: &Core, identifier: &Identifier) -> Result<Option<Account>> {
     Ok(match identifier {
         Identifier::Email(key) => core.store.user_by_email_key(key).await?,
-        Identifier::Phone {
-            phone,
-            username_key,
-        } => match core.store.user_by_phone(phone).await? {
+        Identifier::Phone { phone, username_key } => match core.store.user_by_phone(phone).await? {
             Some(account) => Some(account),
             None => core.store.user_by_username_key(username_key).await?,
         },
@@ -227,25 +215,17 @@ pub async fn login(
     client: &ClientContext,
 ) -> Result<SignedIn> {
     let mut problems = Problems::default();
-    let identifier = problems
-        .require("username", &identifier)
-        .map(validate::identifier);
+    let identifier = problems.require("username", &identifier).map(validate::identifier);
     let password_present = password.as_ref().map(|_| String::new());
     problems.require("password", &password_present);
     problems.finish()?;
     let (Some(identifier), Some(password)) = (identifier, password) else {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "validated login lost a field"
-        )));
+        return Err(Error::Internal(anyhow::anyhow!("validated login lost a field")));
     };
 
     let account = find_by_identifier(core, &identifier).await?;
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
-    let matches = core
-        .hasher
-        .verify(password, stored_hash)
-        .await
-        .map_err(hash_error)?;
+    let matches = core.hasher.verify(password, stored_hash).await.map_err(hash_error)?;
     let Some(account) = account.filter(|_| matches) else {
         return Err(Error::InvalidCredentials);
     };
@@ -269,16 +249,13 @@ pub async fn start_session(core: &Core, user: User, client: &ClientContext) -> R
             .as_deref()
             .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
         refresh_token_hash: refresh_token_hash(&refresh_token),
-        expires_at_ms: now_ms
-            .saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
+        expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
         now_ms,
     };
     for attempt in 1..=ID_ATTEMPTS {
         match core.store.create_session(&session).await {
             Ok(()) => break,
-            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => {
-                session.id = core.ids.next_id()
-            }
+            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => session.id = core.ids.next_id(),
             Err(e) => return Err(e.into()),
         }
     }
@@ -387,19 +364,12 @@ pub async fn change_password(
     old_password: Option<SecretString>,
     new_password: Option<SecretString>,
 ) -> Result<()> {
-    let account = core
-        .store
-        .user_by_id(user_id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
     let mut problems = Problems::default();
     let new_text = new_password.as_ref().map(|p| p.expose().to_owned());
-    problems.require("new_password", &new_text).and_then(|p| {
-        problems.check(
-            "new_password",
-            validate::password(p, core.policy.password_min_length),
-        )
-    });
+    problems
+        .require("new_password", &new_text)
+        .and_then(|p| problems.check("new_password", validate::password(p, core.policy.password_min_length)));
     if account.password_hash.is_some() && old_password.is_none() {
         problems.0.push(FieldError {
             field: "old_password",
@@ -413,19 +383,17 @@ pub async fn change_password(
         )));
     };
     if let (Some(stored), Some(old)) = (account.password_hash.clone(), old_password)
-        && !core
-            .hasher
-            .verify(old, Some(stored))
-            .await
-            .map_err(hash_error)?
+        && !core.hasher.verify(old, Some(stored)).await.map_err(hash_error)?
     {
         return Err(Error::InvalidCredentials);
     }
     let hash = core.hasher.hash(new_password).await.map_err(hash_error)?;
     let now_ms = core.clock.unix_millis();
     core.store.set_password_hash(user_id, &hash, now_ms).await?;
-    core.store
-        .revoke_other_sessions(user_id, current_session, now_ms)
+    let revoked = core
+        .store
+        .revoke_user_sessions(user_id, Some(current_session), now_ms)
         .await?;
+    core.revocations.revoke(&revoked, now_ms);
     Ok(())
 }

@@ -73,6 +73,20 @@ pub enum TokenError {
     Expired,
     /// The session was revoked or the user disabled.
     Revoked,
+    /// An EdDSA token names a key this node has not loaded; refused as `Invalid` once the
+    /// keys have been reloaded and it is still unknown.
+    UnknownKey,
+}
+
+/// Why a refresh token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshError {
+    /// Unknown, or its session was logged out or revoked.
+    Invalid,
+    /// Past its lifetime.
+    Expired,
+    /// Retired and presented again: the session is now revoked.
+    Reused,
 }
 
 /// A domain failure.
@@ -96,9 +110,15 @@ pub enum Error {
     /// A bearer token was refused.
     #[error("token refused: {0:?}")]
     Token(TokenError),
+    /// A refresh token was refused.
+    #[error("refresh token refused: {0:?}")]
+    Refresh(RefreshError),
     /// No such user (or other resource).
     #[error("not found")]
     NotFound,
+    /// No such session of this user.
+    #[error("session not found")]
+    SessionNotFound,
     /// Too much work queued (password hashing); the client should retry shortly.
     #[error("busy")]
     Busy,

@@ -3,8 +3,12 @@
 //! calls one function here, and wraps the result.
 
 pub mod accounts;
+pub mod admin;
 pub mod error;
+pub mod keys;
 pub mod password;
+pub mod revocation;
+pub mod sessions;
 pub mod tokens;
 pub mod user;
 pub mod validate;
@@ -43,6 +47,10 @@ pub struct Core {
     pub ids: IdGenerator,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Sessions revoked recently, checked on every authenticated request.
+    pub revocations: revocation::Revocations,
+    /// Signing-key reloads and the box for secrets at rest.
+    pub keys: keys::KeyManager,
     /// Account rules.
     pub policy: Policy,
 }

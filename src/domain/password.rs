@@ -55,13 +55,8 @@ impl Drop for InFlight<'_> {
 impl PasswordHasher {
     /// Builds the pool and computes the dummy hash (one hash at start-up).
     pub fn new(params: Argon2Params, concurrency: usize, queue: usize) -> Result<Self, HashError> {
-        let argon2_params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(|e| HashError::Failed(e.to_string()))?;
+        let argon2_params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| HashError::Failed(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params);
         let random_password: [u8; 32] = rand::random();
         let dummy_hash = argon2
@@ -109,11 +104,7 @@ impl PasswordHasher {
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no stored
     /// hash (unknown user, or an account without a password), which then always fails.
-    pub async fn verify(
-        &self,
-        password: SecretString,
-        stored: Option<String>,
-    ) -> Result<bool, HashError> {
+    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool, HashError> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
         let argon2 = self.argon2.clone();
@@ -129,10 +120,7 @@ impl PasswordHasher {
         Ok(known && matches)
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Busy);
@@ -160,12 +148,7 @@ mod tests {
     use super::*;
 
     fn hasher(concurrency: usize, queue: usize) -> PasswordHasher {
-        PasswordHasher::new(
-            Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY,
-            concurrency,
-            queue,
-        )
-        .unwrap()
+        PasswordHasher::new(Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY, concurrency, queue).unwrap()
     }
 
     #[tokio::test]
@@ -190,10 +173,7 @@ mod tests {
     async fn passwords_longer_than_72_bytes_are_not_truncated() {
         let pool = hasher(1, 1);
         let base = "p".repeat(80);
-        let hash = pool
-            .hash(SecretString::new(format!("{base}A")))
-            .await
-            .unwrap();
+        let hash = pool.hash(SecretString::new(format!("{base}A"))).await.unwrap();
         assert!(
             !pool
                 .verify(SecretString::new(format!("{base}B")), Some(hash))
@@ -205,12 +185,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
         let pool = hasher(1, 1);
-        assert!(
-            !pool
-                .verify(SecretString::new("anything"), None)
-                .await
-                .unwrap()
-        );
+        assert!(!pool.verify(SecretString::new("anything"), None).await.unwrap());
         assert!(
             !pool
                 .verify(SecretString::new("x"), Some("not a phc string".into()))

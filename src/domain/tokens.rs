@@ -9,9 +9,11 @@ use super::user::User;
 use crate::clock::Clock;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// The `typ` header of every access token (RFC 9068).
@@ -55,10 +57,71 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
+/// The EdDSA keys one node knows: the newest signs, every unretired one verifies.
+pub struct KeyRing {
+    /// `kid` and key of the newest key.
+    signer: Option<(String, EncodingKey)>,
+    /// Keys accepted for verification, by `kid`.
+    verifiers: HashMap<String, DecodingKey>,
+    /// The JWKS document for these keys, serialised once.
+    jwks: Bytes,
+}
+
+impl KeyRing {
+    /// A ring from the signing key (`kid`, PKCS#8 DER) and the public keys to publish
+    /// (`kid`, base64url `x`).
+    pub fn new(
+        signer: Option<(String, Vec<u8>)>,
+        public_keys: &[(String, String)],
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let mut verifiers = HashMap::new();
+        let mut jwks = Vec::new();
+        for (kid, x) in public_keys {
+            verifiers.insert(kid.clone(), DecodingKey::from_ed_components(x)?);
+            jwks.push(
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"}),
+            );
+        }
+        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
+            .map(Bytes::from)
+            .unwrap_or_else(|_| Bytes::from_static(b"{\"keys\":[]}"));
+        let signer = signer.map(|(kid, der)| (kid, EncodingKey::from_ed_der(&der)));
+        Ok(Self {
+            signer,
+            verifiers,
+            jwks,
+        })
+    }
+
+    /// The `kid` that signs new tokens.
+    pub fn current_kid(&self) -> Option<&str> {
+        self.signer.as_ref().map(|(kid, _)| kid.as_str())
+    }
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("current", &self.current_kid())
+            .field("verifying", &self.verifiers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The keys of the configured algorithm.
+enum Keys {
+    /// One shared secret signs and verifies.
+    Hs256 {
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+    },
+    /// Keys from the database, swapped in whole when they change.
+    EdDsa(RwLock<Arc<KeyRing>>),
+}
+
 /// Issues and checks access tokens.
 pub struct TokenService {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: Keys,
     header: Header,
     validation: Validation,
     issuer: String,
@@ -76,18 +139,21 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
+const EMPTY_JWKS: &[u8] = b"{\"keys\":[]}";
+
 impl TokenService {
-    /// An HS256 token service.
-    pub fn hs256(
-        secret: &[u8],
+    fn with_keys(
+        keys: Keys,
+        algorithm: Algorithm,
         issuer: &str,
         audience: &str,
         ttl: Duration,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let mut header = Header::new(Algorithm::HS256);
+        let mut header = Header::new(algorithm);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        let mut validation = Validation::new(Algorithm::HS256);
+        // Only the configured algorithm is ever accepted: no `none`, no HS/EdDSA confusion.
+        let mut validation = Validation::new(algorithm);
         // Times are checked below against the injected clock, not the system clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;
@@ -96,8 +162,7 @@ impl TokenService {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            keys,
             header,
             validation,
             issuer: issuer.to_owned(),
@@ -107,12 +172,54 @@ impl TokenService {
         }
     }
 
+    /// An HS256 token service.
+    pub fn hs256(secret: &[u8], issuer: &str, audience: &str, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+        let keys = Keys::Hs256 {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        };
+        Self::with_keys(keys, Algorithm::HS256, issuer, audience, ttl, clock)
+    }
+
+    /// An EdDSA token service over `ring` (replaced later with [`TokenService::install`]).
+    pub fn eddsa(ring: KeyRing, issuer: &str, audience: &str, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+        let keys = Keys::EdDsa(RwLock::new(Arc::new(ring)));
+        Self::with_keys(keys, Algorithm::EdDSA, issuer, audience, ttl, clock)
+    }
+
+    /// Whether keys come from the database (EdDSA).
+    pub fn uses_key_ring(&self) -> bool {
+        matches!(self.keys, Keys::EdDsa(_))
+    }
+
+    /// Replaces the EdDSA key ring (no effect under HS256).
+    pub fn install(&self, ring: KeyRing) {
+        if let Keys::EdDsa(current) = &self.keys {
+            *current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        }
+    }
+
+    fn ring(&self) -> Option<Arc<KeyRing>> {
+        match &self.keys {
+            Keys::EdDsa(ring) => Some(ring.read().unwrap_or_else(|e| e.into_inner()).clone()),
+            Keys::Hs256 { .. } => None,
+        }
+    }
+
+    /// The JWKS document: the published EdDSA public keys, or no keys under HS256.
+    pub fn jwks(&self) -> Bytes {
+        self.ring()
+            .map(|ring| ring.jwks.clone())
+            .unwrap_or_else(|| Bytes::from_static(EMPTY_JWKS))
+    }
+
+    /// The access-token lifetime.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// Issues an access token for `user` in session `session_id`.
-    pub fn issue(
-        &self,
-        user: &User,
-        session_id: i64,
-    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    pub fn issue(&self, user: &User, session_id: i64) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = self.clock.unix_seconds();
         let ttl = self.ttl.as_secs();
         let claims = AccessClaims {
@@ -128,21 +235,45 @@ impl TokenService {
             nbf: now,
             exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
         };
-        let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
-        Ok(IssuedToken {
-            token,
-            expires_in: ttl,
-        })
+        let token = match &self.keys {
+            Keys::Hs256 { encoding, .. } => jsonwebtoken::encode(&self.header, &claims, encoding)?,
+            Keys::EdDsa(_) => {
+                let ring = self
+                    .ring()
+                    .ok_or_else(|| jsonwebtoken::errors::ErrorKind::InvalidEddsaKey)?;
+                let (kid, key) = ring
+                    .signer
+                    .as_ref()
+                    .ok_or_else(|| jsonwebtoken::errors::ErrorKind::InvalidEddsaKey)?;
+                let mut header = self.header.clone();
+                header.kid = Some(kid.clone());
+                jsonwebtoken::encode(&header, &claims, key)?
+            }
+        };
+        Ok(IssuedToken { token, expires_in: ttl })
     }
 
-    /// Checks a token and returns its claims.
+    /// Checks a token and returns its claims. `UnknownKey` means an EdDSA token names a key
+    /// this node has not loaded (yet): the caller may reload the keys and try again.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let data =
-            match jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation) {
-                Ok(data) => data,
-                Err(_) if !looks_like_jwt(token) => return Err(TokenError::Malformed),
-                Err(_) => return Err(TokenError::Invalid),
-            };
+        let refused = || {
+            if looks_like_jwt(token) {
+                TokenError::Invalid
+            } else {
+                TokenError::Malformed
+            }
+        };
+        let decoded = match &self.keys {
+            Keys::Hs256 { decoding, .. } => jsonwebtoken::decode::<AccessClaims>(token, decoding, &self.validation),
+            Keys::EdDsa(_) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|_| refused())?;
+                let kid = header.kid.ok_or(TokenError::Invalid)?;
+                let ring = self.ring().ok_or(TokenError::Invalid)?;
+                let key = ring.verifiers.get(&kid).ok_or(TokenError::UnknownKey)?;
+                jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+            }
+        };
+        let data = decoded.map_err(|_| refused())?;
         if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(TokenError::Invalid);
         }
@@ -177,9 +308,7 @@ fn looks_like_jwt(token: &str) -> bool {
     URL_SAFE_NO_PAD
         .decode(header)
         .ok()
-        .and_then(|bytes| {
-            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).ok()
-        })
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).ok())
         .is_some()
 }
 
@@ -230,8 +359,7 @@ mod tests {
         use super::*;
         /// Signs with jsonwebtoken's own primitive so tests can forge arbitrary headers.
         pub fn sign_hs256(key: &[u8], message: &[u8]) -> String {
-            jsonwebtoken::crypto::sign(message, &EncodingKey::from_secret(key), Algorithm::HS256)
-                .unwrap()
+            jsonwebtoken::crypto::sign(message, &EncodingKey::from_secret(key), Algorithm::HS256).unwrap()
         }
     }
 
@@ -275,11 +403,7 @@ mod tests {
         let tokens = service(&clock);
         let now = clock.unix_seconds();
         let good_header = json!({"alg":"HS256","typ":"at+jwt"});
-        assert!(
-            tokens
-                .verify(&sign(good_header.clone(), claims(now), SECRET))
-                .is_ok()
-        );
+        assert!(tokens.verify(&sign(good_header.clone(), claims(now), SECRET)).is_ok());
         // Wrong key, wrong typ, wrong issuer/audience, future nbf, missing exp.
         assert_eq!(
             tokens.verify(&sign(
@@ -290,11 +414,7 @@ mod tests {
             Err(TokenError::Invalid)
         );
         assert_eq!(
-            tokens.verify(&sign(
-                json!({"alg":"HS256","typ":"JWT"}),
-                claims(now),
-                SECRET
-            )),
+            tokens.verify(&sign(json!({"alg":"HS256","typ":"JWT"}), claims(now), SECRET)),
             Err(TokenError::Invalid)
         );
         assert_eq!(
@@ -334,10 +454,7 @@ mod tests {
         // alg none with an empty signature.
         let h = URL_SAFE_NO_PAD.encode(json!({"alg":"none","typ":"at+jwt"}).to_string());
         let c = URL_SAFE_NO_PAD.encode(claims(now).to_string());
-        assert_eq!(
-            tokens.verify(&format!("{h}.{c}.")),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(tokens.verify(&format!("{h}.{c}.")), Err(TokenError::Invalid));
         // Tampered payload keeps the old signature.
         let token = tokens.issue(&user(), 7).unwrap().token;
         let mut parts: Vec<&str> = token.split('.').collect();
@@ -353,11 +470,7 @@ mod tests {
         let clock = ManualClock::starting_now();
         let tokens = service(&clock);
         for garbage in ["", "abc", "a.b", "a.b.c.d", "!!!.???.***", "e30"] {
-            assert_eq!(
-                tokens.verify(garbage),
-                Err(TokenError::Malformed),
-                "{garbage:?}"
-            );
+            assert_eq!(tokens.verify(garbage), Err(TokenError::Malformed), "{garbage:?}");
         }
     }
 }

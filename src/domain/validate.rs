@@ -91,13 +91,10 @@ pub fn email(raw: &str) -> Result<Email, Reason> {
             (1..=63).contains(&label.len())
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
         && labels.last().is_some_and(|tld| {
-            tld.len() >= 2
-                && (tld.bytes().all(|b| b.is_ascii_alphabetic()) || tld.starts_with("xn--"))
+            tld.len() >= 2 && (tld.bytes().all(|b| b.is_ascii_alphabetic()) || tld.starts_with("xn--"))
         });
     if !(local_ok && domain_ok) {
         return Err(Reason::Invalid);
@@ -125,10 +122,7 @@ pub fn phone(raw: &str) -> Result<String, Reason> {
     }
     let is_mainland_mobile = |digits: &str| {
         let b = digits.as_bytes();
-        b.len() == 11
-            && b[0] == b'1'
-            && (b'3'..=b'9').contains(&b[1])
-            && b.iter().all(u8::is_ascii_digit)
+        b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
     };
     if let Some(international) = compact.strip_prefix('+') {
         if let Some(national) = international.strip_prefix("86")
@@ -139,11 +133,7 @@ pub fn phone(raw: &str) -> Result<String, Reason> {
         let ok = (8..=15).contains(&international.len())
             && !international.starts_with('0')
             && international.bytes().all(|b| b.is_ascii_digit());
-        return if ok {
-            Ok(compact)
-        } else {
-            Err(Reason::Invalid)
-        };
+        return if ok { Ok(compact) } else { Err(Reason::Invalid) };
     }
     if is_mainland_mobile(&compact) {
         Ok(compact)
@@ -193,8 +183,7 @@ pub fn avatar_url(raw: &str) -> Result<Option<String>, Reason> {
         return Err(Reason::TooLong(AVATAR_URL_MAX));
     }
     let parsed = url::Url::parse(text).map_err(|_| Reason::Invalid)?;
-    let web = matches!(parsed.scheme(), "http" | "https")
-        && parsed.host_str().is_some_and(|h| !h.is_empty());
+    let web = matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some_and(|h| !h.is_empty());
     if !web || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Reason::Invalid);
     }
@@ -237,10 +226,7 @@ pub fn identifier(raw: &str) -> Identifier {
     }
     let username_key: String = text.nfkc().collect::<String>().to_ascii_lowercase();
     match phone(text) {
-        Ok(phone) => Identifier::Phone {
-            phone,
-            username_key,
-        },
+        Ok(phone) => Identifier::Phone { phone, username_key },
         Err(_) => Identifier::Username(username_key),
     }
 }
@@ -316,11 +302,7 @@ mod tests {
         assert_eq!(nickname(" ").unwrap(), None);
         assert_eq!(nickname("a\u{7}b"), Err(Reason::Invalid));
         assert_eq!(nickname(&"n".repeat(65)), Err(Reason::TooLong(64)));
-        assert!(
-            avatar_url("https://cdn.example.com/a.png")
-                .unwrap()
-                .is_some()
-        );
+        assert!(avatar_url("https://cdn.example.com/a.png").unwrap().is_some());
         assert_eq!(avatar_url("javascript:alert(1)"), Err(Reason::Invalid));
         assert_eq!(avatar_url("ftp://example.com/a.png"), Err(Reason::Invalid));
         let long = format!("https://example.com/{}", "a".repeat(500));
@@ -340,9 +322,6 @@ mod tests {
                 username_key: "+8613800138000".into()
             }
         );
-        assert_eq!(
-            identifier("ＪｏｈｎＤｏｅ"),
-            Identifier::Username("johndoe".into())
-        );
+        assert_eq!(identifier("ＪｏｈｎＤｏｅ"), Identifier::Username("johndoe".into()));
     }
 }

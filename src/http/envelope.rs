@@ -137,12 +137,9 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = match request.headers().get(&X_REQUEST_ID) {
         Some(value) if acceptable_request_id(value) => value.clone(),
-        _ => HeaderValue::from_str(&ulid::Ulid::new().to_string())
-            .unwrap_or(HeaderValue::from_static("0")),
+        _ => HeaderValue::from_str(&ulid::Ulid::new().to_string()).unwrap_or(HeaderValue::from_static("0")),
     };
-    request
-        .headers_mut()
-        .insert(X_REQUEST_ID.clone(), request_id.clone());
+    request.headers_mut().insert(X_REQUEST_ID.clone(), request_id.clone());
     let lang = Lang::from_accept_language(
         request
             .headers()
@@ -172,17 +169,12 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     };
     if let Some(body) = body {
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.remove(header::CONTENT_LENGTH);
         *response.body_mut() = Body::from(body);
     }
-    response
-        .headers_mut()
-        .insert(X_REQUEST_ID.clone(), request_id);
+    response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
     span.in_scope(|| {
         tracing::info!(
             method = %method,
@@ -201,17 +193,11 @@ mod tests {
 
     #[test]
     fn request_ids_are_echoed_only_when_safe() {
-        assert!(acceptable_request_id(&HeaderValue::from_static(
-            "abc-123_x.y"
-        )));
-        assert!(!acceptable_request_id(&HeaderValue::from_static(
-            "has space"
-        )));
+        assert!(acceptable_request_id(&HeaderValue::from_static("abc-123_x.y")));
+        assert!(!acceptable_request_id(&HeaderValue::from_static("has space")));
         assert!(!acceptable_request_id(&HeaderValue::from_static("")));
         let long = "a".repeat(65);
-        assert!(!acceptable_request_id(
-            &HeaderValue::from_str(&long).unwrap()
-        ));
+        assert!(!acceptable_request_id(&HeaderValue::from_str(&long).unwrap()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! language. A 5xx answer is opaque: its cause is logged here once, never sent.
 
 use super::i18n::Lang;
-use crate::domain::error::{Error as DomainError, FieldError, Reason, TokenError, UniqueField};
+use crate::domain::error::{Error as DomainError, FieldError, Reason, RefreshError, TokenError, UniqueField};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -105,13 +105,9 @@ fn field_detail(error: &FieldError) -> PendingDetail {
             "username may contain only letters, digits, _, . and -".to_owned(),
             "用户名只能包含字母、数字、_、.和-".to_owned(),
         ),
-        ("email", Reason::Invalid) => (
-            "email is not a valid address".to_owned(),
-            "邮箱格式不正确".to_owned(),
-        ),
+        ("email", Reason::Invalid) => ("email is not a valid address".to_owned(), "邮箱格式不正确".to_owned()),
         ("phone", Reason::Invalid) => (
-            "phone must be a mainland China mobile number or in E.164 form (+ and 8-15 digits)"
-                .to_owned(),
+            "phone must be a mainland China mobile number or in E.164 form (+ and 8-15 digits)".to_owned(),
             "手机号格式不正确".to_owned(),
         ),
         ("avatar_url", Reason::Invalid) => (
@@ -151,11 +147,7 @@ pub fn for_status(status: StatusCode) -> PendingError {
             "method not allowed on this route",
             "该接口不支持此请求方法",
         ),
-        413 => simple(
-            "BODY_TOO_LARGE",
-            "request body is over 64 KiB",
-            "请求体超过64 KiB",
-        ),
+        413 => simple("BODY_TOO_LARGE", "request body is over 64 KiB", "请求体超过64 KiB"),
         415 => simple(
             "UNSUPPORTED_MEDIA_TYPE",
             "Content-Type must be application/json",
@@ -176,21 +168,14 @@ impl ApiError {
         use DomainError as D;
         match self {
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, for_status(StatusCode::NOT_FOUND)),
-            ApiError::BodyTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                for_status(StatusCode::PAYLOAD_TOO_LARGE),
-            ),
+            ApiError::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, for_status(StatusCode::PAYLOAD_TOO_LARGE)),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
             ),
             ApiError::InvalidJson { field: None } => (
                 StatusCode::BAD_REQUEST,
-                simple(
-                    "INVALID_JSON",
-                    "request body is not valid JSON",
-                    "请求体不是有效的JSON",
-                ),
+                simple("INVALID_JSON", "request body is not valid JSON", "请求体不是有效的JSON"),
             ),
             ApiError::InvalidJson { field: Some(field) } => {
                 let mut pending = simple("INVALID_JSON", "", "");
@@ -226,9 +211,7 @@ impl ApiError {
                     let (mut en, mut zh) = details
                         .first()
                         .map(|d| (d.en.clone(), d.zh.clone()))
-                        .unwrap_or_else(|| {
-                            ("request validation failed".into(), "请求参数错误".into())
-                        });
+                        .unwrap_or_else(|| ("request validation failed".into(), "请求参数错误".into()));
                     if details.len() > 1 {
                         en.push_str(&format!(" (and {} more)", details.len() - 1));
                         zh.push_str(&format!("（另有{}处错误）", details.len() - 1));
@@ -245,15 +228,9 @@ impl ApiError {
                 }
                 D::Taken(field) => {
                     let (code, en, zh) = match field {
-                        UniqueField::Username => {
-                            ("USERNAME_TAKEN", "username already taken", "用户名已被占用")
-                        }
-                        UniqueField::Email => {
-                            ("EMAIL_TAKEN", "email already registered", "邮箱已被注册")
-                        }
-                        UniqueField::Phone => {
-                            ("PHONE_TAKEN", "phone already registered", "手机号已被注册")
-                        }
+                        UniqueField::Username => ("USERNAME_TAKEN", "username already taken", "用户名已被占用"),
+                        UniqueField::Email => ("EMAIL_TAKEN", "email already registered", "邮箱已被注册"),
+                        UniqueField::Phone => ("PHONE_TAKEN", "phone already registered", "手机号已被注册"),
                     };
                     let mut pending = simple(code, en, zh);
                     pending.details.push(PendingDetail {
@@ -274,11 +251,7 @@ impl ApiError {
                 ),
                 D::AccountDisabled => (
                     StatusCode::FORBIDDEN,
-                    simple(
-                        "ACCOUNT_DISABLED",
-                        "this account is disabled",
-                        "账户已被禁用",
-                    ),
+                    simple("ACCOUNT_DISABLED", "this account is disabled", "账户已被禁用"),
                 ),
                 D::RegistrationDisabled => (
                     StatusCode::FORBIDDEN,
@@ -290,31 +263,49 @@ impl ApiError {
                 ),
                 D::Token(t) => {
                     let pending = match t {
-                        TokenError::Missing => simple(
-                            "TOKEN_MISSING",
-                            "missing Authorization header",
-                            "缺少Authorization头",
-                        ),
+                        TokenError::Missing => {
+                            simple("TOKEN_MISSING", "missing Authorization header", "缺少Authorization头")
+                        }
                         TokenError::Malformed => simple(
                             "TOKEN_MALFORMED",
                             "Authorization header must be 'Bearer <token>' with a JWT",
                             "无效的token",
                         ),
-                        TokenError::Invalid => {
+                        TokenError::Invalid | TokenError::UnknownKey => {
                             simple("TOKEN_INVALID", "invalid token", "无效的token")
                         }
-                        TokenError::Expired => {
-                            simple("TOKEN_EXPIRED", "token has expired", "token已过期")
-                        }
-                        TokenError::Revoked => {
-                            simple("TOKEN_REVOKED", "token has been revoked", "token已失效")
-                        }
+                        TokenError::Expired => simple("TOKEN_EXPIRED", "token has expired", "token已过期"),
+                        TokenError::Revoked => simple("TOKEN_REVOKED", "token has been revoked", "token已失效"),
+                    };
+                    (StatusCode::UNAUTHORIZED, pending)
+                }
+                D::Refresh(r) => {
+                    let pending = match r {
+                        RefreshError::Invalid => simple(
+                            "REFRESH_TOKEN_INVALID",
+                            "unknown or revoked refresh token",
+                            "无效的refresh token",
+                        ),
+                        RefreshError::Expired => simple(
+                            "REFRESH_TOKEN_EXPIRED",
+                            "refresh token has expired",
+                            "refresh token已过期",
+                        ),
+                        RefreshError::Reused => simple(
+                            "REFRESH_TOKEN_REUSED",
+                            "refresh token was already used; the session has been revoked",
+                            "refresh token已被使用，该会话已被撤销",
+                        ),
                     };
                     (StatusCode::UNAUTHORIZED, pending)
                 }
                 D::NotFound => (
                     StatusCode::NOT_FOUND,
                     simple("NOT_FOUND", "user not found", "用户不存在"),
+                ),
+                D::SessionNotFound => (
+                    StatusCode::NOT_FOUND,
+                    simple("NOT_FOUND", "session not found", "会话不存在"),
                 ),
                 D::Busy => (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -394,44 +385,20 @@ mod tests {
                 "VALIDATION_FAILED",
             ),
             (ApiError::InvalidJson { field: None }, 400, "INVALID_JSON"),
-            (
-                DomainError::InvalidCredentials.into(),
-                401,
-                "INVALID_CREDENTIALS",
-            ),
+            (DomainError::InvalidCredentials.into(), 401, "INVALID_CREDENTIALS"),
             (TokenError::Missing.into(), 401, "TOKEN_MISSING"),
             (TokenError::Malformed.into(), 401, "TOKEN_MALFORMED"),
             (TokenError::Invalid.into(), 401, "TOKEN_INVALID"),
             (TokenError::Expired.into(), 401, "TOKEN_EXPIRED"),
             (TokenError::Revoked.into(), 401, "TOKEN_REVOKED"),
             (DomainError::AccountDisabled.into(), 403, "ACCOUNT_DISABLED"),
-            (
-                DomainError::RegistrationDisabled.into(),
-                403,
-                "REGISTRATION_DISABLED",
-            ),
+            (DomainError::RegistrationDisabled.into(), 403, "REGISTRATION_DISABLED"),
             (DomainError::NotFound.into(), 404, "NOT_FOUND"),
-            (
-                DomainError::Taken(UniqueField::Username).into(),
-                409,
-                "USERNAME_TAKEN",
-            ),
-            (
-                DomainError::Taken(UniqueField::Email).into(),
-                409,
-                "EMAIL_TAKEN",
-            ),
-            (
-                DomainError::Taken(UniqueField::Phone).into(),
-                409,
-                "PHONE_TAKEN",
-            ),
+            (DomainError::Taken(UniqueField::Username).into(), 409, "USERNAME_TAKEN"),
+            (DomainError::Taken(UniqueField::Email).into(), 409, "EMAIL_TAKEN"),
+            (DomainError::Taken(UniqueField::Phone).into(), 409, "PHONE_TAKEN"),
             (ApiError::BodyTooLarge, 413, "BODY_TOO_LARGE"),
-            (
-                ApiError::UnsupportedMediaType,
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
-            ),
+            (ApiError::UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
             (DomainError::Busy.into(), 503, "SERVICE_UNAVAILABLE"),
             (
                 DomainError::Unavailable(anyhow::anyhow!("down")).into(),

@@ -6,6 +6,7 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ClientContext;
 use crate::domain::error::TokenError;
+use crate::domain::sessions;
 use crate::domain::tokens::AccessClaims;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -30,24 +31,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| {
-                let essence = v
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                essence == "application/json"
-                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+                let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
             });
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::BodyTooLarge
-                } else {
-                    ApiError::InvalidJson { field: None }
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge
+            } else {
+                ApiError::InvalidJson { field: None }
+            }
+        })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else if json_type != Some(true) {
@@ -68,9 +61,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 field: (!syntax && path != ".").then_some(path),
             }
         })?;
-        deserializer
-            .end()
-            .map_err(|_| ApiError::InvalidJson { field: None })?;
+        deserializer.end().map_err(|_| ApiError::InvalidJson { field: None })?;
         Ok(JsonBody(value))
     }
 }
@@ -90,31 +81,22 @@ impl Authenticated {
 
     /// The caller's session id.
     pub fn session_id(&self) -> Result<i64, ApiError> {
-        self.claims
-            .sid
-            .parse()
-            .map_err(|_| TokenError::Invalid.into())
+        self.claims.sid.parse().map_err(|_| TokenError::Invalid.into())
     }
 }
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(TokenError::Missing)?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or(TokenError::Missing)?;
         let value = value.to_str().map_err(|_| TokenError::Malformed)?;
         let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Malformed)?;
         let token = token.trim();
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
             return Err(TokenError::Malformed.into());
         }
-        let claims = state.core.tokens.verify(token)?;
+        let claims = sessions::authenticate(&state.core, token).await?;
         Ok(Authenticated { claims })
     }
 }
@@ -126,11 +108,7 @@ pub struct Client(pub ClientContext);
 
 /// Picks the client IP: the socket peer, unless it is a trusted proxy, in which case the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_ip(
-    peer: Option<IpAddr>,
-    forwarded_for: Option<&str>,
-    trusted: &[ipnet::IpNet],
-) -> Option<IpAddr> {
+pub fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
     let peer = peer?;
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
@@ -155,20 +133,10 @@ pub fn client_ip(
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let ip = client_ip(peer, forwarded, &state.trusted_proxies)
-            .map(|ip| ip.to_canonical().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let ip = client_ip(peer, forwarded, &state.trusted_proxies).map(|ip| ip.to_canonical().to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -187,10 +155,7 @@ mod tests {
         let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let proxy: IpAddr = "10.0.0.5".parse().unwrap();
         let stranger: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(
-            client_ip(Some(stranger), Some("1.2.3.4"), &trusted),
-            Some(stranger)
-        );
+        assert_eq!(client_ip(Some(stranger), Some("1.2.3.4"), &trusted), Some(stranger));
         assert_eq!(
             client_ip(Some(proxy), Some("1.2.3.4"), &trusted),
             Some("1.2.3.4".parse().unwrap())
@@ -201,9 +166,6 @@ mod tests {
             Some("1.2.3.4".parse().unwrap())
         );
         assert_eq!(client_ip(Some(proxy), None, &trusted), Some(proxy));
-        assert_eq!(
-            client_ip(Some(proxy), Some("garbage"), &trusted),
-            Some(proxy)
-        );
+        assert_eq!(client_ip(Some(proxy), Some("garbage"), &trusted), Some(proxy));
     }
 }

@@ -95,6 +95,12 @@ pub enum Success {
     ProfileUpdated,
     /// Password changed.
     PasswordChanged,
+    /// Tokens refreshed.
+    Refreshed,
+    /// Signed out.
+    LoggedOut,
+    /// Session revoked.
+    SessionRevoked,
 }
 
 impl Success {
@@ -106,6 +112,9 @@ impl Success {
             Success::LoggedIn => lang.pick("Logged in", "登录成功"),
             Success::ProfileUpdated => lang.pick("Profile updated", "资料已更新"),
             Success::PasswordChanged => lang.pick("Password changed", "密码已修改"),
+            Success::Refreshed => lang.pick("Token refreshed", "刷新成功"),
+            Success::LoggedOut => lang.pick("Logged out", "已退出登录"),
+            Success::SessionRevoked => lang.pick("Session revoked", "会话已撤销"),
         }
     }
 }
@@ -116,17 +125,11 @@ mod tests {
 
     #[test]
     fn the_highest_weighted_language_decides() {
-        assert_eq!(
-            Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")),
-            Lang::Zh
-        );
+        assert_eq!(Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
         assert_eq!(Lang::from_accept_language(Some("zh")), Lang::Zh);
         assert_eq!(Lang::from_accept_language(Some("zh-TW")), Lang::Zh);
         assert_eq!(Lang::from_accept_language(Some("en-US,zh;q=0.9")), Lang::En);
-        assert_eq!(
-            Lang::from_accept_language(Some("en;q=0.5, zh;q=0.8")),
-            Lang::Zh
-        );
+        assert_eq!(Lang::from_accept_language(Some("en;q=0.5, zh;q=0.8")), Lang::Zh);
         assert_eq!(Lang::from_accept_language(Some("fr-FR")), Lang::En);
         assert_eq!(Lang::from_accept_language(Some("*")), Lang::En);
         assert_eq!(Lang::from_accept_language(Some("zh;q=0")), Lang::En);

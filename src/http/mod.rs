@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use routes::{auth, ops, users};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -27,11 +27,13 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .route("/api/v1/auth/register", post(auth::register))
         .route("/api/v1/auth/login", post(auth::login))
-        .route(
-            "/api/v1/users/profile",
-            get(users::get_profile).put(users::put_profile),
-        )
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/users/profile", get(users::get_profile).put(users::put_profile))
         .route("/api/v1/users/password", put(users::put_password))
+        .route("/api/v1/users/sessions", get(users::list_sessions))
+        .route("/api/v1/users/sessions/{id}", delete(users::delete_session))
+        .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -5,7 +5,7 @@
 
 pub mod sql;
 
-pub use sql::SqlStore;
+pub use sql::{SessionRow, SigningKeyRow, SqlStore};
 
 use crate::domain::error::UniqueField;
 
@@ -111,11 +111,48 @@ impl From<StoreError> for crate::domain::error::Error {
         use crate::domain::error::Error;
         match e {
             StoreError::Duplicate(Duplicate::Field(field)) => Error::Taken(field),
-            StoreError::Duplicate(Duplicate::Id) => {
-                Error::Internal(anyhow::anyhow!("generated id collided"))
-            }
+            StoreError::Duplicate(Duplicate::Id) => Error::Internal(anyhow::anyhow!("generated id collided")),
             StoreError::Unavailable(e) => Error::Unavailable(e.into()),
             StoreError::Other(e) => Error::Internal(e),
         }
     }
+}
+
+/// What rotating a refresh token found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Rotated: the old token is retired and the new one stored.
+    Rotated {
+        /// The session, whose id the new access token keeps.
+        session_id: i64,
+        /// Its owner.
+        user_id: i64,
+    },
+    /// No such token, or its session was logged out or revoked.
+    Unknown,
+    /// The token is past its lifetime.
+    Expired,
+    /// The token was already used a moment ago by a concurrent request that won the race;
+    /// refused without revoking anything.
+    LostRace,
+    /// The token was retired earlier and presented again: the session is now revoked.
+    Reused {
+        /// The revoked session.
+        session_id: i64,
+    },
+}
+
+/// A refresh-token rotation to attempt.
+#[derive(Debug, Clone)]
+pub struct RotateRequest<'a> {
+    /// SHA-256 (hex) of the presented token.
+    pub old_hash: &'a str,
+    /// SHA-256 (hex) of its replacement.
+    pub new_hash: &'a str,
+    /// Now (Unix ms).
+    pub now_ms: i64,
+    /// Expiry of the replacement, which also becomes the session's expiry (Unix ms).
+    pub new_expires_at_ms: i64,
+    /// A token used less than this long ago counts as a lost race, not as reuse (Unix ms).
+    pub race_grace_ms: i64,
 }

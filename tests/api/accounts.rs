@@ -34,16 +34,10 @@ async fn registration_returns_the_user_object_and_nothing_secret(backend: Backen
     assert_eq!(answer.body["message"], "Registered");
     assert!(answer.body["timestamp"].as_str().unwrap().ends_with('Z'));
     let id = user["id"].as_i64().expect("numeric id");
-    assert!(
-        id > 0 && id < (1i64 << 53),
-        "id must be JavaScript-safe: {id}"
-    );
+    assert!(id > 0 && id < (1i64 << 53), "id must be JavaScript-safe: {id}");
     assert_eq!(user["username"], "JohnDoe");
     assert_eq!(user["email"], "John@Example.com");
-    assert_eq!(
-        user["phone"], "13800138000",
-        "mainland numbers are stored as 11 digits"
-    );
+    assert_eq!(user["phone"], "13800138000", "mainland numbers are stored as 11 digits");
     assert_eq!(user["status"], 1);
     assert_eq!(user["roles"], json!(["user"]));
     assert_eq!(user["mfa_enabled"], false);
@@ -77,7 +71,10 @@ async fn registration_lists_every_bad_field(backend: Backend) {
         return;
     };
     let answer = app
-        .post("/api/v1/auth/register", json!({"username": "ab", "email": "not-an-email", "password": "short", "phone": "12345"}))
+        .post(
+            "/api/v1/auth/register",
+            json!({"username": "ab", "email": "not-an-email", "password": "short", "phone": "12345"}),
+        )
         .await;
     let body = answer.expect_error(400, "VALIDATION_FAILED");
     let details = body["details"].as_array().expect("details");
@@ -132,9 +129,12 @@ async fn usernames_emails_and_phones_are_unique_in_their_normal_form(backend: Ba
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    app.post("/api/v1/auth/register", json!({"username": "JohnDoe", "email": "john@example.com", "password": "password123", "phone": "13800138000"}))
-        .await
-        .expect_ok(201);
+    app.post(
+        "/api/v1/auth/register",
+        json!({"username": "JohnDoe", "email": "john@example.com", "password": "password123", "phone": "13800138000"}),
+    )
+    .await
+    .expect_ok(201);
     let cases = [
         (
             json!({"username": "johndoe", "email": "x1@example.com", "password": "password123", "phone": "13800000001"}),
@@ -190,10 +190,7 @@ async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: 
                 let body = json!({"username": "racer", "email": format!("racer{i}@example.com"),
                     "password": "password123", "phone": format!("137{i:08}")});
                 let answer = app.post("/api/v1/auth/register", body).await;
-                (
-                    answer.status,
-                    answer.body["error_code"].as_str().map(str::to_owned),
-                )
+                (answer.status, answer.body["error_code"].as_str().map(str::to_owned))
             })
         })
         .collect();
@@ -210,15 +207,11 @@ async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: 
 }
 
 async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backend) {
-    let Some(closed) = TestApp::spawn_with(backend, |s| s.registration_enabled = false).await
-    else {
+    let Some(closed) = TestApp::spawn_with(backend, |s| s.registration_enabled = false).await else {
         return;
     };
     closed
-        .post(
-            "/api/v1/auth/register",
-            registration("nobody", "password123"),
-        )
+        .post("/api/v1/auth/register", registration("nobody", "password123"))
         .await
         .expect_error(403, "REGISTRATION_DISABLED");
 
@@ -293,16 +286,9 @@ async fn login_works_by_username_email_or_phone(backend: Backend) {
         assert_eq!(claims["user_id"], user["id"]);
         assert_eq!(claims["username"], "Alice");
         assert_eq!(claims["roles"], json!(["user"]));
-        assert!(
-            claims["sid"]
-                .as_str()
-                .is_some_and(|s| s.parse::<i64>().is_ok())
-        );
+        assert!(claims["sid"].as_str().is_some_and(|s| s.parse::<i64>().is_ok()));
         assert!(claims["jti"].as_str().is_some_and(|s| !s.is_empty()));
-        assert_eq!(
-            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-            900
-        );
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
         assert_eq!(claims["nbf"], claims["iat"]);
     }
     let zh = app
@@ -362,9 +348,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
         (zh.body["message"].as_str(), zh.body["error"].as_str()),
         (Some("认证失败"), Some("用户名或密码错误"))
     );
-    let missing = app
-        .post("/api/v1/auth/login", json!({"username": "bob"}))
-        .await;
+    let missing = app.post("/api/v1/auth/login", json!({"username": "bob"})).await;
     assert_eq!(
         missing.expect_error(400, "VALIDATION_FAILED")["details"][0]["field"],
         "password"
@@ -402,15 +386,8 @@ async fn each_login_creates_a_session(backend: Backend) {
         .await
         .unwrap();
     let ids: Vec<i64> = sessions.iter().map(|s| s.id).collect();
-    assert_eq!(
-        ids,
-        vec![sid(&second), sid(&first)],
-        "newest first, one per login"
-    );
-    assert_eq!(
-        sessions[0].user_agent.as_deref(),
-        Some("hufu-test-agent/1.0")
-    );
+    assert_eq!(ids, vec![sid(&second), sid(&first)], "newest first, one per login");
+    assert_eq!(sessions[0].user_agent.as_deref(), Some("hufu-test-agent/1.0"));
     assert_eq!(sessions[0].ip.as_deref(), Some("127.0.0.1"));
 }
 
@@ -437,8 +414,7 @@ async fn the_profile_can_be_read_and_updated(backend: Backend) {
     assert_eq!(read_back.expect_ok(200), &user);
     // The new identifiers sign in; the old username no longer does.
     app.login("dave.two", "correct horse battery").await;
-    app.login("dave@new.example.com", "correct horse battery")
-        .await;
+    app.login("dave@new.example.com", "correct horse battery").await;
     app.post(
         "/api/v1/auth/login",
         json!({"username": "dave", "password": "correct horse battery"}),
@@ -485,11 +461,7 @@ async fn profile_updates_are_validated_and_change_nothing_when_refused(backend: 
             400,
             "VALIDATION_FAILED",
         ),
-        (
-            json!({"nickname": "n".repeat(65)}),
-            400,
-            "VALIDATION_FAILED",
-        ),
+        (json!({"nickname": "n".repeat(65)}), 400, "VALIDATION_FAILED"),
         (json!({"nickname": "bell\u{7}"}), 400, "VALIDATION_FAILED"),
         (json!({"username": null}), 400, "VALIDATION_FAILED"),
         (json!({"email": null}), 400, "VALIDATION_FAILED"),
@@ -606,10 +578,7 @@ async fn long_passwords_are_not_truncated(backend: Backend) {
     .await
     .expect_error(401, "INVALID_CREDENTIALS");
     let too_long = app
-        .post(
-            "/api/v1/auth/register",
-            registration("ivan", &"p".repeat(129)),
-        )
+        .post("/api/v1/auth/register", registration("ivan", &"p".repeat(129)))
         .await;
     assert_eq!(
         too_long.expect_error(400, "VALIDATION_FAILED")["details"][0]["reason"],

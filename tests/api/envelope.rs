@@ -5,9 +5,7 @@ use crate::harness::{Backend, TestApp, read};
 use serde_json::json;
 
 async fn app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite)
-        .await
-        .expect("SQLite always runs")
+    TestApp::spawn(Backend::Sqlite).await.expect("SQLite always runs")
 }
 
 #[tokio::test]
@@ -89,10 +87,7 @@ async fn bodies_must_be_small_json() {
     broken.expect_error(400, "INVALID_JSON");
 
     let wrong_type = app
-        .post(
-            "/api/v1/auth/login",
-            json!({"username": "alice", "password": 12345678}),
-        )
+        .post("/api/v1/auth/login", json!({"username": "alice", "password": 12345678}))
         .await;
     let body = wrong_type.expect_error(400, "INVALID_JSON");
     assert_eq!(body["details"][0]["field"], "password");
@@ -105,14 +100,7 @@ async fn bodies_must_be_small_json() {
     not_object.expect_error(400, "INVALID_JSON");
 
     // An empty body needs no Content-Type: it is read as {} and fails validation instead.
-    let empty = read(
-        app.client
-            .post(app.url("/api/v1/auth/register"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let empty = read(app.client.post(app.url("/api/v1/auth/register")).send().await.unwrap()).await;
     empty.expect_error(400, "VALIDATION_FAILED");
 }
 
@@ -172,10 +160,7 @@ async fn english_is_the_default_and_only_a_leading_zh_switches() {
             request = request.header("accept-language", accept);
         }
         let answer = read(request.send().await.unwrap()).await;
-        assert_eq!(
-            answer.body["message"], expected,
-            "Accept-Language {accept:?}"
-        );
+        assert_eq!(answer.body["message"], expected, "Accept-Language {accept:?}");
         assert_eq!(answer.body["error_code"], "NOT_FOUND");
     }
 }

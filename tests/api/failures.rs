@@ -41,10 +41,7 @@ async fn a_hung_database_gives_a_fast_503() {
         let app = app_over(&url).await;
         let started = Instant::now();
         let answer = app
-            .post(
-                "/api/v1/auth/register",
-                registration("someone", "password123"),
-            )
+            .post("/api/v1/auth/register", registration("someone", "password123"))
             .await;
         answer.expect_error(503, "SERVICE_UNAVAILABLE");
         assert_eq!(answer.header("retry-after"), Some("1"));
@@ -90,11 +87,7 @@ async fn a_refused_database_connection_gives_503() {
 fn hufu_binary() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hufu"));
     for (name, _) in std::env::vars() {
-        if name.starts_with("HUFU_")
-            || name.starts_with("DB_")
-            || name.starts_with("REDIS_")
-            || name == "JWT_SECRET"
-        {
+        if name.starts_with("HUFU_") || name.starts_with("DB_") || name.starts_with("REDIS_") || name == "JWT_SECRET" {
             command.env_remove(name);
         }
     }
@@ -109,11 +102,7 @@ fn a_bad_setting_stops_start_up_with_one_line() {
         ("HUFU_DATABASE_URL", "oracle://db"),
         ("HUFU_PASSWORD_MIN_LENGTH", "4"),
     ] {
-        let output = hufu_binary()
-            .arg("migrate")
-            .env(name, value)
-            .output()
-            .unwrap();
+        let output = hufu_binary().arg("migrate").env(name, value).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{name}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
@@ -213,9 +202,5 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
     .await;
     let _ = second.kill();
     let _ = second.wait();
-    assert_eq!(
-        profile.expect_ok(200)["username"],
-        "bin",
-        "a token survives a restart"
-    );
+    assert_eq!(profile.expect_ok(200)["username"], "bin", "a token survives a restart");
 }

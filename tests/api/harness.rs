@@ -103,44 +103,38 @@ async fn drop_stale(backend: Backend, admin_url: &str) {
         name.split('_')
             .nth(2)
             .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| {
-                pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
-            })
+            .is_some_and(|pid| pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists())
     };
     match backend {
         Backend::MySql => {
             let Ok(mut conn) = sqlx::MySqlConnection::connect(admin_url).await else {
                 return;
             };
-            let names: Vec<(String,)> =
-                sqlx::query_as("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'hufu\\_t\\_%'")
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_default();
+            let names: Vec<(String,)> = sqlx::query_as(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'hufu\\_t\\_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
             for (name,) in names.into_iter().filter(|(n,)| !alive(n)) {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS `{name}`"
-                )))
-                .execute(&mut conn)
-                .await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+                    .execute(&mut conn)
+                    .await;
             }
         }
         Backend::Postgres => {
             let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await else {
                 return;
             };
-            let names: Vec<(String,)> = sqlx::query_as(
-                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'hufu\\_t\\_%'",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_default();
+            let names: Vec<(String,)> =
+                sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'hufu\\_t\\_%'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
             for (name,) in names.into_iter().filter(|(n,)| !alive(n)) {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
-                )))
-                .execute(&mut conn)
-                .await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
+                    .execute(&mut conn)
+                    .await;
             }
         }
         Backend::Sqlite => {}
@@ -157,9 +151,7 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, tempfile::TempD
         Backend::Sqlite => format!("sqlite://{}", dir.path().join("hufu.db").display()),
         Backend::MySql => {
             let base = server_url(backend)?;
-            STALE_CLEANED
-                .get_or_init(|| drop_stale(backend, &base))
-                .await;
+            STALE_CLEANED.get_or_init(|| drop_stale(backend, &base)).await;
             let mut conn = sqlx::MySqlConnection::connect(&base)
                 .await
                 .expect("MySQL/MariaDB reachable");
@@ -175,12 +167,8 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, tempfile::TempD
         }
         Backend::Postgres => {
             let base = server_url(backend)?;
-            STALE_CLEANED
-                .get_or_init(|| drop_stale(backend, &base))
-                .await;
-            let mut conn = sqlx::PgConnection::connect(&base)
-                .await
-                .expect("PostgreSQL reachable");
+            STALE_CLEANED.get_or_init(|| drop_stale(backend, &base)).await;
+            let mut conn = sqlx::PgConnection::connect(&base).await.expect("PostgreSQL reachable");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{name}\"")))
                 .execute(&mut conn)
                 .await
@@ -246,11 +234,7 @@ impl Answer {
     /// Asserts the error envelope's status and code, and returns the body.
     #[track_caller]
     pub fn expect_error(&self, status: u16, error_code: &str) -> &Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         assert_eq!(
             self.body["code"], status,
             "code must equal the HTTP status: {}",
@@ -273,11 +257,7 @@ impl Answer {
     /// Asserts a success envelope and returns `data`.
     #[track_caller]
     pub fn expect_ok(&self, status: u16) -> &Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         assert_eq!(self.body["code"], status, "body: {}", self.text);
         assert!(self.body.get("error").is_none(), "body: {}", self.text);
         &self.body["data"]
@@ -291,10 +271,7 @@ impl TestApp {
     }
 
     /// Like [`spawn`], with settings adjusted by `adjust`.
-    pub async fn spawn_with(
-        backend: Backend,
-        adjust: impl FnOnce(&mut Settings),
-    ) -> Option<TestApp> {
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
         let (url, dir) = fresh_database(backend).await?;
         let mut settings = test_settings(&url, dir.path());
         adjust(&mut settings);
@@ -305,19 +282,12 @@ impl TestApp {
     }
 
     /// Starts hufu over an already-built store (e.g. one pointing at a dead server).
-    pub async fn start(
-        backend: Backend,
-        settings: Settings,
-        store: SqlStore,
-        dir: tempfile::TempDir,
-    ) -> TestApp {
+    pub async fn start(backend: Backend, settings: Settings, store: SqlStore, dir: tempfile::TempDir) -> TestApp {
         let clock = ManualClock::starting_now();
         let state = app::build_state(&settings, store, Arc::new(clock.clone()))
             .await
             .expect("build state");
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind(settings.listen).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let serve_state = state.clone();
@@ -349,16 +319,8 @@ impl TestApp {
     }
 
     /// Sends a request; `token` adds a bearer header, `body` a JSON body.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut request = self
-            .client
-            .request(method.parse().expect("method"), self.url(path));
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = self.client.request(method.parse().expect("method"), self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -378,9 +340,7 @@ impl TestApp {
 
     /// Registers `name` with a derived email and phone; returns the user object.
     pub async fn register(&self, name: &str, password: &str) -> Value {
-        let answer = self
-            .post("/api/v1/auth/register", registration(name, password))
-            .await;
+        let answer = self.post("/api/v1/auth/register", registration(name, password)).await;
         answer.expect_ok(201).clone()
     }
 

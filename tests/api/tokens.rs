@@ -7,21 +7,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
-on_every_store!(
-    tokens_are_checked_strictly,
-    an_expired_token_is_refused_as_expired
-);
+on_every_store!(tokens_are_checked_strictly, an_expired_token_is_refused_as_expired);
 
 fn forge(header: serde_json::Value, claims: serde_json::Value, secret: &[u8]) -> String {
     let key = jsonwebtoken::EncodingKey::from_secret(secret);
     let h = URL_SAFE_NO_PAD.encode(header.to_string());
     let c = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signature = jsonwebtoken::crypto::sign(
-        format!("{h}.{c}").as_bytes(),
-        &key,
-        jsonwebtoken::Algorithm::HS256,
-    )
-    .unwrap();
+    let signature =
+        jsonwebtoken::crypto::sign(format!("{h}.{c}").as_bytes(), &key, jsonwebtoken::Algorithm::HS256).unwrap();
     format!("{h}.{c}.{signature}")
 }
 
@@ -30,9 +23,7 @@ async fn tokens_are_checked_strictly(backend: Backend) {
         return;
     };
     let token = app.user_with_token("tina").await;
-    app.get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_ok(200);
+    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
 
     let missing = app.get("/api/v1/users/profile", None).await;
     missing.expect_error(401, "TOKEN_MISSING");
@@ -44,10 +35,7 @@ async fn tokens_are_checked_strictly(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        crate::harness::read(zh).await.body["error"],
-        "缺少Authorization头"
-    );
+    assert_eq!(crate::harness::read(zh).await.body["error"], "缺少Authorization头");
 
     for header in [
         "Basic dXNlcjpwYXNz",
@@ -72,14 +60,7 @@ async fn tokens_are_checked_strictly(backend: Backend) {
     }
 
     let (_, claims) = crate::harness::jwt_parts(&token);
-    let secret = app
-        .settings
-        .jwt_secret
-        .as_ref()
-        .unwrap()
-        .expose()
-        .as_bytes()
-        .to_vec();
+    let secret = app.settings.jwt_secret.as_ref().unwrap().expose().as_bytes().to_vec();
     let good = json!({"alg": "HS256", "typ": "at+jwt"});
     // Sanity: a token forged with the real secret and unchanged claims is accepted, so the
     // refusals below are about what each one changes.
@@ -107,16 +88,8 @@ async fn tokens_are_checked_strictly(backend: Backend) {
     escalated["roles"] = json!(["admin"]);
     tampered[1] = URL_SAFE_NO_PAD.encode(escalated.to_string());
     let refused = [
-        forge(
-            good.clone(),
-            claims.clone(),
-            b"a-different-secret-a-different-secret",
-        ),
-        forge(
-            json!({"alg": "HS256", "typ": "JWT"}),
-            claims.clone(),
-            &secret,
-        ),
+        forge(good.clone(), claims.clone(), b"a-different-secret-a-different-secret"),
+        forge(json!({"alg": "HS256", "typ": "JWT"}), claims.clone(), &secret),
         forge(good.clone(), wrong_iss, &secret),
         forge(good.clone(), wrong_aud, &secret),
         forge(good.clone(), future, &secret),
@@ -135,18 +108,12 @@ async fn tokens_are_checked_strictly(backend: Backend) {
 }
 
 async fn an_expired_token_is_refused_as_expired(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
-        s.access_ttl = std::time::Duration::from_secs(60)
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.access_ttl = std::time::Duration::from_secs(60)).await else {
         return;
     };
     let token = app.user_with_token("ursula").await;
     app.clock.advance(time::Duration::seconds(59));
-    app.get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_ok(200);
+    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
     app.clock.advance(time::Duration::seconds(1));
     let expired = app.get("/api/v1/users/profile", Some(&token)).await;
     expired.expect_error(401, "TOKEN_EXPIRED");

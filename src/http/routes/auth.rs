@@ -2,10 +2,11 @@
 
 use crate::app::AppState;
 use crate::domain::accounts::{self, Registration, SignedIn};
+use crate::domain::sessions;
 use crate::domain::user::User;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
-use crate::http::extract::{Client, JsonBody};
+use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::i18n::Success;
 use crate::secret::SecretString;
 use axum::extract::State;
@@ -22,10 +23,7 @@ pub struct RegisterRequest {
 }
 
 /// Creates an account.
-pub async fn register(
-    State(state): State<AppState>,
-    JsonBody(body): JsonBody<RegisterRequest>,
-) -> ApiResult<Reply> {
+pub async fn register(State(state): State<AppState>, JsonBody(body): JsonBody<RegisterRequest>) -> ApiResult<Reply> {
     let input = Registration {
         username: body.username,
         email: body.email,
@@ -79,5 +77,50 @@ pub async fn login(
         StatusCode::OK,
         Success::LoggedIn,
         &LoginResponse::from_signed_in(&signed_in),
+    ))
+}
+
+/// Refresh body.
+#[derive(Debug, Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: Option<SecretString>,
+}
+
+/// Rotates a refresh token into a new pair for the same session.
+pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<Reply> {
+    let signed_in = sessions::refresh(&state.core, body.refresh_token).await?;
+    Ok(Reply::new(
+        StatusCode::OK,
+        Success::Refreshed,
+        &LoginResponse::from_signed_in(&signed_in),
+    ))
+}
+
+/// Logout body; empty means this session only.
+#[derive(Debug, Deserialize)]
+pub struct LogoutRequest {
+    #[serde(default)]
+    all: bool,
+}
+
+/// What logout revoked.
+#[derive(Debug, Serialize)]
+struct LogoutResponse {
+    revoked_sessions: usize,
+}
+
+/// Revokes this session, or all of the caller's sessions.
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    JsonBody(body): JsonBody<LogoutRequest>,
+) -> ApiResult<Reply> {
+    let revoked = sessions::logout(&state.core, caller.user_id(), caller.session_id()?, body.all).await?;
+    Ok(Reply::new(
+        StatusCode::OK,
+        Success::LoggedOut,
+        &LogoutResponse {
+            revoked_sessions: revoked,
+        },
     ))
 }

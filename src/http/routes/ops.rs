@@ -18,14 +18,25 @@ pub async fn healthz() -> Reply {
 /// 200 when the database answers; 503 naming what does not.
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Reply> {
     let store = &state.core.store;
-    let database_up = matches!(
-        tokio::time::timeout(READY_TIMEOUT, store.ping()).await,
-        Ok(Ok(()))
-    );
+    let database_up = matches!(tokio::time::timeout(READY_TIMEOUT, store.ping()).await, Ok(Ok(())));
     if !database_up {
         return Err(ApiError::NotReady(vec!["database"]));
     }
     Ok(Reply::ok(
         &json!({ "database": store.dialect().name(), "status": "ready" }),
     ))
+}
+
+/// The JWKS: the EdDSA public keys other services verify hufu's tokens with (no keys under
+/// HS256, whose secret is never published). Standard format, so no envelope.
+pub async fn jwks(State(state): State<AppState>) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let mut response = state.core.tokens.jwks().into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // Short enough that a rotated key reaches verifiers quickly; they refetch on an unknown
+    // kid anyway.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    response
 }

@@ -3,12 +3,13 @@
 
 use crate::app::AppState;
 use crate::domain::accounts::{self, Patch, ProfileChanges};
+use crate::domain::sessions;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, JsonBody};
 use crate::http::i18n::Success;
 use crate::secret::SecretString;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 
@@ -85,6 +86,26 @@ pub async fn put_password(
     Ok(Reply::new(
         StatusCode::OK,
         Success::PasswordChanged,
+        &serde_json::Value::Null,
+    ))
+}
+
+/// The caller's live sessions, newest first.
+pub async fn list_sessions(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Reply> {
+    let list = sessions::list(&state.core, caller.user_id(), caller.session_id()?).await?;
+    Ok(Reply::ok(&list))
+}
+
+/// Revokes one of the caller's sessions.
+pub async fn delete_session(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Reply> {
+    sessions::revoke_one(&state.core, caller.user_id(), &id).await?;
+    Ok(Reply::new(
+        StatusCode::OK,
+        Success::SessionRevoked,
         &serde_json::Value::Null,
     ))
 }

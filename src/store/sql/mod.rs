@@ -8,18 +8,17 @@
 mod queries;
 mod rows;
 
+pub use keys::SigningKeyRow;
 pub use rows::SessionRow;
 
-use super::{Duplicate, NewSession, NewUser, ProfileUpdate, StoreError};
+use super::{Duplicate, NewUser, ProfileUpdate, StoreError};
 use crate::domain::error::UniqueField;
 use crate::domain::user::Account;
 use queries::Queries;
 use rows::UserRow;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -69,15 +68,19 @@ enum Db {
 macro_rules! dispatch {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            Db::Sqlite($pool) => $body,
-            Db::MySql($pool) => $body,
-            Db::Postgres($pool) => $body,
+            $crate::store::sql::Db::Sqlite($pool) => $body,
+            $crate::store::sql::Db::MySql($pool) => $body,
+            $crate::store::sql::Db::Postgres($pool) => $body,
         }
     };
 }
 
 /// `(username_key, email_key, phone)` of an account holding a requested unique value.
 type TakenRow = (String, Option<String>, Option<String>);
+
+mod keys;
+mod sessions;
+mod users;
 
 /// Pool settings.
 #[derive(Debug, Clone, Copy)]
@@ -100,8 +103,7 @@ impl SqlStore {
     /// Opens a pool for `url`. With `lazy`, no connection is made until first use (so a node
     /// can be built while the database is down, e.g. to test the 503 path).
     pub async fn connect(url: &str, pool: PoolSettings, lazy: bool) -> anyhow::Result<Self> {
-        let dialect =
-            Dialect::from_url(url).ok_or_else(|| anyhow::anyhow!("unsupported database URL"))?;
+        let dialect = Dialect::from_url(url).ok_or_else(|| anyhow::anyhow!("unsupported database URL"))?;
         let db = match dialect {
             Dialect::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)?
@@ -178,7 +180,8 @@ impl SqlStore {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => sqlx::query(self.sql.ping).execute(pool).await.map(|r| r.rows_affected())).map_err(map_error)?;
+        dispatch!(&self.db, pool => sqlx::query(self.sql.ping).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(map_error)?;
         Ok(())
     }
 
@@ -231,14 +234,9 @@ impl SqlStore {
         })
     }
 
-    async fn user_where(
-        &self,
-        sql: &'static str,
-        key: &str,
-    ) -> Result<Option<Account>, StoreError> {
+    async fn user_where(&self, sql: &'static str, key: &str) -> Result<Option<Account>, StoreError> {
         let row: Option<UserRow> =
-            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await)
-                .map_err(map_error)?;
+            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await).map_err(map_error)?;
         Ok(row.map(UserRow::into_account))
     }
 
@@ -313,12 +311,7 @@ impl SqlStore {
     }
 
     /// Replaces a user's password hash.
-    pub async fn set_password_hash(
-        &self,
-        id: i64,
-        hash: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn set_password_hash(&self, id: i64, hash: &str, now_ms: i64) -> Result<(), StoreError> {
         dispatch!(&self.db, pool => sqlx::query(self.sql.update_password_hash)
             .bind(hash)
             .bind(now_ms)
@@ -329,67 +322,10 @@ impl SqlStore {
         .map_err(map_error)?;
         Ok(())
     }
-
-    /// Creates a session and its first refresh token in one transaction.
-    pub async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(self.sql.insert_session)
-                .bind(session.id)
-                .bind(session.user_id)
-                .bind(&session.ip)
-                .bind(&session.user_agent)
-                .bind(session.now_ms)
-                .bind(session.now_ms)
-                .bind(session.expires_at_ms)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(self.sql.insert_refresh_token)
-                .bind(&session.refresh_token_hash)
-                .bind(session.id)
-                .bind(session.now_ms)
-                .bind(session.expires_at_ms)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        }.await)
-        .map_err(map_error)
-    }
-
-    /// The user's sessions that are neither revoked nor expired at `now_ms`, newest first.
-    pub async fn live_sessions(
-        &self,
-        user_id: i64,
-        now_ms: i64,
-    ) -> Result<Vec<SessionRow>, StoreError> {
-        dispatch!(&self.db, pool => sqlx::query_as(self.sql.live_sessions)
-            .bind(user_id)
-            .bind(now_ms)
-            .fetch_all(pool)
-            .await)
-        .map_err(map_error)
-    }
-
-    /// Revokes every live session of a user except `keep`; returns how many.
-    pub async fn revoke_other_sessions(
-        &self,
-        user_id: i64,
-        keep: i64,
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        dispatch!(&self.db, pool => sqlx::query(self.sql.revoke_other_sessions)
-            .bind(now_ms)
-            .bind(user_id)
-            .bind(keep)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(map_error)
-    }
 }
 
 /// Sorts a driver error into the store's categories.
-fn map_error(error: sqlx::Error) -> StoreError {
+pub(super) fn map_error(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             // PostgreSQL names the constraint; SQLite and MySQL put the column or index name in

@@ -11,39 +11,60 @@ macro_rules! user_columns {
     };
 }
 
-/// The statements of one dialect.
-#[derive(Debug)]
-pub struct Queries {
-    pub ping: &'static str,
-    pub insert_user: &'static str,
-    pub user_by_id: &'static str,
-    pub user_by_username_key: &'static str,
-    pub user_by_email_key: &'static str,
-    pub user_by_phone: &'static str,
-    pub taken_keys: &'static str,
-    pub update_profile: &'static str,
-    pub update_password_hash: &'static str,
-    pub insert_session: &'static str,
-    pub insert_refresh_token: &'static str,
-    pub revoke_other_sessions: &'static str,
-    pub live_sessions: &'static str,
+/// Declares the statement table and a field-by-field `map`, so adding a statement is one line
+/// here plus its text below.
+macro_rules! statements {
+    ($($name:ident),* $(,)?) => {
+        /// The statements of one dialect.
+        #[derive(Debug)]
+        pub struct Queries {
+            $(pub $name: &'static str,)*
+        }
+
+        impl Queries {
+            fn map(&self, f: impl Fn(&'static str) -> &'static str) -> Queries {
+                Queries { $($name: f(self.$name),)* }
+            }
+        }
+    };
 }
 
+statements!(
+    ping,
+    insert_user,
+    user_by_id,
+    user_by_username_key,
+    user_by_email_key,
+    user_by_phone,
+    taken_keys,
+    update_profile,
+    update_password_hash,
+    update_roles,
+    update_status,
+    insert_session,
+    insert_refresh_token,
+    live_sessions,
+    refresh_lookup,
+    mark_refresh_used,
+    extend_session,
+    revoke_session,
+    revoke_session_of_user,
+    revoke_user_sessions,
+    revoke_user_sessions_except,
+    revoked_ids_of_user_at,
+    revoked_since,
+    insert_signing_key,
+    signing_keys,
+);
+
+/// SQLite's statements, and the base of the others.
 const PORTABLE: Queries = Queries {
     ping: "SELECT 1",
     insert_user: "INSERT INTO users (id, username, username_key, email, email_key, phone, password_hash, \
                   status, roles, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
     user_by_id: concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"),
-    user_by_username_key: concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE username_key = ?"
-    ),
-    user_by_email_key: concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE email_key = ?"
-    ),
+    user_by_username_key: concat!("SELECT ", user_columns!(), " FROM users WHERE username_key = ?"),
+    user_by_email_key: concat!("SELECT ", user_columns!(), " FROM users WHERE email_key = ?"),
     user_by_phone: concat!("SELECT ", user_columns!(), " FROM users WHERE phone = ?"),
     taken_keys: "SELECT username_key, email_key, phone FROM users \
                  WHERE username_key = ? OR email_key = ? OR phone = ? LIMIT 3",
@@ -63,37 +84,48 @@ const PORTABLE: Queries = Queries {
                      VALUES (?, ?, ?, ?, ?, ?, ?)",
     insert_refresh_token: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
                            VALUES (?, ?, ?, ?)",
-    revoke_other_sessions: "UPDATE sessions SET revoked_at = ? \
-                            WHERE user_id = ? AND id <> ? AND revoked_at IS NULL",
+    update_roles: "UPDATE users SET roles = ?, updated_at = ? WHERE id = ?",
+    update_status: "UPDATE users SET status = ?, updated_at = ? WHERE id = ?",
     live_sessions: "SELECT id, user_id, ip, user_agent, created_at, last_used_at, expires_at FROM sessions \
                     WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY id DESC",
+    // SQLite serialises writers with BEGIN IMMEDIATE instead of row locks.
+    refresh_lookup: "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at \
+                     FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ?",
+    mark_refresh_used: "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
+    extend_session: "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?",
+    revoke_session: "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+    revoke_session_of_user: "UPDATE sessions SET revoked_at = ? \
+                             WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+    revoke_user_sessions: "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+    revoke_user_sessions_except: "UPDATE sessions SET revoked_at = ? \
+                                  WHERE user_id = ? AND id <> ? AND revoked_at IS NULL",
+    revoked_ids_of_user_at: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at = ?",
+    revoked_since: "SELECT id FROM sessions WHERE revoked_at > ?",
+    insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
+                         VALUES (?, ?, ?, ?, ?)",
+    signing_keys: "SELECT kid, algorithm, public_key, private_key, created_at FROM signing_keys \
+                   ORDER BY created_at DESC, kid DESC",
 };
 
-static POSTGRES: LazyLock<Queries> = LazyLock::new(|| {
-    let pg = |sql: &'static str| -> &'static str {
-        Box::leak(numbered_placeholders(sql).into_boxed_str())
-    };
-    Queries {
-        ping: pg(PORTABLE.ping),
-        insert_user: pg(PORTABLE.insert_user),
-        user_by_id: pg(PORTABLE.user_by_id),
-        user_by_username_key: pg(PORTABLE.user_by_username_key),
-        user_by_email_key: pg(PORTABLE.user_by_email_key),
-        user_by_phone: pg(PORTABLE.user_by_phone),
-        taken_keys: pg(PORTABLE.taken_keys),
-        update_profile: pg(PORTABLE.update_profile),
-        update_password_hash: pg(PORTABLE.update_password_hash),
-        insert_session: pg(PORTABLE.insert_session),
-        insert_refresh_token: pg(PORTABLE.insert_refresh_token),
-        revoke_other_sessions: pg(PORTABLE.revoke_other_sessions),
-        live_sessions: pg(PORTABLE.live_sessions),
-    }
+/// MySQL/MariaDB: the same, with a row lock where a refresh token is read for rotation, so two
+/// refreshes racing with one token queue up and exactly one rotates it.
+static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
+    refresh_lookup: concat!(
+        "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at ",
+        "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ? FOR UPDATE"
+    ),
+    ..PORTABLE.map(|sql| sql)
 });
+
+/// PostgreSQL: MySQL's statements with `$1, $2, …` placeholders.
+static POSTGRES: LazyLock<Queries> =
+    LazyLock::new(|| MYSQL.map(|sql| Box::leak(numbered_placeholders(sql).into_boxed_str())));
 
 /// The statements for `dialect`.
 pub fn for_dialect(dialect: Dialect) -> &'static Queries {
     match dialect {
-        Dialect::Sqlite | Dialect::MySql => &PORTABLE,
+        Dialect::Sqlite => &PORTABLE,
+        Dialect::MySql => &MYSQL,
         Dialect::Postgres => &POSTGRES,
     }
 }
@@ -120,10 +152,7 @@ mod tests {
 
     #[test]
     fn postgres_gets_numbered_placeholders() {
-        assert_eq!(
-            numbered_placeholders("a = ? AND b = ?"),
-            "a = $1 AND b = $2"
-        );
+        assert_eq!(numbered_placeholders("a = ? AND b = ?"), "a = $1 AND b = $2");
         let pg = for_dialect(Dialect::Postgres);
         assert!(!pg.update_profile.contains('?'));
         assert!(pg.update_profile.contains("$16"));

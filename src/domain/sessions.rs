@@ -1,0 +1,181 @@
+//! The token lifecycle after sign-in: checking access tokens, refresh rotation with reuse
+//! detection, logout (one session or all), and listing or revoking sessions.
+
+use super::Core;
+use super::accounts::{SignedIn, refresh_token_hash};
+use super::error::{Error, FieldError, Reason, RefreshError, Result, TokenError};
+use super::keys;
+use super::tokens::AccessClaims;
+use crate::clock::from_unix_millis;
+use crate::secret::SecretString;
+use crate::store::{RotateRequest, Rotation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// A refresh token used less than this long ago, presented again, is taken for a request that
+/// raced the one that used it (two tabs refreshing at once), not for a stolen copy: it is
+/// refused without revoking the session, so exactly one of the racers wins.
+const RACE_GRACE_MS: i64 = 2_000;
+
+/// Checks an access token: signature, claims, and that its session is not revoked. Only
+/// memory is touched unless the token names a signing key this node has not loaded yet, or
+/// the node has not yet loaded the recent revocations (then it tries once, and answers 503
+/// rather than let a possibly revoked token through).
+pub async fn authenticate(core: &Core, token: &str) -> Result<AccessClaims> {
+    let claims = match core.tokens.verify(token) {
+        Err(TokenError::UnknownKey) => {
+            keys::reload_soon(core).await;
+            core.tokens.verify(token).map_err(|e| {
+                Error::Token(if e == TokenError::UnknownKey {
+                    TokenError::Invalid
+                } else {
+                    e
+                })
+            })?
+        }
+        other => other.map_err(Error::Token)?,
+    };
+    let session_id: i64 = claims.sid.parse().map_err(|_| Error::Token(TokenError::Invalid))?;
+    if !core.revocations.is_synced() {
+        sync_revocations(core).await?;
+    }
+    if core.revocations.is_revoked(session_id) {
+        return Err(Error::Token(TokenError::Revoked));
+    }
+    Ok(claims)
+}
+
+/// Loads every revocation that can still matter from the database (start-up, or after the
+/// database was unreachable at start-up).
+pub async fn sync_revocations(core: &Core) -> Result<()> {
+    let now_ms = core.clock.unix_millis();
+    let ids = core
+        .store
+        .revoked_since(now_ms - core.revocations.lookback_ms())
+        .await?;
+    core.revocations.revoke(&ids, now_ms);
+    core.revocations.mark_synced();
+    Ok(())
+}
+
+/// Rotates a refresh token: a new pair for the same session, the old token retired.
+pub async fn refresh(core: &Core, refresh_token: Option<SecretString>) -> Result<SignedIn> {
+    let Some(presented) = refresh_token.filter(|t| !t.expose().is_empty()) else {
+        return Err(Error::Validation(vec![FieldError {
+            field: "refresh_token",
+            reason: Reason::Required,
+        }]));
+    };
+    let replacement = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let now_ms = core.clock.unix_millis();
+    let refresh_ttl = core.policy.refresh_ttl;
+    let old_hash = refresh_token_hash(presented.expose());
+    let new_hash = refresh_token_hash(&replacement);
+    let request = RotateRequest {
+        old_hash: &old_hash,
+        new_hash: &new_hash,
+        now_ms,
+        new_expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
+        race_grace_ms: RACE_GRACE_MS,
+    };
+    let (session_id, user_id) = match core.store.rotate_refresh_token(&request).await? {
+        Rotation::Rotated { session_id, user_id } => (session_id, user_id),
+        Rotation::Unknown | Rotation::LostRace => return Err(Error::Refresh(RefreshError::Invalid)),
+        Rotation::Expired => return Err(Error::Refresh(RefreshError::Expired)),
+        Rotation::Reused { session_id } => {
+            core.revocations.revoke(&[session_id], now_ms);
+            tracing::warn!(session_id, "refresh token reused: session revoked");
+            return Err(Error::Refresh(RefreshError::Reused));
+        }
+    };
+    let account = core
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(Error::Refresh(RefreshError::Invalid))?;
+    if !account.user.is_active() {
+        return Err(Error::AccountDisabled);
+    }
+    let access = core
+        .tokens
+        .issue(&account.user, session_id)
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(SignedIn {
+        access,
+        refresh_token: SecretString::new(replacement),
+        refresh_expires_in: refresh_ttl.as_secs(),
+        user: account.user,
+    })
+}
+
+/// Revokes the caller's session, or every session of the caller with `all`.
+pub async fn logout(core: &Core, user_id: i64, session_id: i64, all: bool) -> Result<usize> {
+    let now_ms = core.clock.unix_millis();
+    let revoked = if all {
+        core.store.revoke_user_sessions(user_id, None, now_ms).await?
+    } else {
+        core.store.revoke_session_of_user(session_id, user_id, now_ms).await?;
+        // The caller's own session counts as revoked even if it had expired meanwhile.
+        vec![session_id]
+    };
+    core.revocations.revoke(&revoked, now_ms);
+    Ok(revoked.len())
+}
+
+/// Revokes every session of a user (administration, disabling, the command line).
+pub async fn revoke_all(core: &Core, user_id: i64) -> Result<usize> {
+    let now_ms = core.clock.unix_millis();
+    let revoked = core.store.revoke_user_sessions(user_id, None, now_ms).await?;
+    core.revocations.revoke(&revoked, now_ms);
+    Ok(revoked.len())
+}
+
+/// One live session as the user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// The `sid` of the session's access tokens.
+    pub id: String,
+    /// Sign-in time.
+    #[serde(serialize_with = "crate::timefmt::serialize")]
+    pub created_at: OffsetDateTime,
+    /// Last sign-in or refresh.
+    #[serde(serialize_with = "crate::timefmt::serialize")]
+    pub last_used_at: OffsetDateTime,
+    /// Client IP at sign-in.
+    pub ip: Option<String>,
+    /// Client user agent at sign-in.
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the token that asked.
+    pub current: bool,
+}
+
+/// The user's live sessions, newest first.
+pub async fn list(core: &Core, user_id: i64, current_session: i64) -> Result<Vec<SessionView>> {
+    let now_ms = core.clock.unix_millis();
+    let rows = core.store.live_sessions(user_id, now_ms).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| !core.revocations.is_revoked(row.id))
+        .map(|row| SessionView {
+            id: row.id.to_string(),
+            created_at: from_unix_millis(row.created_at),
+            last_used_at: from_unix_millis(row.last_used_at),
+            ip: row.ip,
+            user_agent: row.user_agent,
+            current: row.id == current_session,
+        })
+        .collect())
+}
+
+/// Revokes one of the user's own live sessions.
+pub async fn revoke_one(core: &Core, user_id: i64, session_id: &str) -> Result<()> {
+    let session_id: i64 = session_id.parse().map_err(|_| Error::SessionNotFound)?;
+    let now_ms = core.clock.unix_millis();
+    if !core.store.revoke_session_of_user(session_id, user_id, now_ms).await? {
+        return Err(Error::SessionNotFound);
+    }
+    core.revocations.revoke(&[session_id], now_ms);
+    Ok(())
+}

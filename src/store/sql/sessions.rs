@@ -1,0 +1,154 @@
+//! Sessions and refresh tokens: creation, rotation with reuse detection, revocation, and the
+//! recent-revocations feed that every node polls.
+
+use super::{Db, SessionRow, SqlStore, map_error};
+use crate::store::{NewSession, RotateRequest, Rotation, StoreError};
+
+/// `(session_id, expires_at, used_at, user_id, revoked_at)` of a refresh token and its session.
+type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>);
+
+impl SqlStore {
+    /// Creates a session and its first refresh token in one transaction.
+    pub async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(self.sql.insert_session)
+                .bind(session.id)
+                .bind(session.user_id)
+                .bind(&session.ip)
+                .bind(&session.user_agent)
+                .bind(session.now_ms)
+                .bind(session.now_ms)
+                .bind(session.expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql.insert_refresh_token)
+                .bind(&session.refresh_token_hash)
+                .bind(session.id)
+                .bind(session.now_ms)
+                .bind(session.expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }.await)
+        .map_err(map_error)
+    }
+
+    /// Rotates a refresh token in one transaction: retires the presented token, stores its
+    /// replacement and extends the session. A retired token presented again revokes its
+    /// session (committed before answering). Concurrent rotations of one token are serialised
+    /// (row lock on MySQL/PostgreSQL, `BEGIN IMMEDIATE` on SQLite), so exactly one wins.
+    pub async fn rotate_refresh_token(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError> {
+        let r = request;
+        dispatch!(&self.db, pool => async {
+            let mut tx = match &self.db {
+                Db::Sqlite(_) => pool.begin_with("BEGIN IMMEDIATE").await?,
+                _ => pool.begin().await?,
+            };
+            let row: Option<RefreshRow> =
+                sqlx::query_as(self.sql.refresh_lookup).bind(r.old_hash).fetch_optional(&mut *tx).await?;
+            let Some((session_id, expires_at, used_at, user_id, revoked_at)) = row else {
+                return Ok(Rotation::Unknown);
+            };
+            if revoked_at.is_some() {
+                return Ok(Rotation::Unknown);
+            }
+            if let Some(used_at) = used_at {
+                if r.now_ms - used_at < r.race_grace_ms {
+                    return Ok(Rotation::LostRace);
+                }
+                sqlx::query(self.sql.revoke_session).bind(r.now_ms).bind(session_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                return Ok(Rotation::Reused { session_id });
+            }
+            if expires_at <= r.now_ms {
+                return Ok(Rotation::Expired);
+            }
+            let marked = sqlx::query(self.sql.mark_refresh_used)
+                .bind(r.now_ms)
+                .bind(r.old_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if marked != 1 {
+                return Ok(Rotation::LostRace);
+            }
+            sqlx::query(self.sql.insert_refresh_token)
+                .bind(r.new_hash)
+                .bind(session_id)
+                .bind(r.now_ms)
+                .bind(r.new_expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql.extend_session)
+                .bind(r.now_ms)
+                .bind(r.new_expires_at_ms)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Rotation::Rotated { session_id, user_id })
+        }.await)
+        .map_err(map_error)
+    }
+
+    /// The user's sessions that are neither revoked nor expired at `now_ms`, newest first.
+    pub async fn live_sessions(&self, user_id: i64, now_ms: i64) -> Result<Vec<SessionRow>, StoreError> {
+        dispatch!(&self.db, pool => sqlx::query_as(self.sql.live_sessions)
+            .bind(user_id)
+            .bind(now_ms)
+            .fetch_all(pool)
+            .await)
+        .map_err(map_error)
+    }
+
+    /// Revokes one live session of `user_id`; false when there is no such live session.
+    pub async fn revoke_session_of_user(&self, session_id: i64, user_id: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let affected = dispatch!(&self.db, pool => sqlx::query(self.sql.revoke_session_of_user)
+            .bind(now_ms)
+            .bind(session_id)
+            .bind(user_id)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_error)?;
+        Ok(affected > 0)
+    }
+
+    /// Revokes every unrevoked session of a user, except `keep` when given; returns the ids
+    /// revoked (read back by their shared revocation time, in the same transaction).
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            match keep {
+                Some(keep) => sqlx::query(self.sql.revoke_user_sessions_except)
+                    .bind(now_ms)
+                    .bind(user_id)
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await?,
+                None => sqlx::query(self.sql.revoke_user_sessions).bind(now_ms).bind(user_id).execute(&mut *tx).await?,
+            };
+            let ids: Vec<(i64,)> =
+                sqlx::query_as(self.sql.revoked_ids_of_user_at).bind(user_id).bind(now_ms).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).collect())
+        }.await)
+        .map_err(map_error)
+    }
+
+    /// Ids of sessions revoked after `since_ms`: the feed that tells every node about
+    /// revocations made elsewhere.
+    pub async fn revoked_since(&self, since_ms: i64) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> =
+            dispatch!(&self.db, pool => sqlx::query_as(self.sql.revoked_since).bind(since_ms).fetch_all(pool).await)
+                .map_err(map_error)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
