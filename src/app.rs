@@ -142,7 +142,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
 }
 
 /// How often a node asks the database for revocations made elsewhere.
-const REVOCATION_POLL: Duration = Duration::from_millis(500);
+const REVOCATION_POLL: Duration = Duration::from_millis(250);
 /// How far back each poll looks: overlapping windows make a late commit or a few seconds of
 /// clock difference between nodes harmless (entries are idempotent).
 const REVOCATION_WINDOW_MS: i64 = 15_000;

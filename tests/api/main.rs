@@ -3,6 +3,8 @@
 mod harness;
 
 mod accounts;
+mod eddsa;
 mod envelope;
 mod failures;
+mod sessions;
 mod tokens;

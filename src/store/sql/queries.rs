@@ -51,7 +51,7 @@ statements!(
     revoke_session_of_user,
     revoke_user_sessions,
     revoke_user_sessions_except,
-    revoked_ids_of_user_at,
+    unrevoked_session_ids,
     revoked_since,
     insert_signing_key,
     signing_keys,
@@ -99,7 +99,7 @@ const PORTABLE: Queries = Queries {
     revoke_user_sessions: "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
     revoke_user_sessions_except: "UPDATE sessions SET revoked_at = ? \
                                   WHERE user_id = ? AND id <> ? AND revoked_at IS NULL",
-    revoked_ids_of_user_at: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at = ?",
+    unrevoked_session_ids: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
     revoked_since: "SELECT id FROM sessions WHERE revoked_at > ?",
     insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
                          VALUES (?, ?, ?, ?, ?)",

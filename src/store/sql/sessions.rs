@@ -117,7 +117,8 @@ impl SqlStore {
     }
 
     /// Revokes every unrevoked session of a user, except `keep` when given; returns the ids
-    /// revoked (read back by their shared revocation time, in the same transaction).
+    /// revoked. A session created while this runs may be revoked without being listed; the
+    /// revocation feed that every node polls still reports it.
     pub async fn revoke_user_sessions(
         &self,
         user_id: i64,
@@ -126,6 +127,8 @@ impl SqlStore {
     ) -> Result<Vec<i64>, StoreError> {
         dispatch!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
+            let ids: Vec<(i64,)> =
+                sqlx::query_as(self.sql.unrevoked_session_ids).bind(user_id).fetch_all(&mut *tx).await?;
             match keep {
                 Some(keep) => sqlx::query(self.sql.revoke_user_sessions_except)
                     .bind(now_ms)
@@ -135,10 +138,8 @@ impl SqlStore {
                     .await?,
                 None => sqlx::query(self.sql.revoke_user_sessions).bind(now_ms).bind(user_id).execute(&mut *tx).await?,
             };
-            let ids: Vec<(i64,)> =
-                sqlx::query_as(self.sql.revoked_ids_of_user_at).bind(user_id).bind(now_ms).fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).collect())
+            Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).filter(|id| Some(*id) != keep).collect())
         }.await)
         .map_err(map_error)
     }
