@@ -356,9 +356,6 @@ impl Settings {
         if let Some(v) = with(raw, "DATABASE_MAX_CONNECTIONS", |v| parse::number_in(v, 1u32, 1_000))? {
             s.database_max_connections = v;
         }
-        if let Some(v) = with(raw, "DATABASE_TIMEOUT", parse::duration)? {
-            s.database_timeout = v;
-        }
         s.redis_url = with(raw, "REDIS_URL", |v| {
             let v = v.trim();
             if ["redis://", "rediss://", "redis+cluster://", "rediss+cluster://"]
@@ -390,16 +387,23 @@ impl Settings {
         if let Some(v) = with(raw, "JWT_AUDIENCE", text)? {
             s.jwt_audience = v;
         }
-        for (key, slot) in [
-            ("ACCESS_TTL", &mut s.access_ttl),
-            ("REFRESH_TTL", &mut s.refresh_ttl),
-            ("PROFILE_CACHE_TTL", &mut s.profile_cache_ttl),
-            ("LOCKOUT_WINDOW", &mut s.lockout_window),
-            ("LOCKOUT_DURATION", &mut s.lockout_duration),
-            ("WECHAT_TIMEOUT", &mut s.wechat_timeout),
-            ("REQUEST_TIMEOUT", &mut s.request_timeout),
+        // Lifetimes are whole seconds in tokens; timeouts must fit the drivers' millisecond
+        // fields. Each has bounds so a typo cannot produce a zero TTL or a driver panic.
+        const SECOND: Duration = Duration::from_secs(1);
+        const MILLI: Duration = Duration::from_millis(1);
+        const HOUR: Duration = Duration::from_secs(3_600);
+        const YEAR: Duration = Duration::from_secs(366 * 86_400);
+        for (key, slot, min, max) in [
+            ("ACCESS_TTL", &mut s.access_ttl, SECOND, YEAR),
+            ("REFRESH_TTL", &mut s.refresh_ttl, SECOND, YEAR),
+            ("PROFILE_CACHE_TTL", &mut s.profile_cache_ttl, SECOND, YEAR),
+            ("LOCKOUT_WINDOW", &mut s.lockout_window, SECOND, YEAR),
+            ("LOCKOUT_DURATION", &mut s.lockout_duration, SECOND, YEAR),
+            ("WECHAT_TIMEOUT", &mut s.wechat_timeout, MILLI, HOUR),
+            ("REQUEST_TIMEOUT", &mut s.request_timeout, MILLI, HOUR),
+            ("DATABASE_TIMEOUT", &mut s.database_timeout, MILLI, HOUR),
         ] {
-            if let Some(v) = with(raw, key, parse::duration)? {
+            if let Some(v) = with(raw, key, |v| parse::duration_within(v, min, max))? {
                 *slot = v;
             }
         }
@@ -583,6 +587,26 @@ mod tests {
         .unwrap();
         assert_eq!(s.access_ttl, Duration::from_secs(1_800));
         assert_eq!(s.password_min_length, 10);
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert!(
+            load(None, &[("HUFU_ACCESS_TTL", "500ms")])
+                .unwrap_err()
+                .to_string()
+                .contains("HUFU_ACCESS_TTL")
+        );
+        assert!(
+            load(None, &[("HUFU_DATABASE_TIMEOUT", "30d")])
+                .unwrap_err()
+                .to_string()
+                .contains("HUFU_DATABASE_TIMEOUT")
+        );
+        assert_eq!(
+            load(None, &[("HUFU_WECHAT_TIMEOUT", "500ms")]).unwrap().wechat_timeout,
+            Duration::from_millis(500)
+        );
     }
 
     #[test]

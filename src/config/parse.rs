@@ -27,6 +27,27 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a duration (see [`duration`]) within `min..=max`.
+pub fn duration_within(raw: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let value = duration(raw)?;
+    if value < min || value > max {
+        return Err(format!(
+            "must be between {} and {}, got {raw:?}",
+            describe(min),
+            describe(max)
+        ));
+    }
+    Ok(value)
+}
+
+fn describe(d: Duration) -> String {
+    if d.subsec_millis() != 0 || d.as_secs() == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
+}
+
 /// Parses `true/false`, `1/0`, `yes/no`, `on/off`.
 pub fn boolean(raw: &str) -> Result<bool, String> {
     match raw.trim().to_ascii_lowercase().as_str() {

@@ -37,10 +37,13 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// Creation writes a private temporary file and hard-links it into place, which fails if
 /// another process won the race; the loser then reads the winner's value, so every process
 /// ends up with the same secret and nobody ever reads a half-written file.
+///
+/// A kept value shorter than 32 bytes (an empty placeholder file, a truncated copy) is refused
+/// rather than used: an empty HMAC key would let anyone forge tokens.
 pub fn load_or_create(dir: &Path, name: &str) -> std::io::Result<String> {
     let path = dir.join(name);
     if let Ok(existing) = fs::read_to_string(&path) {
-        return Ok(existing.trim().to_owned());
+        return checked(&path, existing);
     }
     create_private_dir(dir)?;
     let value = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
@@ -63,6 +66,21 @@ pub fn load_or_create(dir: &Path, name: &str) -> std::io::Result<String> {
     }
 }
 
+fn checked(path: &Path, text: String) -> std::io::Result<String> {
+    let value = text.trim();
+    if value.len() < 32 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} holds {} bytes; a kept secret needs at least 32 (delete it to generate a new one)",
+                path.display(),
+                value.len()
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +101,16 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "secret file must not be readable by others");
         }
+    }
+
+    #[test]
+    fn an_empty_or_short_kept_secret_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("jwt_secret"), "  \n").unwrap();
+        let error = load_or_create(dir.path(), "jwt_secret").unwrap_err().to_string();
+        assert!(error.contains("at least 32"), "{error}");
+        fs::write(dir.path().join("jwt_secret"), "short").unwrap();
+        assert!(load_or_create(dir.path(), "jwt_secret").is_err());
     }
 
     #[test]

@@ -194,16 +194,13 @@ pub async fn create_account(core: &Core, input: Registration, roles: &[String]) 
     })
 }
 
-/// Finds the account an identifier names: email, phone (then username, since a username may
-/// be all digits), or username.
+/// Finds the account an identifier names.
 async fn find_by_identifier(core: &Core, identifier: &Identifier) -> Result<Option<Account>> {
     Ok(match identifier {
         Identifier::Email(key) => core.store.user_by_email_key(key).await?,
-        Identifier::Phone { phone, username_key } => match core.store.user_by_phone(phone).await? {
-            Some(account) => Some(account),
-            None => core.store.user_by_username_key(username_key).await?,
-        },
+        Identifier::Phone(phone) => core.store.user_by_phone(phone).await?,
         Identifier::Username(key) => core.store.user_by_username_key(key).await?,
+        Identifier::Impossible(_) => None,
     })
 }
 

@@ -52,6 +52,10 @@ pub fn username(raw: &str) -> Result<Username, Reason> {
     if length > USERNAME_MAX {
         return Err(Reason::TooLong(USERNAME_MAX));
     }
+    // A username shaped like a mainland mobile number would shadow that phone at sign-in.
+    if phone(&normalised).is_ok() {
+        return Err(Reason::Invalid);
+    }
     let key = normalised.to_ascii_lowercase();
     Ok(Username {
         display: normalised,
@@ -195,39 +199,49 @@ pub fn avatar_url(raw: &str) -> Result<Option<String>, Reason> {
 pub enum Identifier {
     /// Contains `@`: an email key.
     Email(String),
-    /// Looks like a phone: its normalised form. A username can be all digits too, so the
-    /// caller falls back to a username look-up with `username_key`.
-    Phone {
-        /// Normalised phone.
-        phone: String,
-        /// The same text as a username key.
-        username_key: String,
-    },
+    /// Parses as a phone: its normalised form (usernames cannot look like phones, so there
+    /// is no ambiguity).
+    Phone(String),
     /// A username key.
     Username(String),
+    /// Text no account can have (not ASCII after normalising, control characters, too long):
+    /// not looked up at all, since some databases reject such text in a query.
+    Impossible(String),
 }
 
 impl Identifier {
     /// The normalised text, used as the key of the per-identifier lockout counter.
     pub fn normalised(&self) -> &str {
         match self {
-            Identifier::Email(key) | Identifier::Username(key) => key,
-            Identifier::Phone { phone, .. } => phone,
+            Identifier::Email(key)
+            | Identifier::Phone(key)
+            | Identifier::Username(key)
+            | Identifier::Impossible(key) => key,
         }
     }
 }
 
-/// Classifies a login identifier. Never fails: text that fits no form is looked up as a
-/// username and simply matches nothing, so the answer stays the generic 401.
+/// Classifies a login identifier. Never fails: text that fits no form simply matches no
+/// account, so the answer stays the generic 401.
 pub fn identifier(raw: &str) -> Identifier {
     let text = raw.trim();
+    let searchable = |key: &str, max: usize| key.len() <= max && key.bytes().all(|b| b.is_ascii_graphic());
     if text.contains('@') {
-        return Identifier::Email(text.to_ascii_lowercase());
+        let key = text.to_ascii_lowercase();
+        return if searchable(&key, EMAIL_MAX) {
+            Identifier::Email(key)
+        } else {
+            Identifier::Impossible(key)
+        };
     }
-    let username_key: String = text.nfkc().collect::<String>().to_ascii_lowercase();
-    match phone(text) {
-        Ok(phone) => Identifier::Phone { phone, username_key },
-        Err(_) => Identifier::Username(username_key),
+    if let Ok(phone) = phone(text) {
+        return Identifier::Phone(phone);
+    }
+    let key: String = text.nfkc().collect::<String>().to_ascii_lowercase();
+    if searchable(&key, USERNAME_MAX) {
+        Identifier::Username(key)
+    } else {
+        Identifier::Impossible(key)
     }
 }
 
@@ -247,6 +261,8 @@ mod tests {
         assert_eq!(username("john doe"), Err(Reason::Invalid));
         assert_eq!(username("jöhn"), Err(Reason::Invalid));
         assert_eq!(username("  "), Err(Reason::Required));
+        assert_eq!(username("13800138000"), Err(Reason::Invalid), "would shadow a phone");
+        assert!(username("1380013800").is_ok());
     }
 
     #[test]
@@ -315,13 +331,11 @@ mod tests {
             identifier("John@Example.com"),
             Identifier::Email("john@example.com".into())
         );
-        assert_eq!(
-            identifier("+8613800138000"),
-            Identifier::Phone {
-                phone: "13800138000".into(),
-                username_key: "+8613800138000".into()
-            }
-        );
+        assert_eq!(identifier("+8613800138000"), Identifier::Phone("13800138000".into()));
+        assert!(matches!(identifier("jöhn"), Identifier::Impossible(_)));
+        assert!(matches!(identifier("a\u{0}b"), Identifier::Impossible(_)));
+        assert!(matches!(identifier("测试@例子.com"), Identifier::Impossible(_)));
+        assert!(matches!(identifier(&"a".repeat(40)), Identifier::Impossible(_)));
         assert_eq!(identifier("ＪｏｈｎＤｏｅ"), Identifier::Username("johndoe".into()));
     }
 }

@@ -102,8 +102,8 @@ fn field_detail(error: &FieldError) -> PendingDetail {
             format!("{fz}最多{n}个字符"),
         ),
         ("username", Reason::Invalid) => (
-            "username may contain only letters, digits, _, . and -".to_owned(),
-            "用户名只能包含字母、数字、_、.和-".to_owned(),
+            "username may contain only letters, digits, _, . and -, and must not be a phone number".to_owned(),
+            "用户名只能包含字母、数字、_、.和-，且不能是手机号".to_owned(),
         ),
         ("email", Reason::Invalid) => ("email is not a valid address".to_owned(), "邮箱格式不正确".to_owned()),
         ("phone", Reason::Invalid) => (

@@ -17,6 +17,7 @@ on_every_store!(
     profile_updates_are_validated_and_change_nothing_when_refused,
     changing_the_password_needs_the_old_one_and_signs_out_other_sessions,
     long_passwords_are_not_truncated,
+    text_no_account_can_have_gets_a_clear_answer_on_every_store,
 );
 
 async fn registration_returns_the_user_object_and_nothing_secret(backend: Backend) {
@@ -584,4 +585,74 @@ async fn long_passwords_are_not_truncated(backend: Backend) {
         too_long.expect_error(400, "VALIDATION_FAILED")["details"][0]["reason"],
         "too_long"
     );
+}
+
+async fn text_no_account_can_have_gets_a_clear_answer_on_every_store(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Identifiers some databases would reject in a query (non-ASCII against ASCII columns on
+    // MySQL, NUL on PostgreSQL) are the same plain 401 as any unknown user.
+    for identifier in [
+        "jöhn",
+        "a\u{0}b",
+        "测试@例子.com",
+        "x\u{0}@example.com",
+        &"n".repeat(300),
+    ] {
+        let answer = app
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": identifier, "password": "password123"}),
+            )
+            .await;
+        answer.expect_error(401, "INVALID_CREDENTIALS");
+    }
+    let nul = app
+        .post("/api/v1/auth/register", json!({"username": "nul\u{0}user", "email": "n\u{0}@example.com", "password": "password123", "phone": "13900000077"}))
+        .await;
+    assert_eq!(
+        nul.expect_error(400, "VALIDATION_FAILED")["details"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A username shaped like a phone number would shadow that phone at sign-in.
+    let phone_name = app
+        .post("/api/v1/auth/register", registration("13800138000", "password123"))
+        .await;
+    assert_eq!(
+        phone_name.expect_error(400, "VALIDATION_FAILED")["details"][0]["field"],
+        "username"
+    );
+
+    // The conflict names the right field even when the value contains another field's name.
+    app.post(
+        "/api/v1/auth/register",
+        json!({"username": "carol", "email": "my_username_key@example.com",
+        "password": "password123", "phone": "13900000078"}),
+    )
+    .await
+    .expect_ok(201);
+    let token = app.user_with_token("dave").await;
+    let clash = app
+        .call(
+            "PUT",
+            "/api/v1/users/profile",
+            Some(&token),
+            Some(json!({"email": "MY_USERNAME_KEY@example.com"})),
+        )
+        .await;
+    assert_eq!(clash.expect_error(409, "EMAIL_TAKEN")["details"][0]["field"], "email");
+    let clash = app
+        .call(
+            "PUT",
+            "/api/v1/users/profile",
+            Some(&token),
+            Some(json!({"phone": "+86 139 0000 0078"})),
+        )
+        .await;
+    clash.expect_error(409, "PHONE_TAKEN");
 }

@@ -84,16 +84,6 @@ async fn a_refused_database_connection_gives_503() {
     );
 }
 
-fn hufu_binary() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hufu"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HUFU_") || name.starts_with("DB_") || name.starts_with("REDIS_") || name == "JWT_SECRET" {
-            command.env_remove(name);
-        }
-    }
-    command
-}
-
 #[test]
 fn a_bad_setting_stops_start_up_with_one_line() {
     for (name, value) in [
@@ -102,7 +92,7 @@ fn a_bad_setting_stops_start_up_with_one_line() {
         ("HUFU_DATABASE_URL", "oracle://db"),
         ("HUFU_PASSWORD_MIN_LENGTH", "4"),
     ] {
-        let output = hufu_binary().arg("migrate").env(name, value).output().unwrap();
+        let output = crate::process::hufu().arg("migrate").env(name, value).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{name}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
@@ -112,7 +102,7 @@ fn a_bad_setting_stops_start_up_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("hufu.toml");
     std::fs::write(&file, "acces_ttl = \"1m\"\n").unwrap();
-    let output = hufu_binary()
+    let output = crate::process::hufu()
         .arg("--config")
         .arg(&file)
         .arg("migrate")
@@ -122,42 +112,11 @@ fn a_bad_setting_stops_start_up_with_one_line() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown key `acces_ttl`"));
 }
 
-/// Starts `hufu serve` and returns the child and the address it logged.
-fn start_binary(dir: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = hufu_binary()
-        .current_dir(dir)
-        .env("HUFU_LISTEN", "127.0.0.1:0")
-        .env("HUFU_LOG_FORMAT", "json")
-        .env("HUFU_ARGON2_MEMORY_KIB", "7168")
-        .env("HUFU_ARGON2_ITERATIONS", "1")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if event["message"] == "hufu is serving" {
-            let addr = event["listen"].as_str().unwrap().to_owned();
-            // Keep draining the log so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return (child, addr);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("hufu did not start");
-}
-
 #[tokio::test]
 async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut first, addr) = start_binary(dir.path());
+    let first = start_in(dir.path());
+    let addr = first.addr.clone();
     let client = reqwest::Client::new();
     let register = read(
         client
@@ -179,8 +138,7 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
     )
     .await;
     let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
-    let _ = first.kill();
-    let _ = first.wait();
+    drop(first);
     assert!(
         dir.path().join("data/hufu.db").exists(),
         "SQLite under ./data by default"
@@ -190,7 +148,8 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
         "generated secret kept under ./data"
     );
 
-    let (mut second, addr) = start_binary(dir.path());
+    let second = start_in(dir.path());
+    let addr = second.addr.clone();
     let profile = read(
         client
             .get(format!("http://{addr}/api/v1/users/profile"))
@@ -200,7 +159,12 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
             .unwrap(),
     )
     .await;
-    let _ = second.kill();
-    let _ = second.wait();
+    drop(second);
     assert_eq!(profile.expect_ok(200)["username"], "bin", "a token survives a restart");
+}
+
+/// Starts `hufu serve` with nothing configured but the port, working in `dir` (so the
+/// embedded default's `./data` is inside it).
+fn start_in(dir: &std::path::Path) -> crate::process::Server {
+    crate::process::Server::start_in(Some(dir), &[])
 }

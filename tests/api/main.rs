@@ -1,10 +1,12 @@
 //! HTTP tests against a real hufu on a random port, on every store (see `harness`).
 
 mod harness;
+mod process;
 
 mod accounts;
 mod eddsa;
 mod envelope;
 mod failures;
+mod nodes;
 mod sessions;
 mod tokens;

@@ -328,12 +328,14 @@ impl SqlStore {
 pub(super) fn map_error(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            // PostgreSQL names the constraint; SQLite and MySQL put the column or index name in
-            // the message. Our index names contain the column names, so one check fits all.
-            let text = db
-                .constraint()
-                .map(str::to_owned)
-                .unwrap_or_else(|| db.message().to_owned());
+            // PostgreSQL names the constraint. MySQL says "Duplicate entry '<value>' for key
+            // '<index>'" and SQLite "UNIQUE constraint failed: <table>.<column>": read only the
+            // part after the value, since the value itself may contain any of our names.
+            let message = db.message();
+            let text = match db.constraint() {
+                Some(constraint) => constraint,
+                None => message.rsplit_once("for key ").map_or(message, |(_, index)| index),
+            };
             let duplicate = if text.contains("username_key") {
                 Duplicate::Field(UniqueField::Username)
             } else if text.contains("email_key") {

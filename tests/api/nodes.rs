@@ -1,0 +1,101 @@
+//! Two `hufu` processes sharing one database behave as one service: a token from one is good
+//! on the other, and a logout on one is refused on the other within a second.
+
+use crate::harness::{Backend, fresh_database, read, registration};
+use crate::on_every_store;
+use crate::process::Server;
+use std::time::{Duration, Instant};
+
+on_every_store!(a_logout_on_one_node_is_refused_on_the_other_within_a_second);
+
+async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: Backend) {
+    let Some((url, dir)) = fresh_database(backend).await else {
+        return;
+    };
+    let data = dir.path().to_str().unwrap().to_owned();
+    let redis = std::env::var("HUFU_TEST_REDIS_URL").unwrap_or_default();
+    for algorithm in ["HS256", "EdDSA"] {
+        let envs = [
+            ("HUFU_DATABASE_URL", url.as_str()),
+            ("HUFU_DATA_DIR", data.as_str()),
+            ("HUFU_JWT_ALG", algorithm),
+            ("HUFU_JWT_SECRET", "two-nodes-share-this-secret-0123456789"),
+            ("HUFU_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+            ("HUFU_REDIS_URL", redis.as_str()),
+        ];
+        let a = Server::start(&envs);
+        let b = Server::start(&envs);
+        let client = reqwest::Client::new();
+        let name = format!("node{}", algorithm.to_lowercase());
+        let registered = read(
+            client
+                .post(a.url("/api/v1/auth/register"))
+                .json(&registration(&name, "password123"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        registered.expect_ok(201);
+        let login = read(
+            client
+                .post(b.url("/api/v1/auth/login"))
+                .json(&serde_json::json!({"username": name, "password": "password123"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
+        for node in [&a, &b] {
+            let profile = read(
+                client
+                    .get(node.url("/api/v1/users/profile"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(
+                profile.expect_ok(200)["username"],
+                name.as_str(),
+                "{algorithm}: a token from B is good on A"
+            );
+        }
+
+        let logout = read(
+            client
+                .post(a.url("/api/v1/auth/logout"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        logout.expect_ok(200);
+        let revoked_at = Instant::now();
+        let deadline = revoked_at + Duration::from_secs(1);
+        loop {
+            let answer = read(
+                client
+                    .get(b.url("/api/v1/users/profile"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            if answer.status == 401 {
+                answer.expect_error(401, "TOKEN_REVOKED");
+                break;
+            }
+            answer.expect_ok(200);
+            assert!(
+                Instant::now() < deadline,
+                "{algorithm}: B still accepted a logged-out token after 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
