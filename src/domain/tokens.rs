@@ -238,13 +238,11 @@ impl TokenService {
         let token = match &self.keys {
             Keys::Hs256 { encoding, .. } => jsonwebtoken::encode(&self.header, &claims, encoding)?,
             Keys::EdDsa(_) => {
-                let ring = self
-                    .ring()
-                    .ok_or_else(|| jsonwebtoken::errors::ErrorKind::InvalidEddsaKey)?;
+                let ring = self.ring().ok_or(jsonwebtoken::errors::ErrorKind::InvalidEddsaKey)?;
                 let (kid, key) = ring
                     .signer
                     .as_ref()
-                    .ok_or_else(|| jsonwebtoken::errors::ErrorKind::InvalidEddsaKey)?;
+                    .ok_or(jsonwebtoken::errors::ErrorKind::InvalidEddsaKey)?;
                 let mut header = self.header.clone();
                 header.kid = Some(kid.clone());
                 jsonwebtoken::encode(&header, &claims, key)?

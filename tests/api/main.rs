@@ -10,3 +10,4 @@ mod failures;
 mod nodes;
 mod sessions;
 mod tokens;
+mod verify_library;

@@ -30,10 +30,8 @@ pub fn run(envs: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output 
         command.env(name, value);
     }
     let mut child = command.spawn().expect("spawn hufu");
-    if let Some(mut pipe) = child.stdin.take() {
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes()).expect("write stdin");
-        }
+    if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
+        pipe.write_all(text.as_bytes()).expect("write stdin");
     }
     child.wait_with_output().expect("hufu finished")
 }
