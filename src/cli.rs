@@ -169,7 +169,9 @@ async fn run_user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
                 password,
                 phone,
             };
-            accounts::create_account(core, input, &roles).await.map_err(describe)?
+            accounts::create_account(core, input, &roles, false)
+                .await
+                .map_err(describe)?
         }
         UserCommand::Grant(args) => {
             let user = admin::find_by_username(core, &args.username)

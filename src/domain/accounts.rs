@@ -122,12 +122,12 @@ pub async fn register(core: &Core, input: Registration) -> Result<User> {
     if !core.policy.registration_enabled {
         return Err(Error::RegistrationDisabled);
     }
-    create_account(core, input, &[DEFAULT_ROLE.to_owned()]).await
+    create_account(core, input, &[DEFAULT_ROLE.to_owned()], core.policy.require_phone).await
 }
 
 /// Creates an account with a password and the given roles, whatever the registration switch
-/// says (the command line uses this to make the first administrator).
-pub async fn create_account(core: &Core, input: Registration, roles: &[String]) -> Result<User> {
+/// says (the command line uses this to make the first administrator, phone optional).
+pub async fn create_account(core: &Core, input: Registration, roles: &[String], require_phone: bool) -> Result<User> {
     let mut problems = Problems::default();
     let username = problems
         .require("username", &input.username)
@@ -141,7 +141,7 @@ pub async fn create_account(core: &Core, input: Registration, roles: &[String]) 
         .and_then(|p| problems.check("password", validate::password(p, core.policy.password_min_length)));
     let phone = match input.phone.as_deref() {
         Some(raw) => problems.check("phone", validate::phone(raw)),
-        None if core.policy.require_phone => problems.check("phone", Err(Reason::Required)),
+        None if require_phone => problems.check("phone", Err(Reason::Required)),
         None => None,
     };
     problems.finish()?;

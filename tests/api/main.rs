@@ -4,6 +4,7 @@ mod harness;
 mod process;
 
 mod accounts;
+mod cli;
 mod eddsa;
 mod envelope;
 mod failures;
