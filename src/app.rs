@@ -1,10 +1,14 @@
 //! Assembly: turns settings into a running node (store, hasher, token service, router) and
 //! serves it. Tests use the same functions to start real servers on port 0.
 
+use crate::cache::ProfileCache;
+use crate::cache::events;
+use crate::cache::redis::Redis;
 use crate::clock::Clock;
 use crate::config::{JwtAlgorithm, Settings, secrets};
 use crate::crypto::SecretBox;
 use crate::domain::keys::{self, KeyManager};
+use crate::domain::limits::{LimitSettings, Limits};
 use crate::domain::password::PasswordHasher;
 use crate::domain::revocation::Revocations;
 use crate::domain::sessions;
@@ -15,6 +19,7 @@ use crate::store::SqlStore;
 use crate::store::sql::PoolSettings;
 use anyhow::Context;
 use ipnet::IpNet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +125,23 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         refresh_ttl: settings.refresh_ttl,
     };
     let revocations = Revocations::new(settings.access_ttl);
+    let redis = settings
+        .redis_url
+        .as_deref()
+        .map(|url| Redis::new(url, &settings.redis_prefix));
+    let cache = ProfileCache::new(redis.clone(), settings.profile_cache_ttl);
+    let limit_settings = LimitSettings {
+        per_minute: [
+            settings.rate_limit_login,
+            settings.rate_limit_register,
+            settings.rate_limit_refresh,
+            settings.rate_limit_wechat,
+        ],
+        lockout_threshold: settings.lockout_threshold,
+        lockout_window: settings.lockout_window,
+        lockout_duration: settings.lockout_duration,
+    };
+    let limits = Limits::new(redis.clone(), limit_settings, clock.clone());
     let core = Core {
         store,
         hasher,
@@ -129,7 +151,15 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         policy,
         revocations,
         keys: KeyManager::new(secret_box),
+        redis,
+        cache,
+        limits,
     };
+    if let Some(redis) = &core.redis
+        && !redis.ping().await
+    {
+        tracing::warn!("Redis does not answer; serving from the database and per-node limits until it does");
+    }
     if let Err(error) = sessions::sync_revocations(&core).await {
         // Authenticated requests answer 503 until the background task (or the next request)
         // manages to load them.
@@ -149,50 +179,93 @@ const REVOCATION_WINDOW_MS: i64 = 15_000;
 /// How often signing keys are reloaded.
 const KEY_RELOAD: Duration = Duration::from_secs(30);
 
-/// Runs the node's background work until dropped: learning other nodes' revocations,
-/// reloading signing keys, forgetting revocations whose tokens have expired.
-pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let core = &state.core;
-        let mut poll = tokio::time::interval(REVOCATION_POLL);
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_key_reload = tokio::time::Instant::now();
-        let mut database_ok = true;
-        loop {
-            poll.tick().await;
-            let now_ms = core.clock.unix_millis();
-            let polled = if core.revocations.is_synced() {
-                core.store
-                    .revoked_since(now_ms - REVOCATION_WINDOW_MS)
-                    .await
-                    .map(|ids| core.revocations.revoke(&ids, now_ms))
+/// Runs the node's background work until dropped: learning other nodes' revocations and
+/// profile changes from the database, watching Redis, reloading signing keys, pruning.
+pub fn spawn_background(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![tokio::spawn(database_feed(state.clone()))];
+    if state.core.redis.is_some() {
+        tasks.push(tokio::spawn(events::subscribe(state.core.clone())));
+        tasks.push(tokio::spawn(watch_redis(state)));
+    }
+    tasks
+}
+
+/// Polls the database for revocations and profile changes made on other nodes (the truth
+/// that holds with or without Redis), reloads keys, and prunes expired entries.
+async fn database_feed(state: AppState) {
+    let core = &state.core;
+    let mut poll = tokio::time::interval(REVOCATION_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_key_reload = tokio::time::Instant::now();
+    let mut database_ok = true;
+    // Profile changes already acted on: (user id → updated_at), so a change is applied once.
+    let mut seen_changes: HashMap<i64, i64> = HashMap::new();
+    loop {
+        poll.tick().await;
+        let now_ms = core.clock.unix_millis();
+        let since = now_ms - REVOCATION_WINDOW_MS;
+        let polled = async {
+            if core.revocations.is_synced() {
+                let ids = core.store.revoked_since(since).await?;
+                core.revocations.revoke(&ids, now_ms);
             } else {
                 sessions::sync_revocations(core)
                     .await
-                    .map_err(|e| crate::store::StoreError::Other(e.into()))
-            };
-            match polled {
-                Ok(()) => {
-                    if !database_ok {
-                        tracing::info!("revocation feed is back");
-                        database_ok = true;
-                    }
-                }
-                Err(error) if database_ok => {
-                    tracing::warn!(error = %error, "cannot read the revocation feed; will keep trying");
-                    database_ok = false;
-                }
-                Err(_) => {}
+                    .map_err(|e| crate::store::StoreError::Other(e.into()))?;
             }
-            if last_key_reload.elapsed() >= KEY_RELOAD {
-                last_key_reload = tokio::time::Instant::now();
-                if let Err(error) = keys::reload(core).await {
-                    tracing::warn!(error = %error, "cannot reload signing keys");
+            for (user_id, updated_at) in core.store.updated_since(since).await? {
+                if seen_changes.insert(user_id, updated_at) != Some(updated_at) {
+                    core.cache.invalidate_local(user_id);
                 }
-                core.revocations.prune(now_ms);
             }
+            seen_changes.retain(|_, updated_at| *updated_at > since);
+            Ok::<_, crate::store::StoreError>(())
+        };
+        match polled.await {
+            Ok(()) if !database_ok => {
+                tracing::info!("database feed is back");
+                database_ok = true;
+            }
+            Ok(()) => {}
+            Err(error) if database_ok => {
+                tracing::warn!(error = %error, "cannot read the database feed; will keep trying");
+                database_ok = false;
+            }
+            Err(_) => {}
         }
-    })
+        if last_key_reload.elapsed() >= KEY_RELOAD {
+            last_key_reload = tokio::time::Instant::now();
+            if let Err(error) = keys::reload(core).await {
+                tracing::warn!(error = %error, "cannot reload signing keys");
+            }
+            core.revocations.prune(now_ms);
+            core.limits.prune();
+        }
+    }
+}
+
+/// Pings Redis every second so a silent outage is noticed (and the first-level cache stops
+/// being trusted) even when no request touches Redis, and replays deletes that failed.
+async fn watch_redis(state: AppState) {
+    let Some(redis) = state.core.redis.clone() else { return };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was_up = redis.is_healthy();
+    loop {
+        tick.tick().await;
+        let up = redis.ping().await;
+        if up {
+            state.core.cache.flush_pending().await;
+        }
+        if up != was_up {
+            if up {
+                tracing::info!("Redis is back");
+            } else {
+                tracing::warn!("Redis does not answer; falling back to the database and per-node limits");
+            }
+            was_up = up;
+        }
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
@@ -207,7 +280,9 @@ pub async fn serve(
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
-    background.abort();
+    for task in background {
+        task.abort();
+    }
     state.core.store.close().await;
     served?;
     Ok(())

@@ -5,6 +5,7 @@
 //! `config`; `main.rs` only parses the command line.
 
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -20,6 +20,7 @@ const KNOWN: &[&str] = &[
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_TIMEOUT",
     "REDIS_URL",
+    "REDIS_PREFIX",
     "JWT_SECRET",
     "JWT_ALG",
     "JWT_ISSUER",
@@ -137,6 +138,8 @@ pub struct Settings {
     pub database_timeout: Duration,
     /// Redis for shared cache and limits; `None` keeps both in process.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key (several deployments, or tests, can share one Redis).
+    pub redis_prefix: String,
     /// HS256 secret; generated into `data_dir` when unset.
     pub jwt_secret: Option<SecretString>,
     /// Token signing algorithm.
@@ -218,6 +221,7 @@ impl Default for Settings {
             database_max_connections: 16,
             database_timeout: Duration::from_secs(3),
             redis_url: None,
+            redis_prefix: "hufu:".into(),
             jwt_secret: None,
             jwt_algorithm: JwtAlgorithm::Hs256,
             jwt_issuer: "hufu".into(),
@@ -367,6 +371,18 @@ impl Settings {
                 Err(format!("expected redis://… or redis+cluster://host1,host2…, got {v:?}"))
             }
         })?;
+        if let Some(v) = with(raw, "REDIS_PREFIX", |v| {
+            let v = v.trim();
+            if v.is_empty() || v.len() > 64 || v.contains(|c: char| c.is_whitespace() || c == '{' || c == '}') {
+                Err(format!(
+                    "expected up to 64 characters without spaces or braces, got {v:?}"
+                ))
+            } else {
+                Ok(v.to_owned())
+            }
+        })? {
+            s.redis_prefix = v;
+        }
         s.jwt_secret = with(raw, "JWT_SECRET", |v| {
             if v.len() < 32 {
                 Err(format!("must be at least 32 bytes, got {}", v.len()))

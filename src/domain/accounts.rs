@@ -220,12 +220,17 @@ pub async fn login(
         return Err(Error::Internal(anyhow::anyhow!("validated login lost a field")));
     };
 
+    // A locked identifier is refused even with the right password, before any work.
+    core.limits.check_lock(identifier.normalised()).await?;
     let account = find_by_identifier(core, &identifier).await?;
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
     let matches = core.hasher.verify(password, stored_hash).await.map_err(hash_error)?;
     let Some(account) = account.filter(|_| matches) else {
+        // Counted whether or not the account exists, so the lockout says nothing about it.
+        core.limits.record_failure(identifier.normalised()).await;
         return Err(Error::InvalidCredentials);
     };
+    core.limits.record_success(identifier.normalised()).await;
     if !account.user.is_active() {
         return Err(Error::AccountDisabled);
     }
@@ -269,6 +274,20 @@ pub async fn start_session(core: &Core, user: User, client: &ClientContext) -> R
 }
 
 /// The user's own profile.
+/// The user's own profile as JSON, from the cache when warm (filled on a miss). Served as
+/// stored: a cached profile is never parsed or serialised again.
+pub async fn profile_json(core: &Core, user_id: i64) -> Result<bytes::Bytes> {
+    if let Some(json) = core.cache.get(user_id).await {
+        return Ok(json);
+    }
+    let generation = core.cache.generation();
+    let user = profile(core, user_id).await?;
+    let json = bytes::Bytes::from(serde_json::to_vec(&user).map_err(|e| Error::Internal(e.into()))?);
+    core.cache.fill(user_id, json.clone(), generation).await;
+    Ok(json)
+}
+
+/// The user's own profile, read from the database.
 pub async fn profile(core: &Core, user_id: i64) -> Result<User> {
     core.store
         .user_by_id(user_id)
@@ -348,8 +367,10 @@ pub async fn update_profile(core: &Core, user_id: i64, changes: ProfileChanges) 
     let updated = core
         .store
         .update_profile(user_id, &update, core.clock.unix_millis())
-        .await?;
-    updated.map(|a| a.user).ok_or(Error::NotFound)
+        .await;
+    // Invalidate even when the write failed: it may have committed before the error.
+    core.cache.invalidate(user_id).await;
+    updated?.map(|a| a.user).ok_or(Error::NotFound)
 }
 
 /// Changes the password: the old one is required when the account has one (a WeChat-only
@@ -379,10 +400,15 @@ pub async fn change_password(
             "validated password change lost a field"
         )));
     };
-    if let (Some(stored), Some(old)) = (account.password_hash.clone(), old_password)
-        && !core.hasher.verify(old, Some(stored)).await.map_err(hash_error)?
-    {
-        return Err(Error::InvalidCredentials);
+    if let (Some(stored), Some(old)) = (account.password_hash.clone(), old_password) {
+        // A wrong old password counts toward the lockout of the account's username, so the
+        // endpoint cannot be used to guess it past the limit.
+        let username_key = account.user.username.to_ascii_lowercase();
+        core.limits.check_lock(&username_key).await?;
+        if !core.hasher.verify(old, Some(stored)).await.map_err(hash_error)? {
+            core.limits.record_failure(&username_key).await;
+            return Err(Error::InvalidCredentials);
+        }
     }
     let hash = core.hasher.hash(new_password).await.map_err(hash_error)?;
     let now_ms = core.clock.unix_millis();
@@ -391,6 +417,7 @@ pub async fn change_password(
         .store
         .revoke_user_sessions(user_id, Some(current_session), now_ms)
         .await?;
-    core.revocations.revoke(&revoked, now_ms);
+    core.cache.invalidate(user_id).await;
+    core.announce_revoked(&revoked).await;
     Ok(())
 }

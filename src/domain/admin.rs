@@ -32,11 +32,13 @@ pub async fn find_by_username(core: &Core, username: &str) -> Result<Account> {
 }
 
 async fn save_roles(core: &Core, user: &User, roles: Vec<String>) -> Result<User> {
-    if !core
+    let saved = core
         .store
         .set_roles(user.id, &join_roles(&roles), core.clock.unix_millis())
-        .await?
-    {
+        .await;
+    // Roles are cached with the profile; drop it even if the write failed after committing.
+    core.cache.invalidate(user.id).await;
+    if !saved? {
         return Err(Error::NotFound);
     }
     Ok(User { roles, ..user.clone() })
@@ -66,7 +68,9 @@ pub async fn revoke_role(core: &Core, user: &User, role_name: &str) -> Result<Us
 /// Enables or disables an account; disabling revokes all its sessions before returning.
 pub async fn set_enabled(core: &Core, user: &User, enabled: bool) -> Result<User> {
     let status = if enabled { STATUS_ACTIVE } else { STATUS_DISABLED };
-    if !core.store.set_status(user.id, status, core.clock.unix_millis()).await? {
+    let saved = core.store.set_status(user.id, status, core.clock.unix_millis()).await;
+    core.cache.invalidate(user.id).await;
+    if !saved? {
         return Err(Error::NotFound);
     }
     if !enabled {

@@ -119,6 +119,18 @@ pub enum Error {
     /// No such session of this user.
     #[error("session not found")]
     SessionNotFound,
+    /// Too many requests from this client IP.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after: u64,
+    },
+    /// Too many failed sign-ins for this identifier.
+    #[error("locked")]
+    Locked {
+        /// Seconds until the lock ends.
+        retry_after: u64,
+    },
     /// Too much work queued (password hashing); the client should retry shortly.
     #[error("busy")]
     Busy,

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod password;
 pub mod revocation;
 pub mod sessions;
@@ -13,6 +14,8 @@ pub mod tokens;
 pub mod user;
 pub mod validate;
 
+use crate::cache::ProfileCache;
+use crate::cache::redis::Redis;
 use crate::clock::Clock;
 use crate::id::IdGenerator;
 use crate::store::SqlStore;
@@ -53,6 +56,29 @@ pub struct Core {
     pub keys: keys::KeyManager,
     /// Account rules.
     pub policy: Policy,
+    /// Redis, when configured (shared cache, limits and events).
+    pub redis: Option<Arc<Redis>>,
+    /// The profile cache.
+    pub cache: ProfileCache,
+    /// Rate limits and lockouts.
+    pub limits: limits::Limits,
+}
+
+impl Core {
+    /// Records revocations made here: in this node's set at once, and announced to the other
+    /// nodes through Redis when configured (the database feed reaches them regardless).
+    pub async fn announce_revoked(&self, session_ids: &[i64]) {
+        if session_ids.is_empty() {
+            return;
+        }
+        self.revocations.revoke(session_ids, self.clock.unix_millis());
+        if let Some(redis) = &self.redis {
+            let ids: Vec<String> = session_ids.iter().map(i64::to_string).collect();
+            let _ = redis
+                .publish(&crate::cache::events_channel(redis), &format!("s:{}", ids.join(",")))
+                .await;
+        }
+    }
 }
 
 /// Where a request came from, for session records and (later) the audit log.

@@ -85,7 +85,7 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>) -> Result
         Rotation::Unknown | Rotation::LostRace => return Err(Error::Refresh(RefreshError::Invalid)),
         Rotation::Expired => return Err(Error::Refresh(RefreshError::Expired)),
         Rotation::Reused { session_id } => {
-            core.revocations.revoke(&[session_id], now_ms);
+            core.announce_revoked(&[session_id]).await;
             tracing::warn!(session_id, "refresh token reused: session revoked");
             return Err(Error::Refresh(RefreshError::Reused));
         }
@@ -120,7 +120,7 @@ pub async fn logout(core: &Core, user_id: i64, session_id: i64, all: bool) -> Re
         // The caller's own session counts as revoked even if it had expired meanwhile.
         vec![session_id]
     };
-    core.revocations.revoke(&revoked, now_ms);
+    core.announce_revoked(&revoked).await;
     Ok(revoked.len())
 }
 
@@ -128,7 +128,7 @@ pub async fn logout(core: &Core, user_id: i64, session_id: i64, all: bool) -> Re
 pub async fn revoke_all(core: &Core, user_id: i64) -> Result<usize> {
     let now_ms = core.clock.unix_millis();
     let revoked = core.store.revoke_user_sessions(user_id, None, now_ms).await?;
-    core.revocations.revoke(&revoked, now_ms);
+    core.announce_revoked(&revoked).await;
     Ok(revoked.len())
 }
 
@@ -176,6 +176,6 @@ pub async fn revoke_one(core: &Core, user_id: i64, session_id: &str) -> Result<(
     if !core.store.revoke_session_of_user(session_id, user_id, now_ms).await? {
         return Err(Error::SessionNotFound);
     }
-    core.revocations.revoke(&[session_id], now_ms);
+    core.announce_revoked(&[session_id]).await;
     Ok(())
 }

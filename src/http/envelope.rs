@@ -51,6 +51,17 @@ impl Reply {
         }
     }
 
+    /// A 200 reply whose `data` is JSON already (a cached profile): spliced in as is.
+    pub fn ok_json(data: Bytes) -> Self {
+        Self {
+            status: StatusCode::OK,
+            pending: PendingSuccess {
+                success: Success::Ok,
+                data,
+            },
+        }
+    }
+
     /// A 200 reply.
     pub fn ok<T: Serialize>(data: &T) -> Self {
         Self::new(StatusCode::OK, Success::Ok, data)

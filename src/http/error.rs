@@ -307,6 +307,22 @@ impl ApiError {
                     StatusCode::NOT_FOUND,
                     simple("NOT_FOUND", "session not found", "会话不存在"),
                 ),
+                D::RateLimited { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    simple(
+                        "RATE_LIMITED",
+                        "too many requests, slow down",
+                        "请求过于频繁，请稍后重试",
+                    ),
+                ),
+                D::Locked { .. } => (
+                    StatusCode::LOCKED,
+                    simple(
+                        "ACCOUNT_LOCKED",
+                        "too many failed sign-ins; try again later",
+                        "登录失败次数过多，账户已被临时锁定",
+                    ),
+                ),
                 D::Busy => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     simple(
@@ -358,6 +374,9 @@ impl IntoResponse for ApiError {
             }
             _ if status == StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Domain(DomainError::RateLimited { retry_after } | DomainError::Locked { retry_after }) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

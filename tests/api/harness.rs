@@ -193,6 +193,11 @@ pub fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings
         data_dir: data_dir.to_owned(),
         argon2: Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY,
         database_max_connections: 8,
+        // Tests hammer the endpoints from one IP; the limit tests set their own numbers.
+        rate_limit_login: 1_000_000,
+        rate_limit_register: 1_000_000,
+        rate_limit_refresh: 1_000_000,
+        rate_limit_wechat: 1_000_000,
         ..Settings::default()
     }
 }

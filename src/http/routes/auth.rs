@@ -2,6 +2,7 @@
 
 use crate::app::AppState;
 use crate::domain::accounts::{self, Registration, SignedIn};
+use crate::domain::limits::Action;
 use crate::domain::sessions;
 use crate::domain::user::User;
 use crate::http::envelope::Reply;
@@ -23,7 +24,12 @@ pub struct RegisterRequest {
 }
 
 /// Creates an account.
-pub async fn register(State(state): State<AppState>, JsonBody(body): JsonBody<RegisterRequest>) -> ApiResult<Reply> {
+pub async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> ApiResult<Reply> {
+    state.core.limits.rate(Action::Register, client.ip.as_deref()).await?;
     let input = Registration {
         username: body.username,
         email: body.email,
@@ -72,6 +78,7 @@ pub async fn login(
     Client(client): Client,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> ApiResult<Reply> {
+    state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
     let signed_in = accounts::login(&state.core, body.username, body.password, &client).await?;
     Ok(Reply::new(
         StatusCode::OK,
@@ -87,7 +94,12 @@ pub struct RefreshRequest {
 }
 
 /// Rotates a refresh token into a new pair for the same session.
-pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<Reply> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<Reply> {
+    state.core.limits.rate(Action::Refresh, client.ip.as_deref()).await?;
     let signed_in = sessions::refresh(&state.core, body.refresh_token).await?;
     Ok(Reply::new(
         StatusCode::OK,

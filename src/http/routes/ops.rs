@@ -15,15 +15,30 @@ pub async fn healthz() -> Reply {
     Reply::ok(&json!({ "status": "ok" }))
 }
 
-/// 200 when the database answers; 503 naming what does not.
+/// 200 when the database and (if configured) Redis answer; 503 naming what does not.
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Reply> {
-    let store = &state.core.store;
-    let database_up = matches!(tokio::time::timeout(READY_TIMEOUT, store.ping()).await, Ok(Ok(())));
+    let core = &state.core;
+    let database = async { matches!(tokio::time::timeout(READY_TIMEOUT, core.store.ping()).await, Ok(Ok(()))) };
+    let redis = async {
+        match &core.redis {
+            Some(redis) => Some(redis.ping().await),
+            None => None,
+        }
+    };
+    let (database_up, redis_up) = tokio::join!(database, redis);
+    let mut down = Vec::new();
     if !database_up {
-        return Err(ApiError::NotReady(vec!["database"]));
+        down.push("database");
     }
+    if redis_up == Some(false) {
+        down.push("redis");
+    }
+    if !down.is_empty() {
+        return Err(ApiError::NotReady(down));
+    }
+    let redis = if redis_up.is_some() { "ready" } else { "not configured" };
     Ok(Reply::ok(
-        &json!({ "database": store.dialect().name(), "status": "ready" }),
+        &json!({ "database": core.store.dialect().name(), "redis": redis, "status": "ready" }),
     ))
 }
 

@@ -40,8 +40,8 @@ pub struct ProfileRequest {
 
 /// The caller's profile.
 pub async fn get_profile(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Reply> {
-    let user = accounts::profile(&state.core, caller.user_id()).await?;
-    Ok(Reply::ok(&user))
+    let json = accounts::profile_json(&state.core, caller.user_id()).await?;
+    Ok(Reply::ok_json(json))
 }
 
 /// Updates the caller's profile.

@@ -53,6 +53,7 @@ statements!(
     revoke_user_sessions_except,
     unrevoked_session_ids,
     revoked_since,
+    updated_since,
     insert_signing_key,
     signing_keys,
 );
@@ -101,6 +102,7 @@ const PORTABLE: Queries = Queries {
                                   WHERE user_id = ? AND id <> ? AND revoked_at IS NULL",
     unrevoked_session_ids: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
     revoked_since: "SELECT id FROM sessions WHERE revoked_at > ?",
+    updated_since: "SELECT id, updated_at FROM users WHERE updated_at > ?",
     insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
                          VALUES (?, ?, ?, ?, ?)",
     signing_keys: "SELECT kid, algorithm, public_key, private_key, created_at FROM signing_keys \

@@ -1,0 +1,178 @@
+//! Protection of contract section 5: per-client-IP rate limits and per-identifier lockout.
+//!
+//! Counted in Redis (atomic Lua scripts) when it is configured and answering, so the limits
+//! hold across every node together; otherwise, and while Redis is unreachable, each node counts
+//! in its own memory. Identifiers are hashed before they become keys, so Redis never holds
+//! users' emails or phones.
+
+use super::error::{Error, Result};
+use crate::cache::memory::Counters;
+use crate::cache::redis::Redis;
+use crate::clock::Clock;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The rate-limited endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `POST /auth/login`.
+    Login,
+    /// `POST /auth/register`.
+    Register,
+    /// `POST /auth/refresh`.
+    Refresh,
+    /// The WeChat endpoints.
+    Wechat,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::Register => "register",
+            Action::Refresh => "refresh",
+            Action::Wechat => "wechat",
+        }
+    }
+}
+
+/// The configured numbers.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Requests per minute per IP: login, register, refresh, WeChat.
+    pub per_minute: [u32; 4],
+    /// Failed sign-ins before an identifier is locked.
+    pub lockout_threshold: u32,
+    /// Window in which failures are counted.
+    pub lockout_window: Duration,
+    /// How long a lock lasts.
+    pub lockout_duration: Duration,
+}
+
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Rate limits and lockouts.
+#[derive(Debug)]
+pub struct Limits {
+    redis: Option<Arc<Redis>>,
+    local: Counters,
+    settings: LimitSettings,
+    clock: Arc<dyn Clock>,
+}
+
+fn seconds_rounded_up(millis: u64) -> u64 {
+    millis.div_ceil(1_000).max(1)
+}
+
+fn to_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Limits {
+    /// Limits counted in `redis` when given, in process otherwise.
+    pub fn new(redis: Option<Arc<Redis>>, settings: LimitSettings, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            redis,
+            local: Counters::default(),
+            settings,
+            clock,
+        }
+    }
+
+    fn limit(&self, action: Action) -> u32 {
+        self.settings.per_minute[action as usize]
+    }
+
+    /// Counts a request from `ip` to `action`; refuses it with `RateLimited` past the limit.
+    pub async fn rate(&self, action: Action, ip: Option<&str>) -> Result<()> {
+        let key = format!("rl:{}:{}", action.name(), ip.unwrap_or("unknown"));
+        let (count, remaining_ms) = match &self.redis {
+            Some(redis) => match redis.hit(&redis.key(&format!("{{{key}}}")), RATE_WINDOW).await {
+                Ok(counted) => counted,
+                Err(_) => self.local.hit(&key, to_ms(RATE_WINDOW), self.clock.unix_millis()),
+            },
+            None => self.local.hit(&key, to_ms(RATE_WINDOW), self.clock.unix_millis()),
+        };
+        if count > u64::from(self.limit(action)) {
+            return Err(Error::RateLimited {
+                retry_after: seconds_rounded_up(remaining_ms),
+            });
+        }
+        Ok(())
+    }
+
+    fn lockout_keys(&self, identifier: &str) -> (String, String, String) {
+        let digest = Sha256::digest(identifier.as_bytes());
+        let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        // Both keys share the `{…}` tag so the script's keys sit in one Cluster slot.
+        let prefix = self.redis.as_ref().map(|r| r.prefix().to_owned()).unwrap_or_default();
+        (
+            format!("{prefix}{{lo:{tag}}}:fails"),
+            format!("{prefix}{{lo:{tag}}}:lock"),
+            format!("lo:{tag}"),
+        )
+    }
+
+    /// Refuses with `Locked` while `identifier` (normalised) is locked.
+    pub async fn check_lock(&self, identifier: &str) -> Result<()> {
+        let (_, lock_key, local_key) = self.lockout_keys(identifier);
+        let now_ms = self.clock.unix_millis();
+        let remote = match &self.redis {
+            Some(redis) => redis.pttl(&lock_key).await.ok().flatten(),
+            None => None,
+        };
+        let remaining = remote.or_else(|| self.local.locked_for(&format!("{local_key}:lock"), now_ms));
+        match remaining {
+            Some(ms) => Err(Error::Locked {
+                retry_after: seconds_rounded_up(ms),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed sign-in for `identifier`; returns true when this failure locked it.
+    pub async fn record_failure(&self, identifier: &str) -> bool {
+        let (fails_key, lock_key, local_key) = self.lockout_keys(identifier);
+        let s = &self.settings;
+        if let Some(redis) = &self.redis
+            && let Ok(locked) = redis
+                .lockout_fail(
+                    &fails_key,
+                    &lock_key,
+                    s.lockout_threshold,
+                    s.lockout_window,
+                    s.lockout_duration,
+                )
+                .await
+        {
+            return locked.is_some();
+        }
+        let now_ms = self.clock.unix_millis();
+        let fails = format!("{local_key}:fails");
+        let (count, _) = self.local.hit(&fails, to_ms(s.lockout_window), now_ms);
+        if count >= u64::from(s.lockout_threshold) {
+            self.local.reset(&fails);
+            self.local.lock(
+                &format!("{local_key}:lock"),
+                now_ms.saturating_add(to_ms(s.lockout_duration)),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// Clears the failure count of `identifier` after a successful sign-in.
+    pub async fn record_success(&self, identifier: &str) {
+        let (fails_key, _, local_key) = self.lockout_keys(identifier);
+        if let Some(redis) = &self.redis {
+            let _ = redis.del(&fails_key).await;
+        }
+        self.local.reset(&format!("{local_key}:fails"));
+    }
+
+    /// Drops expired in-process windows and locks.
+    pub fn prune(&self) {
+        self.local.prune(self.clock.unix_millis());
+    }
+}
