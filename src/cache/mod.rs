@@ -99,6 +99,11 @@ impl ProfileCache {
         self.subscribed.store(live, Ordering::Release);
     }
 
+    /// Whether this node's event subscription is live (always true without Redis).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire)
+    }
+
     /// The current generation, taken before reading the database for a fill.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)

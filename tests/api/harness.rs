@@ -85,6 +85,55 @@ fn server_url(backend: Backend) -> Option<String> {
     }
 }
 
+/// The Redis server tests may use (`HUFU_TEST_REDIS_URL`); `None` skips Redis tests, which
+/// `HUFU_TEST_REQUIRE_ALL_STORES` forbids.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("HUFU_TEST_REDIS_URL").ok().filter(|v| !v.is_empty()) {
+        Some(url) => Some(url),
+        None => {
+            assert!(
+                std::env::var("HUFU_TEST_REQUIRE_ALL_STORES").is_err(),
+                "HUFU_TEST_REDIS_URL is not set but HUFU_TEST_REQUIRE_ALL_STORES is: CI must test Redis"
+            );
+            REDIS_SKIP_NOTICE.call_once(|| {
+                let _ = writeln!(std::io::stderr(), "hufu tests: Redis skipped (set HUFU_TEST_REDIS_URL=redis://127.0.0.1:6379)");
+            });
+            None
+        }
+    }
+}
+
+static REDIS_SKIP_NOTICE: std::sync::Once = std::sync::Once::new();
+
+/// Where shared state lives in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// In process (no Redis).
+    Memory,
+    /// The test Redis, under a key prefix of the test's own.
+    Redis,
+}
+
+/// Generates one `#[tokio::test]` per cache mode from an `async fn(CacheMode)`.
+#[macro_export]
+macro_rules! on_every_cache {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn memory() { super::$name($crate::harness::CacheMode::Memory).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn redis() { super::$name($crate::harness::CacheMode::Redis).await }
+            }
+        )*
+    };
+}
+
+/// A key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("{}:", unique_name())
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 static STALE_CLEANED: OnceCell<()> = OnceCell::const_new();
 
@@ -284,6 +333,43 @@ impl TestApp {
             .await
             .expect("open and migrate the test database");
         Some(Self::start(backend, settings, store, dir).await)
+    }
+
+    /// Starts hufu on SQLite with shared state in `mode`; `None` when Redis is skipped.
+    pub async fn spawn_cached(mode: CacheMode, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+        let redis = match mode {
+            CacheMode::Memory => None,
+            CacheMode::Redis => Some(redis_url()?),
+        };
+        let app = Self::spawn_with(Backend::Sqlite, |s| {
+            s.redis_url = redis;
+            s.redis_prefix = unique_prefix();
+            adjust(s);
+        })
+        .await?;
+        if mode == CacheMode::Redis {
+            app.wait_for_events().await;
+        }
+        Some(app)
+    }
+
+    /// Waits until the node's event subscription is live (Redis mode).
+    pub async fn wait_for_events(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.state.core.cache.is_subscribed() {
+            assert!(std::time::Instant::now() < deadline, "no event subscription after 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// (first-level hits, Redis hits, misses) of the profile cache so far.
+    pub fn cache_counts(&self) -> (u64, u64, u64) {
+        let stats = &self.state.core.cache.stats;
+        (
+            stats.l1_hits.load(Ordering::Relaxed),
+            stats.l2_hits.load(Ordering::Relaxed),
+            stats.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Starts hufu over an already-built store (e.g. one pointing at a dead server).

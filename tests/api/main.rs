@@ -4,11 +4,13 @@ mod harness;
 mod process;
 
 mod accounts;
+mod cache;
 mod cli;
 mod eddsa;
 mod envelope;
 mod failures;
 mod nodes;
+mod protection;
 mod sessions;
 mod tokens;
 mod verify_library;
