@@ -1,5 +1,6 @@
-//! The event channel between nodes (Redis pub/sub on `<prefix>events`): `u:<id>` drops a
-//! user's first-level cache entry, `s:<id>,<id>…` adds revoked sessions. Each node keeps one
+//! The event channel between nodes (Redis pub/sub on `<prefix>events`): `u:<id>:<nonce>` drops
+//! a user's first-level cache entry and is acknowledged with `a:<nonce>`, `s:<id>,<id>…` adds
+//! revoked sessions. Each node keeps one
 //! subscription; while it is down the node stops trusting its first-level cache (the database
 //! feed still delivers revocations within a quarter second).
 //!
@@ -18,11 +19,18 @@ use std::time::Duration;
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
 /// Applies one event to this node.
-pub fn apply(core: &Core, payload: &str) {
-    if let Some(id) = payload.strip_prefix("u:") {
+pub async fn apply(core: &Core, payload: &str) {
+    if let Some(rest) = payload.strip_prefix("u:") {
+        let (id, nonce) = rest.split_once(':').unwrap_or((rest, ""));
         if let Ok(user_id) = id.parse::<i64>() {
             core.cache.invalidate_local(user_id);
         }
+        if let (Some(redis), false) = (&core.redis, nonce.is_empty()) {
+            // Only now may the writer answer: this node will not serve the old copy again.
+            let _ = redis.publish(&events_channel(redis), &format!("a:{nonce}")).await;
+        }
+    } else if let Some(nonce) = payload.strip_prefix("a:") {
+        core.cache.acknowledged(nonce);
     } else if let Some(ids) = payload.strip_prefix("s:") {
         let ids: Vec<i64> = ids.split(',').filter_map(|id| id.parse().ok()).collect();
         core.revocations.revoke(&ids, core.clock.unix_millis());
@@ -53,7 +61,7 @@ pub async fn subscribe(core: Arc<Core>) {
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
                     if let Ok(payload) = message.get_payload::<String>() {
-                        apply(&core, &payload);
+                        apply(&core, &payload).await;
                     }
                 }
                 core.cache.set_subscribed(false);

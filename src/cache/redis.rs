@@ -342,9 +342,9 @@ impl Redis {
         Ok((locked > 0).then_some(locked))
     }
 
-    /// `PUBLISH channel message`.
-    pub async fn publish(&self, channel: &str, message: &str) -> Result<(), RedisDown> {
-        self.query::<()>(redis::cmd("PUBLISH").arg(channel).arg(message).to_owned())
+    /// `PUBLISH channel message`; returns how many subscribers received it.
+    pub async fn publish(&self, channel: &str, message: &str) -> Result<usize, RedisDown> {
+        self.query::<usize>(redis::cmd("PUBLISH").arg(channel).arg(message).to_owned())
             .await
     }
 }

@@ -6,16 +6,32 @@ use crate::on_every_cache;
 use hufu::domain::admin;
 use serde_json::json;
 
-on_every_cache!(a_profile_read_is_served_from_the_cache_after_the_first, every_kind_of_write_drops_the_cached_profile);
+on_every_cache!(
+    a_profile_read_is_served_from_the_cache_after_the_first,
+    every_kind_of_write_drops_the_cached_profile
+);
 
 async fn a_profile_read_is_served_from_the_cache_after_the_first(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |_| {}).await else { return };
+    let Some(app) = TestApp::spawn_cached(mode, |_| {}).await else {
+        return;
+    };
     let token = app.user_with_token("cachey").await;
     let (h1, h2, misses) = app.cache_counts();
-    let first = app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200).clone();
-    assert_eq!(app.cache_counts(), (h1, h2, misses + 1), "the first read misses and fills");
+    let first = app
+        .get("/api/v1/users/profile", Some(&token))
+        .await
+        .expect_ok(200)
+        .clone();
+    assert_eq!(
+        app.cache_counts(),
+        (h1, h2, misses + 1),
+        "the first read misses and fills"
+    );
     for _ in 0..3 {
-        assert_eq!(app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200), &first);
+        assert_eq!(
+            app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200),
+            &first
+        );
     }
     let (l1, l2, after) = app.cache_counts();
     assert_eq!(after, misses + 1, "no further database reads");
@@ -39,13 +55,27 @@ async fn a_profile_read_is_served_from_the_cache_after_the_first(mode: CacheMode
 }
 
 async fn every_kind_of_write_drops_the_cached_profile(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |_| {}).await else { return };
+    let Some(app) = TestApp::spawn_cached(mode, |_| {}).await else {
+        return;
+    };
     let token = app.user_with_token("writer").await;
-    let read = || async { app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200).clone() };
+    let read = || async {
+        app.get("/api/v1/users/profile", Some(&token))
+            .await
+            .expect_ok(200)
+            .clone()
+    };
     read().await;
     read().await;
 
-    app.call("PUT", "/api/v1/users/profile", Some(&token), Some(json!({"nickname": "新昵称"}))).await.expect_ok(200);
+    app.call(
+        "PUT",
+        "/api/v1/users/profile",
+        Some(&token),
+        Some(json!({"nickname": "新昵称"})),
+    )
+    .await
+    .expect_ok(200);
     assert_eq!(read().await["nickname"], "新昵称", "profile update");
 
     let before = read().await["updated_at"].clone();
@@ -70,7 +100,12 @@ async fn every_kind_of_write_drops_the_cached_profile(mode: CacheMode) {
     admin::set_enabled(core, &user, false).await.unwrap();
     assert!(core.cache.get(user.id).await.is_none(), "dropped by the status change");
     if let Some(redis) = &core.redis {
-        assert_eq!(redis.get(&redis.key(&format!("userId:{}", user.id))).await.unwrap(), None);
+        assert_eq!(
+            redis.get(&redis.key(&format!("userId:{}", user.id))).await.unwrap(),
+            None
+        );
     }
-    app.get("/api/v1/users/profile", Some(&token)).await.expect_error(401, "TOKEN_REVOKED");
+    app.get("/api/v1/users/profile", Some(&token))
+        .await
+        .expect_error(401, "TOKEN_REVOKED");
 }

@@ -96,7 +96,10 @@ pub fn redis_url() -> Option<String> {
                 "HUFU_TEST_REDIS_URL is not set but HUFU_TEST_REQUIRE_ALL_STORES is: CI must test Redis"
             );
             REDIS_SKIP_NOTICE.call_once(|| {
-                let _ = writeln!(std::io::stderr(), "hufu tests: Redis skipped (set HUFU_TEST_REDIS_URL=redis://127.0.0.1:6379)");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "hufu tests: Redis skipped (set HUFU_TEST_REDIS_URL=redis://127.0.0.1:6379)"
+                );
             });
             None
         }

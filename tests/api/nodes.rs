@@ -99,3 +99,76 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
         }
     }
 }
+
+/// Two nodes sharing one database and one Redis: a profile change on A is what B serves next,
+/// a lockout made on A holds on B, and the per-IP limit counts both nodes' requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis() {
+    let Some(redis) = crate::harness::redis_url() else {
+        return;
+    };
+    let Some((url, dir)) = fresh_database(Backend::Sqlite).await else {
+        return;
+    };
+    let data = dir.path().to_str().unwrap().to_owned();
+    let prefix = crate::harness::unique_prefix();
+    let envs = [
+        ("HUFU_DATABASE_URL", url.as_str()),
+        ("HUFU_DATA_DIR", data.as_str()),
+        ("HUFU_JWT_SECRET", "two-nodes-share-this-secret-0123456789"),
+        ("HUFU_REDIS_URL", redis.as_str()),
+        ("HUFU_REDIS_PREFIX", prefix.as_str()),
+        ("HUFU_RATE_LIMIT_LOGIN", "4"),
+        ("HUFU_LOCKOUT_THRESHOLD", "2"),
+    ];
+    let a = Server::start(&envs);
+    let b = Server::start(&envs);
+    let client = reqwest::Client::new();
+    read(
+        client
+            .post(a.url("/api/v1/auth/register"))
+            .json(&registration("shared", "password123"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .expect_ok(201);
+    let login = |node: &Server, password: &str| {
+        let request = client
+            .post(node.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": "shared", "password": password}));
+        async move { read(request.send().await.unwrap()).await }
+    };
+    let token = login(&a, "password123").await.expect_ok(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let profile_on = |node: &Server| {
+        let request = client.get(node.url("/api/v1/users/profile")).bearer_auth(&token);
+        async move { read(request.send().await.unwrap()).await.expect_ok(200).clone() }
+    };
+    // Warm B's caches, then change the profile on A: B's very next read has the change.
+    for round in 0..5 {
+        profile_on(&b).await;
+        profile_on(&b).await;
+        let nickname = format!("nick {round}");
+        let update = client
+            .put(a.url("/api/v1/users/profile"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "nickname": nickname }));
+        read(update.send().await.unwrap()).await.expect_ok(200);
+        assert_eq!(
+            profile_on(&b).await["nickname"],
+            nickname.as_str(),
+            "round {round}: B served a stale profile"
+        );
+    }
+
+    // Two failures on A lock the identifier; B refuses even the right password. That is the
+    // fourth login from this IP across both nodes; the fifth, on either node, is over the limit.
+    login(&a, "wrong one").await.expect_error(401, "INVALID_CREDENTIALS");
+    login(&a, "wrong two").await.expect_error(401, "INVALID_CREDENTIALS");
+    login(&b, "password123").await.expect_error(423, "ACCOUNT_LOCKED");
+    login(&a, "password123").await.expect_error(429, "RATE_LIMITED");
+}

@@ -14,11 +14,19 @@ on_every_cache!(
 );
 
 async fn login(app: &TestApp, identifier: &str, password: &str) -> Answer {
-    app.post("/api/v1/auth/login", json!({"username": identifier, "password": password})).await
+    app.post(
+        "/api/v1/auth/login",
+        json!({"username": identifier, "password": password}),
+    )
+    .await
 }
 
 fn retry_after(answer: &Answer) -> u64 {
-    answer.header("retry-after").expect("Retry-After").parse().expect("seconds")
+    answer
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds")
 }
 
 async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: CacheMode) {
@@ -32,7 +40,9 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
     };
     app.register("lockme", "the right password").await;
     for _ in 0..3 {
-        login(&app, "LockMe", "wrong password").await.expect_error(401, "INVALID_CREDENTIALS");
+        login(&app, "LockMe", "wrong password")
+            .await
+            .expect_error(401, "INVALID_CREDENTIALS");
     }
     let locked = login(&app, "lockme", "the right password").await;
     locked.expect_error(423, "ACCOUNT_LOCKED");
@@ -50,7 +60,9 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
     .await;
     assert_eq!(zh.body["message"], "账户已锁定");
     // The lock is per identifier: the same account by email is another identifier.
-    login(&app, "lockme@example.com", "the right password").await.expect_ok(200);
+    login(&app, "lockme@example.com", "the right password")
+        .await
+        .expect_ok(200);
 
     if mode == CacheMode::Memory {
         app.clock.advance(time::Duration::seconds(601));
@@ -58,44 +70,69 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
     }
 
     // Wrong old passwords on a password change count toward the username's lock.
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 2).await else { return };
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 2).await else {
+        return;
+    };
     let token = app.user_with_token("changer").await;
     let change = |old: &'static str| {
         let app = &app;
         let token = token.clone();
         async move {
-            app.call("PUT", "/api/v1/users/password", Some(&token), Some(json!({"old_password": old, "new_password": "new password here"})))
-                .await
+            app.call(
+                "PUT",
+                "/api/v1/users/password",
+                Some(&token),
+                Some(json!({"old_password": old, "new_password": "new password here"})),
+            )
+            .await
         }
     };
     change("nope one").await.expect_error(401, "INVALID_CREDENTIALS");
     change("nope two").await.expect_error(401, "INVALID_CREDENTIALS");
-    change("correct horse battery").await.expect_error(423, "ACCOUNT_LOCKED");
-    login(&app, "changer", "correct horse battery").await.expect_error(423, "ACCOUNT_LOCKED");
+    change("correct horse battery")
+        .await
+        .expect_error(423, "ACCOUNT_LOCKED");
+    login(&app, "changer", "correct horse battery")
+        .await
+        .expect_error(423, "ACCOUNT_LOCKED");
 }
 
 async fn a_success_resets_the_count_and_unknown_identifiers_lock_too(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 3).await else { return };
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 3).await else {
+        return;
+    };
     app.register("resetme", "the right password").await;
     for _ in 0..2 {
-        login(&app, "resetme", "wrong").await.expect_error(401, "INVALID_CREDENTIALS");
+        login(&app, "resetme", "wrong")
+            .await
+            .expect_error(401, "INVALID_CREDENTIALS");
     }
     login(&app, "resetme", "the right password").await.expect_ok(200);
     for _ in 0..2 {
-        login(&app, "resetme", "wrong").await.expect_error(401, "INVALID_CREDENTIALS");
+        login(&app, "resetme", "wrong")
+            .await
+            .expect_error(401, "INVALID_CREDENTIALS");
     }
     login(&app, "resetme", "the right password").await.expect_ok(200);
 
     // An identifier with no account locks the same way, so a lock says nothing about existence.
     for _ in 0..3 {
-        login(&app, "ghost@example.com", "wrong").await.expect_error(401, "INVALID_CREDENTIALS");
+        login(&app, "ghost@example.com", "wrong")
+            .await
+            .expect_error(401, "INVALID_CREDENTIALS");
     }
-    login(&app, "GHOST@example.com", "wrong").await.expect_error(423, "ACCOUNT_LOCKED");
+    login(&app, "GHOST@example.com", "wrong")
+        .await
+        .expect_error(423, "ACCOUNT_LOCKED");
     // Phones lock in their normalised form.
     for _ in 0..3 {
-        login(&app, "+8613700000000", "wrong").await.expect_error(401, "INVALID_CREDENTIALS");
+        login(&app, "+8613700000000", "wrong")
+            .await
+            .expect_error(401, "INVALID_CREDENTIALS");
     }
-    login(&app, "13700000000", "wrong").await.expect_error(423, "ACCOUNT_LOCKED");
+    login(&app, "13700000000", "wrong")
+        .await
+        .expect_error(423, "ACCOUNT_LOCKED");
 }
 
 async fn rate_limits_answer_429_with_retry_after(mode: CacheMode) {
@@ -110,27 +147,47 @@ async fn rate_limits_answer_429_with_retry_after(mode: CacheMode) {
     };
     for i in 0..3 {
         // Every request counts, successful or not (these are validation failures).
-        app.post("/api/v1/auth/login", json!({"username": format!("u{i}")})).await.expect_error(400, "VALIDATION_FAILED");
+        app.post("/api/v1/auth/login", json!({"username": format!("u{i}")}))
+            .await
+            .expect_error(400, "VALIDATION_FAILED");
     }
-    let limited = app.post("/api/v1/auth/login", json!({"username": "u", "password": "p"})).await;
+    let limited = app
+        .post("/api/v1/auth/login", json!({"username": "u", "password": "p"}))
+        .await;
     limited.expect_error(429, "RATE_LIMITED");
     assert!((1..=60).contains(&retry_after(&limited)));
 
     for _ in 0..2 {
-        app.post("/api/v1/auth/register", json!({})).await.expect_error(400, "VALIDATION_FAILED");
+        app.post("/api/v1/auth/register", json!({}))
+            .await
+            .expect_error(400, "VALIDATION_FAILED");
     }
-    app.post("/api/v1/auth/register", json!({})).await.expect_error(429, "RATE_LIMITED");
+    app.post("/api/v1/auth/register", json!({}))
+        .await
+        .expect_error(429, "RATE_LIMITED");
     for _ in 0..2 {
-        app.post("/api/v1/auth/refresh", json!({"refresh_token": "x"})).await.expect_error(401, "REFRESH_TOKEN_INVALID");
+        app.post("/api/v1/auth/refresh", json!({"refresh_token": "x"}))
+            .await
+            .expect_error(401, "REFRESH_TOKEN_INVALID");
     }
     let refresh = app.post("/api/v1/auth/refresh", json!({"refresh_token": "x"})).await;
     refresh.expect_error(429, "RATE_LIMITED");
-    let zh = read(app.client.post(app.url("/api/v1/auth/refresh")).header("accept-language", "zh").send().await.unwrap()).await;
+    let zh = read(
+        app.client
+            .post(app.url("/api/v1/auth/refresh"))
+            .header("accept-language", "zh")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(zh.body["message"], "请求过于频繁");
 
     if mode == CacheMode::Memory {
         app.clock.advance(time::Duration::seconds(61));
-        app.post("/api/v1/auth/login", json!({"username": "u"})).await.expect_error(400, "VALIDATION_FAILED");
+        app.post("/api/v1/auth/login", json!({"username": "u"}))
+            .await
+            .expect_error(400, "VALIDATION_FAILED");
     }
 }
 
@@ -160,7 +217,9 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
     assert_eq!(send(&app, "203.0.113.7, 198.51.100.1").await, 429);
 
     // Without trusted proxies the header is ignored: everyone here is 127.0.0.1.
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.rate_limit_login = 2).await else { return };
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.rate_limit_login = 2).await else {
+        return;
+    };
     assert_eq!(send(&app, "198.51.100.1").await, 401);
     assert_eq!(send(&app, "198.51.100.2").await, 401);
     assert_eq!(send(&app, "198.51.100.3").await, 429);
