@@ -11,6 +11,7 @@ mod envelope;
 mod failures;
 mod nodes;
 mod protection;
+mod redis_cluster;
 mod redis_outage;
 mod sessions;
 mod tokens;
