@@ -17,6 +17,10 @@ use crate::domain::{Core, Policy};
 use crate::id::IdGenerator;
 use crate::store::SqlStore;
 use crate::store::sql::PoolSettings;
+use crate::wechat::client::WechatClient;
+use crate::wechat::state::StateSigner;
+use crate::wechat::token::AccessTokens;
+use crate::wechat::{MiniProgram, Website, Wechat};
 use anyhow::Context;
 use ipnet::IpNet;
 use std::collections::HashMap;
@@ -70,7 +74,8 @@ pub fn encryption_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
 /// Builds the shared state around an open store: keys, hashing pool, and the revocations
 /// still relevant (loaded from the database, the source of truth).
 pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let secret_box = SecretBox::new(&encryption_key(settings)?)?;
+    let encryption_key = encryption_key(settings)?;
+    let secret_box = SecretBox::new(&encryption_key)?;
     let tokens = match settings.jwt_algorithm {
         JwtAlgorithm::Hs256 => {
             let secret = match &settings.jwt_secret {
@@ -142,6 +147,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         lockout_duration: settings.lockout_duration,
     };
     let limits = Limits::new(redis.clone(), limit_settings, clock.clone());
+    let wechat = build_wechat(settings, &encryption_key, redis.clone(), clock.clone())?;
     let core = Core {
         store,
         hasher,
@@ -154,6 +160,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         redis,
         cache,
         limits,
+        wechat,
     };
     if let Some(redis) = &core.redis
         && !redis.ping().await
@@ -168,6 +175,49 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
     Ok(AppState {
         core: Arc::new(core),
         trusted_proxies: settings.trusted_proxies.clone().into(),
+    })
+}
+
+/// The WeChat client and apps from the settings (an app without both appid and secret is
+/// not configured, and its endpoints answer 501).
+fn build_wechat(
+    settings: &Settings,
+    encryption_key: &[u8; 32],
+    redis: Option<Arc<Redis>>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Wechat> {
+    let client = WechatClient::new(&settings.wechat_api_base, settings.wechat_timeout)
+        .context("cannot build the WeChat client")?;
+    let mini_program = match (&settings.wechat_appid, &settings.wechat_secret) {
+        (Some(appid), Some(secret)) => Some(MiniProgram {
+            appid: appid.clone(),
+            secret: secret.clone(),
+            tokens: AccessTokens::new(appid, secret.clone(), redis, clock),
+        }),
+        _ => None,
+    };
+    let website = match (&settings.wechat_oauth_appid, &settings.wechat_oauth_secret) {
+        (Some(appid), Some(secret)) => Some(Website {
+            appid: appid.clone(),
+            secret: secret.clone(),
+            redirects: settings
+                .wechat_oauth_redirects
+                .iter()
+                .map(|entry| {
+                    url::Url::parse(entry)
+                        .with_context(|| format!("invalid setting HUFU_WECHAT_OAUTH_REDIRECTS: {entry:?}"))
+                })
+                .collect::<anyhow::Result<_>>()?,
+        }),
+        _ => None,
+    };
+    Ok(Wechat {
+        client,
+        mini_program,
+        website,
+        states: StateSigner::new(encryption_key),
+        open_base: settings.wechat_open_base.clone(),
+        public_url: settings.public_base_url().trim_end_matches('/').to_owned(),
     })
 }
 

@@ -115,6 +115,13 @@ static LOCKOUT_FAIL: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+static DEL_IF_EQUALS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+          return 0",
+    )
+});
+
 impl Redis {
     /// Prepares a connection to `url` without connecting: hufu starts even when Redis is down,
     /// and connects (and reconnects) in the background.
@@ -269,6 +276,37 @@ impl Redis {
         .await
     }
 
+    async fn script_str<T: FromRedisValue + Send + 'static>(
+        &self,
+        script: &'static Script,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<T, RedisDown> {
+        async fn run<C: ConnectionLike + Send, T: FromRedisValue>(
+            script: &Script,
+            keys: &[String],
+            args: &[String],
+            conn: &mut C,
+        ) -> RedisResult<T> {
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(key);
+            }
+            for arg in args {
+                invocation.arg(arg);
+            }
+            invocation.invoke_async(conn).await
+        }
+        let (keys, args) = (keys.to_vec(), args.to_vec());
+        self.call(|conn| async move {
+            match conn {
+                Conn::Single(mut c) => run(script, &keys, &args, &mut c).await,
+                Conn::Cluster(mut c) => run(script, &keys, &args, &mut c).await,
+            }
+        })
+        .await
+    }
+
     /// `PING`, bypassing the breaker (for `/readyz` and recovery checks).
     pub async fn ping(&self) -> bool {
         let ok = match self.connection().await {
@@ -340,6 +378,32 @@ impl Redis {
             )
             .await?;
         Ok((locked > 0).then_some(locked))
+    }
+
+    /// `SET key value NX PX ttl`; true when this call set it (a lock taken).
+    pub async fn set_nx_px(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, RedisDown> {
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Deletes `key` only while it still holds `value` (a token that was found bad, a lock
+    /// still ours), atomically.
+    pub async fn del_if_equals(&self, key: &str, value: &str) -> Result<(), RedisDown> {
+        let _: i64 = self
+            .script_str(&DEL_IF_EQUALS, &[key.to_owned()], &[value.to_owned()])
+            .await?;
+        Ok(())
     }
 
     /// `PUBLISH channel message`; returns how many subscribers received it.

@@ -89,6 +89,21 @@ pub enum RefreshError {
     Reused,
 }
 
+/// How a WeChat call failed, as the contract sorts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WechatFailure {
+    /// The code was wrong, expired or already used (40029/40163/40030/42003).
+    CodeInvalid,
+    /// WeChat's per-minute quota (45011).
+    RateLimited,
+    /// WeChat says the user is high-risk (40226).
+    UserBlocked,
+    /// -1, another errcode, or an answer that makes no sense.
+    Unavailable,
+    /// No answer within the timeout.
+    Timeout,
+}
+
 /// A domain failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -116,6 +131,27 @@ pub enum Error {
     /// No such user (or other resource).
     #[error("not found")]
     NotFound,
+    /// WeChat sign-in is not configured (no appid/secret).
+    #[error("WeChat not configured")]
+    WechatNotConfigured,
+    /// A WeChat call failed.
+    #[error("WeChat failed: {0:?}")]
+    Wechat(WechatFailure),
+    /// Legacy encrypted data did not decrypt or is not for this app.
+    #[error("WeChat data could not be decrypted")]
+    WechatDecryptFailed,
+    /// That WeChat identity belongs to another account.
+    #[error("WeChat identity already bound")]
+    WechatAlreadyBound,
+    /// Removing the WeChat identity would leave no way to sign in.
+    #[error("last login method")]
+    LastLoginMethod,
+    /// The OAuth `redirect_uri` is not on the allow-list.
+    #[error("redirect_uri not allowed")]
+    RedirectUriNotAllowed,
+    /// The OAuth `state` is missing, forged, expired or replayed.
+    #[error("OAuth state invalid")]
+    OauthStateInvalid,
     /// No such session of this user.
     #[error("session not found")]
     SessionNotFound,

@@ -13,6 +13,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod user;
 pub mod validate;
+pub mod wechat;
 
 use crate::cache::ProfileCache;
 use crate::cache::redis::Redis;
@@ -62,6 +63,8 @@ pub struct Core {
     pub cache: ProfileCache,
     /// Rate limits and lockouts.
     pub limits: limits::Limits,
+    /// WeChat client, apps and OAuth state signing.
+    pub wechat: crate::wechat::Wechat,
 }
 
 impl Core {

@@ -170,10 +170,14 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     } else if let Some(pending) = response.extensions_mut().remove::<PendingError>() {
         Some(error_body(status, lang, &id_text, &pending))
     } else if (status.is_client_error() || status.is_server_error())
-        && !response.headers().contains_key(header::CONTENT_TYPE)
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"))
     {
-        // A bare status from routing or a layer (404/405 from axum, the request timeout, a
-        // caught panic): envelope it with the generic text for its status.
+        // A bare status, or axum's plain-text rejection, from routing or a layer (404/405, a
+        // bad query string, the request timeout, a caught panic): envelope it with the
+        // generic text for its status.
         Some(error_body(status, lang, &id_text, &for_status(status)))
     } else {
         None

@@ -4,7 +4,9 @@
 //! language. A 5xx answer is opaque: its cause is logged here once, never sent.
 
 use super::i18n::Lang;
-use crate::domain::error::{Error as DomainError, FieldError, Reason, RefreshError, TokenError, UniqueField};
+use crate::domain::error::{
+    Error as DomainError, FieldError, Reason, RefreshError, TokenError, UniqueField, WechatFailure,
+};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -153,6 +155,7 @@ pub fn for_status(status: StatusCode) -> PendingError {
             "Content-Type must be application/json",
             "Content-Type必须是application/json",
         ),
+        400 => simple("VALIDATION_FAILED", "the request is malformed", "请求参数错误"),
         503 | 408 => simple(
             "SERVICE_UNAVAILABLE",
             "the service is temporarily unavailable",
@@ -321,6 +324,92 @@ impl ApiError {
                         "ACCOUNT_LOCKED",
                         "too many failed sign-ins; try again later",
                         "登录失败次数过多，账户已被临时锁定",
+                    ),
+                ),
+                D::WechatNotConfigured => (
+                    StatusCode::NOT_IMPLEMENTED,
+                    simple(
+                        "WECHAT_NOT_CONFIGURED",
+                        "WeChat sign-in is not configured",
+                        "未配置微信登录",
+                    ),
+                ),
+                D::Wechat(failure) => match failure {
+                    WechatFailure::CodeInvalid => (
+                        StatusCode::BAD_REQUEST,
+                        simple(
+                            "WECHAT_CODE_INVALID",
+                            "the WeChat code is invalid, expired or already used",
+                            "微信code无效或已过期",
+                        ),
+                    ),
+                    WechatFailure::RateLimited => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        simple(
+                            "WECHAT_RATE_LIMITED",
+                            "WeChat's rate limit was reached; retry in a minute",
+                            "微信接口调用频率超限，请稍后重试",
+                        ),
+                    ),
+                    WechatFailure::UserBlocked => (
+                        StatusCode::FORBIDDEN,
+                        simple(
+                            "WECHAT_USER_BLOCKED",
+                            "WeChat blocked this user's sign-in",
+                            "微信判定该用户存在风险，登录被拦截",
+                        ),
+                    ),
+                    WechatFailure::Unavailable => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        simple(
+                            "WECHAT_UNAVAILABLE",
+                            "WeChat is unavailable; retry shortly",
+                            "微信服务暂不可用，请稍后重试",
+                        ),
+                    ),
+                    WechatFailure::Timeout => (
+                        StatusCode::GATEWAY_TIMEOUT,
+                        simple("UPSTREAM_TIMEOUT", "WeChat did not answer in time", "微信服务响应超时"),
+                    ),
+                },
+                D::WechatDecryptFailed => (
+                    StatusCode::BAD_REQUEST,
+                    simple(
+                        "WECHAT_DECRYPT_FAILED",
+                        "the WeChat data could not be decrypted",
+                        "微信数据解密失败",
+                    ),
+                ),
+                D::WechatAlreadyBound => (
+                    StatusCode::CONFLICT,
+                    simple(
+                        "WECHAT_ALREADY_BOUND",
+                        "this WeChat account is bound to another user",
+                        "该微信已绑定其他账户",
+                    ),
+                ),
+                D::LastLoginMethod => (
+                    StatusCode::CONFLICT,
+                    simple(
+                        "LAST_LOGIN_METHOD",
+                        "set a password before unbinding WeChat: it is this account's only way to sign in",
+                        "该账户没有密码，解绑微信后将无法登录，请先设置密码",
+                    ),
+                ),
+                D::RedirectUriNotAllowed => (
+                    StatusCode::BAD_REQUEST,
+                    simple(
+                        "REDIRECT_URI_NOT_ALLOWED",
+                        "redirect_uri is not on the allow-list",
+                        "redirect_uri不在允许列表中",
+                    ),
+                ),
+                D::OauthStateInvalid => (
+                    StatusCode::BAD_REQUEST,
+                    simple(
+                        "OAUTH_STATE_INVALID",
+                        "the OAuth state is missing, invalid, expired or already used",
+                        "OAuth state无效、已过期或已被使用",
                     ),
                 ),
                 D::Busy => (

@@ -13,7 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
-use routes::{auth, ops, users};
+use routes::{auth, ops, users, wechat};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -29,6 +29,12 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/wechat/miniprogram", post(wechat::mini_program))
+        .route("/api/v1/auth/wechat/oauth/authorize", get(wechat::authorize))
+        .route("/api/v1/auth/wechat/oauth/callback", get(wechat::callback))
+        .route("/api/v1/users/wechat", delete(wechat::unbind))
+        .route("/api/v1/users/wechat/bind", post(wechat::bind))
+        .route("/api/v1/users/wechat/phone", post(wechat::phone))
         .route("/api/v1/users/profile", get(users::get_profile).put(users::put_profile))
         .route("/api/v1/users/password", put(users::put_password))
         .route("/api/v1/users/sessions", get(users::list_sessions))

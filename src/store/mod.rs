@@ -5,7 +5,7 @@
 
 pub mod sql;
 
-pub use sql::{SessionRow, SigningKeyRow, SqlStore};
+pub use sql::{NewIdentity, SessionRow, SigningKeyRow, SqlStore};
 
 use crate::domain::error::UniqueField;
 

@@ -10,6 +10,7 @@ mod rows;
 
 pub use keys::SigningKeyRow;
 pub use rows::SessionRow;
+pub use wechat::NewIdentity;
 
 use super::{Duplicate, NewUser, ProfileUpdate, StoreError};
 use crate::domain::error::UniqueField;
@@ -81,6 +82,7 @@ type TakenRow = (String, Option<String>, Option<String>);
 mod keys;
 mod sessions;
 mod users;
+mod wechat;
 
 /// Pool settings.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 
 macro_rules! user_columns {
     () => {
-        "id, username, email, phone, nickname, avatar_url, password_hash, status, roles, created_at, updated_at"
+        "id, username, email, phone, nickname, avatar_url, password_hash, status, roles, created_at, updated_at, \
+         (SELECT COUNT(*) FROM wechat_identities w WHERE w.user_id = users.id) AS wechat_identities"
     };
 }
 
@@ -56,6 +57,15 @@ statements!(
     updated_since,
     insert_signing_key,
     signing_keys,
+    wechat_identity,
+    wechat_user_by_unionid,
+    insert_wechat_identity,
+    update_wechat_identity,
+    wechat_identity_of_user,
+    delete_wechat_identities,
+    update_phone,
+    use_oauth_state,
+    prune_oauth_states,
 );
 
 /// SQLite's statements, and the base of the others.
@@ -103,6 +113,17 @@ const PORTABLE: Queries = Queries {
     unrevoked_session_ids: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
     revoked_since: "SELECT id FROM sessions WHERE revoked_at > ?",
     updated_since: "SELECT id, updated_at FROM users WHERE updated_at > ?",
+    wechat_identity: "SELECT user_id, unionid FROM wechat_identities WHERE appid = ? AND openid = ?",
+    wechat_user_by_unionid: "SELECT user_id FROM wechat_identities WHERE unionid = ? ORDER BY created_at LIMIT 1",
+    insert_wechat_identity: "INSERT INTO wechat_identities (appid, openid, unionid, user_id, session_key, created_at, updated_at) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?)",
+    update_wechat_identity: "UPDATE wechat_identities SET unionid = COALESCE(?, unionid), \
+                             session_key = COALESCE(?, session_key), updated_at = ? WHERE appid = ? AND openid = ?",
+    wechat_identity_of_user: "SELECT openid, session_key FROM wechat_identities WHERE user_id = ? AND appid = ?",
+    delete_wechat_identities: "DELETE FROM wechat_identities WHERE user_id = ?",
+    update_phone: "UPDATE users SET phone = ?, updated_at = ? WHERE id = ?",
+    use_oauth_state: "INSERT INTO oauth_states (nonce, expires_at) VALUES (?, ?)",
+    prune_oauth_states: "DELETE FROM oauth_states WHERE expires_at < ?",
     insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
                          VALUES (?, ?, ?, ?, ?)",
     signing_keys: "SELECT kid, algorithm, public_key, private_key, created_at FROM signing_keys \

@@ -18,6 +18,7 @@ pub struct UserRow {
     roles: String,
     created_at: i64,
     updated_at: i64,
+    wechat_identities: i64,
 }
 
 impl UserRow {
@@ -34,7 +35,7 @@ impl UserRow {
                 status: self.status,
                 roles: parse_roles(&self.roles),
                 mfa_enabled: false,
-                wechat_bound: false,
+                wechat_bound: self.wechat_identities > 0,
                 created_at: from_unix_millis(self.created_at),
                 updated_at: from_unix_millis(self.updated_at),
             },

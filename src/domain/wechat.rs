@@ -1,0 +1,416 @@
+//! WeChat sign-in: Mini Program login, account binding, the phone number WeChat vouches for,
+//! and website QR login (OAuth2). WeChat's `session_key` is kept sealed and never leaves the
+//! server; a known `unionid` from another app of the same company signs into the same account.
+
+use super::accounts::{SignedIn, start_session};
+use super::error::{Error, FieldError, Reason, Result, UniqueField, WechatFailure};
+use super::user::{DEFAULT_ROLE, User};
+use super::validate;
+use super::{ClientContext, Core};
+use crate::store::{Duplicate, NewIdentity, NewUser, StoreError};
+use crate::wechat::client::{PhoneInfo, WechatError};
+use crate::wechat::{MiniProgram, Website, decrypt, redirect_allowed};
+use rand::Rng;
+
+/// How long an OAuth state is accepted.
+const STATE_LIFETIME_SECONDS: i64 = 600;
+
+/// Sorts a WeChat failure by the contract's table, logging WeChat's own code.
+fn failure(api: &'static str, error: WechatError) -> Error {
+    let sorted = match &error {
+        WechatError::Code {
+            errcode: 40029 | 40163 | 40030 | 42003,
+            ..
+        } => WechatFailure::CodeInvalid,
+        WechatError::Code { errcode: 45011, .. } => WechatFailure::RateLimited,
+        WechatError::Code { errcode: 40226, .. } => WechatFailure::UserBlocked,
+        WechatError::Timeout => WechatFailure::Timeout,
+        WechatError::Code { .. } | WechatError::Unexpected(_) => WechatFailure::Unavailable,
+    };
+    match &error {
+        WechatError::Code { errcode, errmsg } => {
+            tracing::warn!(api, errcode, errmsg = %errmsg, "WeChat refused a call")
+        }
+        other => tracing::warn!(api, error = %other, "WeChat call failed"),
+    }
+    Error::Wechat(sorted)
+}
+
+fn required(field: &'static str, value: Option<String>) -> Result<String> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or(Error::Validation(vec![FieldError {
+            field,
+            reason: Reason::Required,
+        }]))
+}
+
+fn mini_program(core: &Core) -> Result<&MiniProgram> {
+    core.wechat.mini_program.as_ref().ok_or(Error::WechatNotConfigured)
+}
+
+fn website(core: &Core) -> Result<&Website> {
+    core.wechat.website.as_ref().ok_or(Error::WechatNotConfigured)
+}
+
+/// A generated username: `wx_` and 10 lower-case letters or digits.
+fn generated_username() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let suffix: String = (0..10)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    format!("wx_{suffix}")
+}
+
+/// The sealed form of a session key, bound to its identity.
+fn seal_session_key(core: &Core, appid: &str, openid: &str, session_key: &str) -> Result<String> {
+    core.keys
+        .secret_box()
+        .seal(session_key.as_bytes(), &format!("wechat_session_key:{appid}:{openid}"))
+        .map_err(|e| Error::Internal(e.into()))
+}
+
+/// Who signs in through an identity, and whether they were just created.
+struct Resolved {
+    user: User,
+    is_new_user: bool,
+}
+
+/// Finds the user of `(appid, openid)`, or of its `unionid` in another app (adding this
+/// identity to them), or creates one; refreshes the identity's session key and unionid.
+async fn resolve(
+    core: &Core,
+    identity: NewIdentity,
+    profile: Option<(Option<String>, Option<String>)>,
+) -> Result<Resolved> {
+    for attempt in 0..3 {
+        if let Some((user_id, _)) = core.store.wechat_identity(&identity.appid, &identity.openid).await? {
+            core.store.update_wechat_identity(&identity).await?;
+            let user = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?.user;
+            return Ok(Resolved {
+                user,
+                is_new_user: false,
+            });
+        }
+        if let Some(unionid) = &identity.unionid
+            && let Some(user_id) = core.store.wechat_user_by_unionid(unionid).await?
+        {
+            match core.store.insert_wechat_identity(user_id, &identity).await {
+                Ok(()) => {
+                    core.cache.invalidate(user_id).await;
+                    let user = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?.user;
+                    return Ok(Resolved {
+                        user,
+                        is_new_user: false,
+                    });
+                }
+                // Another request linked it at the same moment: look again.
+                Err(StoreError::Duplicate(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let username = generated_username();
+        let (nickname, avatar_url) = profile.clone().unwrap_or_default();
+        let new_user = NewUser {
+            id: core.ids.next_id(),
+            username_key: username.clone(),
+            username,
+            email: None,
+            email_key: None,
+            phone: None,
+            password_hash: None,
+            roles: DEFAULT_ROLE.to_owned(),
+            now_ms: identity.now_ms,
+        };
+        match core.store.create_wechat_user(&new_user, &identity).await {
+            Ok(()) => {
+                if nickname.is_some() || avatar_url.is_some() {
+                    let changes = super::accounts::ProfileChanges {
+                        nickname: nickname.map_or(super::accounts::Patch::Absent, super::accounts::Patch::Value),
+                        avatar_url: avatar_url.map_or(super::accounts::Patch::Absent, super::accounts::Patch::Value),
+                        ..Default::default()
+                    };
+                    // WeChat's nickname or avatar may not pass our checks; the account stands anyway.
+                    if let Ok(user) = super::accounts::update_profile(core, new_user.id, changes).await {
+                        return Ok(Resolved {
+                            user,
+                            is_new_user: true,
+                        });
+                    }
+                }
+                let user = core.store.user_by_id(new_user.id).await?.ok_or(Error::NotFound)?.user;
+                return Ok(Resolved {
+                    user,
+                    is_new_user: true,
+                });
+            }
+            // The identity appeared meanwhile (a concurrent first login), or the generated
+            // username or id collided: try again from the top.
+            Err(StoreError::Duplicate(_)) if attempt < 2 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!("could not resolve a WeChat identity")))
+}
+
+/// `POST /auth/wechat/miniprogram`: signs in with a `wx.login()` code.
+pub async fn mini_program_login(core: &Core, code: Option<String>, client: &ClientContext) -> Result<(SignedIn, bool)> {
+    let app = mini_program(core)?;
+    let code = required("code", code)?;
+    let session = core
+        .wechat
+        .client
+        .code_to_session(&app.appid, app.secret.expose(), &code)
+        .await
+        .map_err(|e| failure("jscode2session", e))?;
+    let identity = NewIdentity {
+        session_key: Some(seal_session_key(
+            core,
+            &app.appid,
+            &session.openid,
+            &session.session_key,
+        )?),
+        appid: app.appid.clone(),
+        openid: session.openid,
+        unionid: session.unionid,
+        now_ms: core.clock.unix_millis(),
+    };
+    let resolved = resolve(core, identity, None).await?;
+    if !resolved.user.is_active() {
+        return Err(Error::AccountDisabled);
+    }
+    Ok((start_session(core, resolved.user, client).await?, resolved.is_new_user))
+}
+
+/// `POST /users/wechat/bind`: binds the Mini Program identity of a `wx.login()` code to the
+/// signed-in user.
+pub async fn bind(core: &Core, user_id: i64, code: Option<String>) -> Result<User> {
+    let app = mini_program(core)?;
+    let code = required("code", code)?;
+    let session = core
+        .wechat
+        .client
+        .code_to_session(&app.appid, app.secret.expose(), &code)
+        .await
+        .map_err(|e| failure("jscode2session", e))?;
+    let identity = NewIdentity {
+        session_key: Some(seal_session_key(
+            core,
+            &app.appid,
+            &session.openid,
+            &session.session_key,
+        )?),
+        appid: app.appid.clone(),
+        openid: session.openid,
+        unionid: session.unionid,
+        now_ms: core.clock.unix_millis(),
+    };
+    if let Some((owner, _)) = core.store.wechat_identity(&identity.appid, &identity.openid).await? {
+        if owner != user_id {
+            return Err(Error::WechatAlreadyBound);
+        }
+        core.store.update_wechat_identity(&identity).await?;
+    } else {
+        if let Some(unionid) = &identity.unionid
+            && core
+                .store
+                .wechat_user_by_unionid(unionid)
+                .await?
+                .is_some_and(|owner| owner != user_id)
+        {
+            return Err(Error::WechatAlreadyBound);
+        }
+        match core.store.insert_wechat_identity(user_id, &identity).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate(_)) => return Err(Error::WechatAlreadyBound),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    core.cache.invalidate(user_id).await;
+    super::accounts::profile(core, user_id).await
+}
+
+/// `DELETE /users/wechat`: removes the user's WeChat identities, unless that would leave the
+/// account without a way to sign in.
+pub async fn unbind(core: &Core, user_id: i64) -> Result<User> {
+    let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
+    if account.password_hash.is_none() {
+        return Err(Error::LastLoginMethod);
+    }
+    core.store.delete_wechat_identities(user_id).await?;
+    core.cache.invalidate(user_id).await;
+    super::accounts::profile(core, user_id).await
+}
+
+/// The phone number WeChat vouches for: with a `code` of the phone-number button (current
+/// API), or `encrypted_data` + `iv` decrypted with the stored session key (legacy).
+pub async fn set_phone(
+    core: &Core,
+    user_id: i64,
+    code: Option<String>,
+    encrypted_data: Option<String>,
+    iv: Option<String>,
+) -> Result<User> {
+    let app = mini_program(core)?;
+    let info = match (code.filter(|c| !c.trim().is_empty()), encrypted_data, iv) {
+        (Some(code), _, _) => phone_by_code(core, app, code.trim()).await?,
+        (None, Some(data), Some(iv)) => phone_by_decryption(core, app, user_id, &data, &iv).await?,
+        _ => {
+            return Err(Error::Validation(vec![FieldError {
+                field: "code",
+                reason: Reason::Required,
+            }]));
+        }
+    };
+    let country = match &info.country_code {
+        serde_json::Value::String(text) => text.trim().trim_start_matches('+').to_owned(),
+        serde_json::Value::Number(number) => number.to_string(),
+        _ => String::new(),
+    };
+    let candidate = if country.is_empty() || country == "86" {
+        info.pure_phone_number.clone()
+    } else {
+        format!("+{country}{}", info.pure_phone_number)
+    };
+    let phone = validate::phone(&candidate).map_err(|_| Error::Wechat(WechatFailure::Unavailable))?;
+    let saved = core.store.set_phone(user_id, &phone, core.clock.unix_millis()).await;
+    core.cache.invalidate(user_id).await;
+    match saved {
+        Ok(()) => {}
+        Err(StoreError::Duplicate(Duplicate::Field(UniqueField::Phone))) => {
+            return Err(Error::Taken(UniqueField::Phone));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    super::accounts::profile(core, user_id).await
+}
+
+async fn phone_by_code(core: &Core, app: &MiniProgram, code: &str) -> Result<PhoneInfo> {
+    let client = &core.wechat.client;
+    let mut retried = false;
+    loop {
+        let token = app.tokens.get(client).await.map_err(|e| failure("token", e))?;
+        match client.phone_number(&token, code).await {
+            Ok(info) => return Ok(info),
+            // The shared token was invalidated or expired early: renew it once and retry.
+            Err(WechatError::Code {
+                errcode: 40001 | 42001, ..
+            }) if !retried => {
+                app.tokens.forget(&token).await;
+                retried = true;
+            }
+            Err(e) => return Err(failure("getuserphonenumber", e)),
+        }
+    }
+}
+
+async fn phone_by_decryption(core: &Core, app: &MiniProgram, user_id: i64, data: &str, iv: &str) -> Result<PhoneInfo> {
+    let Some((openid, Some(sealed))) = core.store.wechat_identity_of_user(user_id, &app.appid).await? else {
+        return Err(Error::WechatDecryptFailed);
+    };
+    let session_key = core
+        .keys
+        .secret_box()
+        .open(&sealed, &format!("wechat_session_key:{}:{openid}", app.appid))
+        .map_err(|_| Error::WechatDecryptFailed)?;
+    let session_key = String::from_utf8(session_key).map_err(|_| Error::WechatDecryptFailed)?;
+    let payload = decrypt::decrypt(&session_key, data, iv, &app.appid).map_err(|_| Error::WechatDecryptFailed)?;
+    serde_json::from_value(payload).map_err(|_| Error::WechatDecryptFailed)
+}
+
+/// `GET /auth/wechat/oauth/authorize`: the WeChat QR page URL to redirect the browser to.
+pub fn authorize_url(core: &Core, redirect_uri: Option<&str>) -> Result<String> {
+    let site = website(core)?;
+    let redirect = redirect_uri.unwrap_or("");
+    if !redirect.is_empty() && !redirect_allowed(&site.redirects, redirect) {
+        return Err(Error::RedirectUriNotAllowed);
+    }
+    let state = core
+        .wechat
+        .states
+        .sign(redirect, core.clock.unix_seconds() + STATE_LIFETIME_SECONDS);
+    let mut callback = url::Url::parse(&format!("{}/api/v1/auth/wechat/oauth/callback", core.wechat.public_url))
+        .map_err(|e| Error::Internal(e.into()))?;
+    if !redirect.is_empty() {
+        callback.query_pairs_mut().append_pair("redirect_uri", redirect);
+    }
+    let mut page = url::Url::parse(&format!("{}/connect/qrconnect", core.wechat.open_base))
+        .map_err(|e| Error::Internal(e.into()))?;
+    page.query_pairs_mut()
+        .append_pair("appid", &site.appid)
+        .append_pair("redirect_uri", callback.as_str())
+        .append_pair("response_type", "code")
+        .append_pair("scope", "snsapi_login")
+        .append_pair("state", &state);
+    page.set_fragment(Some("wechat_redirect"));
+    Ok(page.to_string())
+}
+
+/// `GET /auth/wechat/oauth/callback`: checks the state (once), exchanges the code, reads the
+/// user's WeChat profile and signs them in.
+pub async fn oauth_callback(
+    core: &Core,
+    code: Option<String>,
+    state: Option<String>,
+    redirect_uri: Option<&str>,
+    client: &ClientContext,
+) -> Result<(SignedIn, bool)> {
+    let site = website(core)?;
+    let redirect = redirect_uri.unwrap_or("");
+    let state = state.ok_or(Error::OauthStateInvalid)?;
+    let verified = core
+        .wechat
+        .states
+        .verify(&state, redirect, core.clock.unix_seconds())
+        .ok_or(Error::OauthStateInvalid)?;
+    // Used up before anything else happens, so a replay is refused even if it races.
+    let expires_ms = verified.expires_at.saturating_mul(1_000);
+    if !core
+        .store
+        .use_oauth_state(&verified.nonce, expires_ms, core.clock.unix_millis())
+        .await?
+    {
+        return Err(Error::OauthStateInvalid);
+    }
+    let code = required("code", code)?;
+    let wechat = &core.wechat.client;
+    let token = wechat
+        .oauth_token(&site.appid, site.secret.expose(), &code)
+        .await
+        .map_err(|e| failure("oauth2/access_token", e))?;
+    let info = wechat
+        .user_info(&token.access_token, &token.openid)
+        .await
+        .map_err(|e| failure("userinfo", e))?;
+    let nickname = info.nickname.filter(|n| !n.trim().is_empty());
+    let avatar = info
+        .headimgurl
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
+    let identity = NewIdentity {
+        appid: site.appid.clone(),
+        openid: token.openid,
+        unionid: token.unionid.or(info.unionid),
+        session_key: None,
+        now_ms: core.clock.unix_millis(),
+    };
+    let resolved = resolve(core, identity, Some((nickname, avatar))).await?;
+    if !resolved.user.is_active() {
+        return Err(Error::AccountDisabled);
+    }
+    Ok((start_session(core, resolved.user, client).await?, resolved.is_new_user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_usernames_have_the_contract_shape_and_validate() {
+        let name = generated_username();
+        assert_eq!(name.len(), 13);
+        assert!(name.starts_with("wx_") && name[3..].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(validate::username(&name).is_ok());
+    }
+}
