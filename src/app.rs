@@ -227,7 +227,7 @@ const REVOCATION_POLL: Duration = Duration::from_millis(250);
 /// clock difference between nodes harmless (entries are idempotent).
 const REVOCATION_WINDOW_MS: i64 = 15_000;
 /// How often signing keys are reloaded.
-const KEY_RELOAD: Duration = Duration::from_secs(30);
+const KEY_RELOAD: Duration = Duration::from_secs(20);
 
 /// Runs the node's background work until dropped: learning other nodes' revocations and
 /// profile changes from the database, watching Redis, reloading signing keys, pruning.
@@ -250,10 +250,13 @@ async fn database_feed(state: AppState) {
     let mut database_ok = true;
     // Profile changes already acted on: (user id → updated_at), so a change is applied once.
     let mut seen_changes: HashMap<i64, i64> = HashMap::new();
+    // Start of the last poll that succeeded: after an outage the next poll reaches back to it,
+    // so nothing revoked or changed meanwhile is skipped.
+    let mut last_ok_ms = core.clock.unix_millis();
     loop {
         poll.tick().await;
         let now_ms = core.clock.unix_millis();
-        let since = now_ms - REVOCATION_WINDOW_MS;
+        let since = last_ok_ms.min(now_ms) - REVOCATION_WINDOW_MS;
         let polled = async {
             if core.revocations.is_synced() {
                 let ids = core.store.revoked_since(since).await?;
@@ -265,13 +268,19 @@ async fn database_feed(state: AppState) {
             }
             for (user_id, updated_at) in core.store.updated_since(since).await? {
                 if seen_changes.insert(user_id, updated_at) != Some(updated_at) {
-                    core.cache.invalidate_local(user_id);
+                    // Also in Redis: the writer may not have reached Redis to delete it.
+                    core.cache.invalidate_shared(user_id).await;
                 }
             }
             seen_changes.retain(|_, updated_at| *updated_at > since);
             Ok::<_, crate::store::StoreError>(())
         };
-        match polled.await {
+        let outcome = polled.await;
+        if outcome.is_ok() {
+            last_ok_ms = now_ms;
+            core.revocations.feed_succeeded();
+        }
+        match outcome {
             Ok(()) if !database_ok => {
                 tracing::info!("database feed is back");
                 database_ok = true;

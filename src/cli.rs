@@ -227,14 +227,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            let store = app::open_store(&settings).await?;
-            let state = app::build_state(&settings, store, Arc::new(SystemClock)).await?;
+            let mut settings = settings;
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
                 .with_context(|| format!("cannot listen on {} (HUFU_LISTEN)", settings.listen))?;
-            let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            // With port 0 the real port is only known now; the default public URL uses it.
+            settings.listen = listener.local_addr().unwrap_or(settings.listen);
+            let store = app::open_store(&settings).await?;
+            let state = app::build_state(&settings, store, Arc::new(SystemClock)).await?;
             tracing::info!(
-                listen = %bound,
+                listen = %settings.listen,
                 database = state.core.store.dialect().name(),
                 "hufu is serving"
             );

@@ -27,6 +27,38 @@ impl Counters {
         (entry.0, u64::try_from(entry.1 - now_ms).unwrap_or(0))
     }
 
+    /// One sign-in attempt under a lockout, atomically (the in-process twin of the Redis
+    /// script): the lock's remaining ms when locked already or by this attempt, else `None`
+    /// after counting it.
+    pub fn attempt(
+        &self,
+        fails: &str,
+        lock: &str,
+        threshold: u32,
+        window_ms: i64,
+        lock_ms: i64,
+        now_ms: i64,
+    ) -> Option<u64> {
+        // Both maps are held for the whole step, so no attempt can slip between a check and
+        // the lock another attempt is setting.
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = locks.get(lock).filter(|until| **until > now_ms) {
+            return u64::try_from(until - now_ms).ok();
+        }
+        let entry = windows.entry(fails.to_owned()).or_insert((0, now_ms + window_ms));
+        if entry.1 <= now_ms {
+            *entry = (0, now_ms + window_ms);
+        }
+        entry.0 += 1;
+        if entry.0 > u64::from(threshold) {
+            windows.remove(fails);
+            locks.insert(lock.to_owned(), now_ms.saturating_add(lock_ms));
+            return u64::try_from(lock_ms).ok();
+        }
+        None
+    }
+
     /// Forgets the window at `key`.
     pub fn reset(&self, key: &str) {
         self.windows.lock().unwrap_or_else(|e| e.into_inner()).remove(key);

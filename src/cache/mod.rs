@@ -156,6 +156,23 @@ impl ProfileCache {
         }
     }
 
+    /// Whether this node hears other nodes' events right now (a live subscription to a
+    /// healthy Redis).
+    pub fn events_live(&self) -> bool {
+        self.redis.as_ref().is_some_and(|r| r.is_healthy()) && self.subscribed.load(Ordering::Acquire)
+    }
+
+    /// Drops a user's entry from this node's first level and from Redis, without announcing
+    /// it (the database feed saw the change; every node acts on it by itself).
+    pub async fn invalidate_shared(&self, user_id: i64) {
+        self.invalidate_local(user_id);
+        if let Some(redis) = &self.redis
+            && redis.del(&Self::l2_key(redis, user_id)).await.is_err()
+        {
+            self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(user_id);
+        }
+    }
+
     /// Drops a user's entry from this node's first level only (an event from another node).
     pub fn invalidate_local(&self, user_id: i64) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -191,6 +208,9 @@ impl ProfileCache {
             if tokio::time::timeout(ACK_TIMEOUT, all_acknowledged).await.is_err() {
                 tracing::warn!(user_id, "not every node acknowledged a cache invalidation in time");
             }
+            // A node that read the old row just before the write may have put it back in Redis
+            // after the first delete; every node has now seen the invalidation, so delete again.
+            let _ = redis.del(&Self::l2_key(redis, user_id)).await;
         }
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&nonce);
     }

@@ -102,11 +102,15 @@ static RATE_WINDOW: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-static LOCKOUT_FAIL: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: failures, lock. ARGV: window ms, threshold, lock ms. Returns the lock's remaining
+/// ms when locked (already, or by this attempt), else 0 after counting the attempt.
+static LOCKOUT_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"local n = redis.call('INCR', KEYS[1])
+        r"local locked = redis.call('PTTL', KEYS[2])
+          if locked > 0 then return locked end
+          local n = redis.call('INCR', KEYS[1])
           if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-          if n >= tonumber(ARGV[2]) then
+          if n > tonumber(ARGV[2]) then
             redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
             redis.call('DEL', KEYS[1])
             return tonumber(ARGV[3])
@@ -359,9 +363,10 @@ impl Redis {
         Ok((count, u64::try_from(ttl).unwrap_or(window_ms)))
     }
 
-    /// Records a failed sign-in for a lockout pair of keys (same hash tag); returns the lock
-    /// time in milliseconds when this failure locked the identifier.
-    pub async fn lockout_fail(
+    /// Starts a sign-in attempt for a lockout pair of keys (same hash tag): the remaining lock
+    /// in milliseconds when the identifier is locked (now or already), else `None` after
+    /// counting this attempt.
+    pub async fn lockout_attempt(
         &self,
         fails_key: &str,
         lock_key: &str,
@@ -372,7 +377,7 @@ impl Redis {
         let to_ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let locked: u64 = self
             .script(
-                &LOCKOUT_FAIL,
+                &LOCKOUT_ATTEMPT,
                 &[fails_key.to_owned(), lock_key.to_owned()],
                 &[to_ms(window), u64::from(threshold), to_ms(lock_for)],
             )

@@ -74,6 +74,8 @@ pub struct SignedIn {
     pub refresh_expires_in: u64,
     /// The user.
     pub user: User,
+    /// The session (the `sid` of the access token).
+    pub session_id: i64,
 }
 
 fn hash_error(e: HashError) -> Error {
@@ -220,21 +222,44 @@ pub async fn login(
         return Err(Error::Internal(anyhow::anyhow!("validated login lost a field")));
     };
 
-    // A locked identifier is refused even with the right password, before any work.
-    core.limits.check_lock(identifier.normalised()).await?;
+    // Counted before the password is checked (whether or not the account exists, so a lock
+    // says nothing about it); a locked identifier is refused even with the right password.
+    core.limits.begin_attempt(identifier.normalised()).await?;
     let account = find_by_identifier(core, &identifier).await?;
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
-    let matches = core.hasher.verify(password, stored_hash).await.map_err(hash_error)?;
+    let matches = core
+        .hasher
+        .verify(password, stored_hash.clone())
+        .await
+        .map_err(hash_error)?;
     let Some(account) = account.filter(|_| matches) else {
-        // Counted whether or not the account exists, so the lockout says nothing about it.
-        core.limits.record_failure(identifier.normalised()).await;
         return Err(Error::InvalidCredentials);
     };
     core.limits.record_success(identifier.normalised()).await;
     if !account.user.is_active() {
         return Err(Error::AccountDisabled);
     }
-    start_session(core, account.user, client).await
+    let user_id = account.user.id;
+    let signed_in = start_session(core, account.user, client).await?;
+    // A password change or a disable may have landed while the password was being checked:
+    // it revoked "every other session" before this one existed. Look again now that the
+    // session exists; any change from here on revokes it like every other.
+    let now = core.store.user_by_id(user_id).await?;
+    let unchanged = now
+        .as_ref()
+        .is_some_and(|a| a.password_hash == stored_hash && a.user.is_active());
+    if !unchanged {
+        core.store
+            .revoke_session_of_user(signed_in.session_id, user_id, core.clock.unix_millis())
+            .await?;
+        core.announce_revoked(&[signed_in.session_id]).await;
+        return Err(if now.is_some_and(|a| !a.user.is_active()) {
+            Error::AccountDisabled
+        } else {
+            Error::InvalidCredentials
+        });
+    }
+    Ok(signed_in)
 }
 
 /// Creates a session for a user who has proven who they are, and issues its tokens.
@@ -270,6 +295,7 @@ pub async fn start_session(core: &Core, user: User, client: &ClientContext) -> R
         refresh_token: SecretString::new(refresh_token),
         refresh_expires_in: refresh_ttl.as_secs(),
         user,
+        session_id: session.id,
     })
 }
 
@@ -404,11 +430,11 @@ pub async fn change_password(
         // A wrong old password counts toward the lockout of the account's username, so the
         // endpoint cannot be used to guess it past the limit.
         let username_key = account.user.username.to_ascii_lowercase();
-        core.limits.check_lock(&username_key).await?;
+        core.limits.begin_attempt(&username_key).await?;
         if !core.hasher.verify(old, Some(stored)).await.map_err(hash_error)? {
-            core.limits.record_failure(&username_key).await;
             return Err(Error::InvalidCredentials);
         }
+        core.limits.record_success(&username_key).await;
     }
     let hash = core.hasher.hash(new_password).await.map_err(hash_error)?;
     let now_ms = core.clock.unix_millis();

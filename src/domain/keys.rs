@@ -1,8 +1,10 @@
 //! EdDSA signing keys: generated here, kept in the database with the private part encrypted,
-//! and loaded by every node. The newest key signs; older keys keep verifying (and stay in the
-//! JWKS) until every token they can have signed has expired. Nodes reload the keys every 30
-//! seconds, and at once (at most once a second) when a token names a key they do not know, so
-//! a key made by `hufu keys rotate` is in use everywhere within the contract's 60 seconds.
+//! and loaded by every node. A new key is published (JWKS, verification) by every node within
+//! one reload (20 s), but signs only once it is 25 s old, so no node ever hands out a token
+//! whose key another node — or a verifier reading another node's JWKS — does not know yet.
+//! Every node signs with it within 45 s, inside the contract's 60. Older keys keep verifying,
+//! and stay published, until every token they can have signed has expired. A token naming an
+//! unknown key also triggers an immediate reload (at most once a second).
 
 use super::Core;
 use super::tokens::KeyRing;
@@ -21,6 +23,9 @@ pub const EDDSA: &str = "EdDSA";
 /// How long a superseded key stays published beyond the access-token lifetime: nodes that
 /// have not reloaded yet may sign with it for up to the reload interval, plus clock skew.
 const RETIRE_MARGIN_MS: i64 = 120_000;
+/// Age a key must reach before it signs: longer than the reload interval, so every node has
+/// published it first.
+pub const ACTIVATION_DELAY_MS: i64 = 25_000;
 /// Shortest time between two on-demand reloads.
 const RELOAD_MIN_INTERVAL_MS: i64 = 1_000;
 
@@ -88,11 +93,14 @@ pub fn build_ring(
         .unwrap_or(i64::MAX / 2)
         .saturating_add(RETIRE_MARGIN_MS);
     let rows: Vec<&SigningKeyRow> = rows.iter().filter(|r| r.algorithm == EDDSA).collect();
-    let signer = match rows.first() {
-        Some(newest) => Some((
-            newest.kid.clone(),
-            secret_box.open(&newest.private_key, &context(&newest.kid))?,
-        )),
+    // The newest key old enough to be known everywhere signs; a lone young key (first start)
+    // signs at once, since there is nothing else.
+    let active = rows
+        .iter()
+        .find(|r| r.created_at.saturating_add(ACTIVATION_DELAY_MS) <= now_ms)
+        .or(rows.last());
+    let signer = match active {
+        Some(key) => Some((key.kid.clone(), secret_box.open(&key.private_key, &context(&key.kid))?)),
         None => None,
     };
     let mut published = Vec::new();
@@ -167,6 +175,9 @@ mod tests {
         let rows = vec![new.clone(), old.clone()];
         let ttl = Duration::from_secs(60);
         let ring = build_ring(&rows, &secret_box, 20_000, ttl).unwrap();
+        assert_eq!(ring.current_kid(), Some(old.kid.as_str()), "too young to sign yet");
+        assert!(format!("{ring:?}").contains(&new.kid), "but published at once");
+        let ring = build_ring(&rows, &secret_box, 10_000 + ACTIVATION_DELAY_MS, ttl).unwrap();
         assert_eq!(ring.current_kid(), Some(new.kid.as_str()));
         let jwks = format!("{ring:?}");
         assert!(jwks.contains(&old.kid), "the old key still verifies");

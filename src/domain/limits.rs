@@ -85,8 +85,20 @@ impl Limits {
     }
 
     /// Counts a request from `ip` to `action`; refuses it with `RateLimited` past the limit.
+    /// IPv6 clients are counted by their /64, which one subscriber usually holds whole.
     pub async fn rate(&self, action: Action, ip: Option<&str>) -> Result<()> {
-        let key = format!("rl:{}:{}", action.name(), ip.unwrap_or("unknown"));
+        let client = match ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) {
+            Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let segments = v6.segments();
+                format!(
+                    "{:x}:{:x}:{:x}:{:x}::/64",
+                    segments[0], segments[1], segments[2], segments[3]
+                )
+            }
+            Some(other) => other.to_canonical().to_string(),
+            None => "unknown".to_owned(),
+        };
+        let key = format!("rl:{}:{client}", action.name());
         let (count, remaining_ms) = match &self.redis {
             Some(redis) => match redis.hit(&redis.key(&format!("{{{key}}}")), RATE_WINDOW).await {
                 Ok(counted) => counted,
@@ -114,30 +126,17 @@ impl Limits {
         )
     }
 
-    /// Refuses with `Locked` while `identifier` (normalised) is locked.
-    pub async fn check_lock(&self, identifier: &str) -> Result<()> {
-        let (_, lock_key, local_key) = self.lockout_keys(identifier);
-        let now_ms = self.clock.unix_millis();
-        let remote = match &self.redis {
-            Some(redis) => redis.pttl(&lock_key).await.ok().flatten(),
-            None => None,
-        };
-        let remaining = remote.or_else(|| self.local.locked_for(&format!("{local_key}:lock"), now_ms));
-        match remaining {
-            Some(ms) => Err(Error::Locked {
-                retry_after: seconds_rounded_up(ms),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// Counts a failed sign-in for `identifier`; returns true when this failure locked it.
-    pub async fn record_failure(&self, identifier: &str) -> bool {
+    /// Starts a password attempt for `identifier` (normalised): refuses with `Locked` while it
+    /// is locked, and otherwise counts the attempt as a failure *before* the password is
+    /// checked, so parallel guesses cannot all pass a check made before any of them failed.
+    /// The attempt past the threshold sets the lock and is refused; a success resets the count
+    /// ([`Limits::record_success`]).
+    pub async fn begin_attempt(&self, identifier: &str) -> Result<()> {
         let (fails_key, lock_key, local_key) = self.lockout_keys(identifier);
         let s = &self.settings;
-        if let Some(redis) = &self.redis
-            && let Ok(locked) = redis
-                .lockout_fail(
+        let locked_for = match &self.redis {
+            Some(redis) => redis
+                .lockout_attempt(
                     &fails_key,
                     &lock_key,
                     s.lockout_threshold,
@@ -145,21 +144,31 @@ impl Limits {
                     s.lockout_duration,
                 )
                 .await
-        {
-            return locked.is_some();
+                .ok(),
+            None => None,
+        };
+        let locked_for = match locked_for {
+            Some(result) => result,
+            None => self.local_attempt(&local_key),
+        };
+        match locked_for {
+            Some(ms) => Err(Error::Locked {
+                retry_after: seconds_rounded_up(ms),
+            }),
+            None => Ok(()),
         }
-        let now_ms = self.clock.unix_millis();
-        let fails = format!("{local_key}:fails");
-        let (count, _) = self.local.hit(&fails, to_ms(s.lockout_window), now_ms);
-        if count >= u64::from(s.lockout_threshold) {
-            self.local.reset(&fails);
-            self.local.lock(
-                &format!("{local_key}:lock"),
-                now_ms.saturating_add(to_ms(s.lockout_duration)),
-            );
-            return true;
-        }
-        false
+    }
+
+    fn local_attempt(&self, local_key: &str) -> Option<u64> {
+        let s = &self.settings;
+        self.local.attempt(
+            &format!("{local_key}:fails"),
+            &format!("{local_key}:lock"),
+            s.lockout_threshold,
+            to_ms(s.lockout_window),
+            to_ms(s.lockout_duration),
+            self.clock.unix_millis(),
+        )
     }
 
     /// Clears the failure count of `identifier` after a successful sign-in.

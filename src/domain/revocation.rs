@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use std::time::Instant;
 
 /// Extra time an entry is kept beyond the access-token lifetime, covering clock skew between
 /// nodes and the polling delay.
@@ -26,6 +27,8 @@ pub struct Revocations {
     /// Whether every revocation that still matters has been loaded from the database. Until
     /// then the node cannot tell a revoked token from a good one, and refuses to guess.
     synced: AtomicBool,
+    /// When the database feed last answered (monotonic; real time even under a test clock).
+    feed_ok_at: std::sync::Mutex<Instant>,
 }
 
 impl Revocations {
@@ -36,7 +39,18 @@ impl Revocations {
             entries: RwLock::new(HashMap::new()),
             retention_ms: ttl_ms.saturating_add(RETENTION_MARGIN_MS),
             synced: AtomicBool::new(false),
+            feed_ok_at: std::sync::Mutex::new(Instant::now()),
         }
+    }
+
+    /// Records that the database feed answered just now.
+    pub fn feed_succeeded(&self) {
+        *self.feed_ok_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// How long since the database feed last answered.
+    pub fn feed_silent_for(&self) -> std::time::Duration {
+        self.feed_ok_at.lock().unwrap_or_else(|e| e.into_inner()).elapsed()
     }
 
     /// Whether the full history that matters has been loaded.

@@ -18,6 +18,8 @@ use time::OffsetDateTime;
 /// raced the one that used it (two tabs refreshing at once), not for a stolen copy: it is
 /// refused without revoking the session, so exactly one of the racers wins.
 const RACE_GRACE_MS: i64 = 2_000;
+/// How long the revocation feed may be silent before authenticated requests are refused.
+const FEED_TOLERANCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Checks an access token: signature, claims, and that its session is not revoked. Only
 /// memory is touched unless the token names a signing key this node has not loaded yet, or
@@ -41,6 +43,14 @@ pub async fn authenticate(core: &Core, token: &str) -> Result<AccessClaims> {
     if !core.revocations.is_synced() {
         sync_revocations(core).await?;
     }
+    // Revocations made on other nodes arrive through the database feed (and the Redis event
+    // channel when subscribed). If neither has been heard from for a while, this node cannot
+    // know what was revoked meanwhile: refuse rather than let a revoked token through.
+    if core.revocations.feed_silent_for() > FEED_TOLERANCE && !core.cache.events_live() {
+        return Err(Error::Unavailable(anyhow::anyhow!(
+            "the revocation feed has been silent too long"
+        )));
+    }
     if core.revocations.is_revoked(session_id) {
         return Err(Error::Token(TokenError::Revoked));
     }
@@ -57,6 +67,7 @@ pub async fn sync_revocations(core: &Core) -> Result<()> {
         .await?;
     core.revocations.revoke(&ids, now_ms);
     core.revocations.mark_synced();
+    core.revocations.feed_succeeded();
     Ok(())
 }
 
@@ -107,6 +118,7 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>) -> Result
         refresh_token: SecretString::new(replacement),
         refresh_expires_in: refresh_ttl.as_secs(),
         user: account.user,
+        session_id,
     })
 }
 

@@ -134,9 +134,21 @@ impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        let ip = client_ip(peer, forwarded, &state.trusted_proxies).map(|ip| ip.to_canonical().to_string());
+        // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d; compare it as IPv4.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_canonical());
+        // Every X-Forwarded-For line, in order: a proxy that adds its own line must not leave a
+        // client's forged first line in charge.
+        let lines: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = (!lines.is_empty()).then(|| lines.join(","));
+        let ip = client_ip(peer, forwarded.as_deref(), &state.trusted_proxies).map(|ip| ip.to_canonical().to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

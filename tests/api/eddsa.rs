@@ -218,7 +218,20 @@ async fn rotating_keys_keeps_old_tokens_valid_and_signs_with_the_new_key(backend
         .await
         .unwrap();
     assert_ne!(json!(new_kid), old_kid);
-    // The periodic reload (every 30 s) picks it up; run one now instead of waiting.
+    // The periodic reload publishes it at once but signs with it only once it is old enough
+    // for every node to know it; move time on and run one reload instead of waiting.
+    keys::reload(core).await.unwrap();
+    assert_eq!(
+        jwks(&app).await["keys"].as_array().unwrap().len(),
+        2,
+        "published before it signs"
+    );
+    let still_old = app.login("max", "correct horse battery").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(jwt_parts(&still_old).0["kid"], old_kid);
+    app.clock.advance(time::Duration::seconds(26));
     keys::reload(core).await.unwrap();
 
     let new_token = app.login("max", "correct horse battery").await["token"]

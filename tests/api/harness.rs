@@ -376,13 +376,14 @@ impl TestApp {
     }
 
     /// Starts hufu over an already-built store (e.g. one pointing at a dead server).
-    pub async fn start(backend: Backend, settings: Settings, store: SqlStore, dir: tempfile::TempDir) -> TestApp {
+    pub async fn start(backend: Backend, mut settings: Settings, store: SqlStore, dir: tempfile::TempDir) -> TestApp {
         let clock = ManualClock::starting_now();
+        let listener = tokio::net::TcpListener::bind(settings.listen).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        settings.listen = addr;
         let state = app::build_state(&settings, store, Arc::new(clock.clone()))
             .await
             .expect("build state");
-        let listener = tokio::net::TcpListener::bind(settings.listen).await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let serve_state = state.clone();
         let serve_settings = settings.clone();

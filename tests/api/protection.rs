@@ -9,6 +9,7 @@ use std::time::Duration;
 on_every_cache!(
     failed_logins_lock_the_identifier_even_for_the_right_password,
     a_success_resets_the_count_and_unknown_identifiers_lock_too,
+    parallel_guesses_cannot_outrun_the_lockout,
     rate_limits_answer_429_with_retry_after,
     forwarded_for_counts_only_behind_a_trusted_proxy,
 );
@@ -213,8 +214,16 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
     assert_eq!(send(&app, "198.51.100.1").await, 401);
     assert_eq!(send(&app, "198.51.100.1").await, 429);
     assert_eq!(send(&app, "198.51.100.2").await, 401, "another client, another bucket");
-    // A client cannot escape by prepending a fake hop: the proxy appends the real one.
+    // A client cannot escape by prepending a fake hop: the proxy appends the real one, in the
+    // same line or in a line of its own.
     assert_eq!(send(&app, "203.0.113.7, 198.51.100.1").await, 429);
+    let two_lines = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "203.0.113.8")
+        .header("x-forwarded-for", "198.51.100.1")
+        .json(&json!({"username": "nobody", "password": "wrong"}));
+    assert_eq!(read(two_lines.send().await.unwrap()).await.status, 429);
 
     // Without trusted proxies the header is ignored: everyone here is 127.0.0.1.
     let Some(app) = TestApp::spawn_cached(mode, |s| s.rate_limit_login = 2).await else {
@@ -223,4 +232,32 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
     assert_eq!(send(&app, "198.51.100.1").await, 401);
     assert_eq!(send(&app, "198.51.100.2").await, 401);
     assert_eq!(send(&app, "198.51.100.3").await, 429);
+}
+
+async fn parallel_guesses_cannot_outrun_the_lockout(mode: CacheMode) {
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 3).await else {
+        return;
+    };
+    app.register("target", "the right password").await;
+    let app = std::sync::Arc::new(app);
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move { login(&app, "target", &format!("guess {i}")).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 423).count();
+    assert_eq!(checked + locked, 20, "{statuses:?}");
+    assert!(
+        checked <= 3,
+        "only the threshold's worth of guesses may be checked, got {checked}"
+    );
+    login(&app, "target", "the right password")
+        .await
+        .expect_error(423, "ACCOUNT_LOCKED");
 }

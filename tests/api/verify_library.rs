@@ -14,8 +14,11 @@ async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.jwt_algorithm = JwtAlgorithm::EdDsa)
         .await
         .expect("SQLite");
+    // The verifier keeps time with hufu's test clock, which the rotation below moves on.
+    let clock = hufu_verify::ManualClock::new(hufu::clock::Clock::unix_seconds(&app.clock));
     let verifier = Verifier::builder(format!("http://{}", app.addr), "hufu", "hufu")
         .min_refetch_interval(Duration::ZERO)
+        .clock(std::sync::Arc::new(clock.clone()))
         .build()
         .unwrap();
     let token = app.user_with_token("nina").await;
@@ -27,6 +30,8 @@ async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation
     keys::rotate(&core.store, core.keys.secret_box(), core.clock.unix_millis())
         .await
         .unwrap();
+    app.clock.advance(time::Duration::seconds(26));
+    clock.advance(26);
     keys::reload(core).await.unwrap();
     let rotated = app.login("nina", "correct horse battery").await["token"]
         .as_str()
