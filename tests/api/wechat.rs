@@ -1,0 +1,512 @@
+//! WeChat sign-in against a fake WeChat: Mini Program login, unionid linking, the contract's
+//! error table, the phone number (shared access token, legacy decryption), binding, and the
+//! website QR flow with its single-use state.
+
+use crate::fake_wechat::{self, Api, FakeWechat};
+use crate::harness::{Answer, Backend, TestApp, read};
+use crate::on_every_store;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+on_every_store!(
+    a_mini_program_code_signs_in_and_creates_the_user_once,
+    website_qr_login_walks_authorize_wechat_and_callback
+);
+
+/// WeChat's demo identity (wechat.md): its session key decrypts the demo vectors.
+const DEMO_OPENID: &str = "oGZUI0egBJY1zhBYw2KhdUfwVJJE";
+const DEMO_UNIONID: &str = "ocMvos6NjeKLIBqg5Mr9QjxrP1FA";
+const DEMO_SESSION_KEY: &str = "tiihtNczf5v6AKRyjwEUhQ==";
+const DEMO_IV: &str = "r7BXXKkLb8qrSNn05n0qiA==";
+const DEMO_PHONE_DATA: &str = "xT8p8W6jIVdEWQ+ccHuD2bmG5RSiwg14VWRFw/UGVh6Aj+jDIadafJ4xdCIBQ/uxDiyw/MZWvpFyRn3pP3xxVfNQxFtzghvK+Pj5JQI7x412Zc+UKBdZyt5yiQboroSxabTum1k4MMOlnoCxhJ46cxPDT2EuLbNUf2McwNtGO0/9E+Xj/ZwENw48ucueL3UqNoKpXxFYvqH6eawrR2MXnA==";
+
+async fn wechat_app(
+    backend: Backend,
+    fake: &FakeWechat,
+    adjust: impl FnOnce(&mut hufu::config::Settings),
+) -> Option<TestApp> {
+    let base = fake.base_url.clone();
+    TestApp::spawn_with(backend, |s| {
+        s.wechat_api_base = base.clone();
+        s.wechat_open_base = base;
+        s.wechat_appid = Some(fake_wechat::APPID.into());
+        s.wechat_secret = Some(hufu::secret::SecretString::new(fake_wechat::SECRET));
+        s.wechat_oauth_appid = Some(fake_wechat::OAUTH_APPID.into());
+        s.wechat_oauth_secret = Some(hufu::secret::SecretString::new(fake_wechat::OAUTH_SECRET));
+        s.wechat_oauth_redirects = vec!["https://app.example.com/after".into()];
+        s.wechat_timeout = Duration::from_millis(500);
+        adjust(s);
+    })
+    .await
+}
+
+async fn mini_login(app: &TestApp, code: &str) -> Answer {
+    app.post("/api/v1/auth/wechat/miniprogram", json!({ "code": code }))
+        .await
+}
+
+async fn a_mini_program_code_signs_in_and_creates_the_user_once(backend: Backend) {
+    let fake = FakeWechat::start().await;
+    let Some(app) = wechat_app(backend, &fake, |_| {}).await else {
+        return;
+    };
+    let first = mini_login(
+        &app,
+        &fake.login_code(DEMO_OPENID, Some(DEMO_UNIONID), DEMO_SESSION_KEY),
+    )
+    .await;
+    let data = first.expect_ok(200).clone();
+    assert_eq!(data["is_new_user"], true);
+    let user = &data["user"];
+    let username = user["username"].as_str().unwrap();
+    assert!(username.starts_with("wx_") && username.len() == 13, "{username}");
+    assert_eq!(
+        (user["email"].clone(), user["phone"].clone()),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(user["wechat_bound"], true);
+    assert!(data["token"].is_string() && data["refresh_token"].is_string());
+    assert!(!first.text.contains(DEMO_SESSION_KEY) && !first.text.contains("session_key"));
+    app.get("/api/v1/users/profile", data["token"].as_str())
+        .await
+        .expect_ok(200);
+
+    let again = mini_login(
+        &app,
+        &fake.login_code(DEMO_OPENID, Some(DEMO_UNIONID), DEMO_SESSION_KEY),
+    )
+    .await;
+    let again = again.expect_ok(200);
+    assert_eq!(again["is_new_user"], false);
+    assert_eq!(again["user"]["id"], user["id"]);
+
+    // The app secret goes to jscode2session only, and every code is exchanged once.
+    let requests = fake.requests(Api::JsCode2Session);
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.query.get("secret").map(String::as_str) == Some(fake_wechat::SECRET))
+    );
+    let codes: std::collections::HashSet<_> = requests.iter().map(|r| r.query["js_code"].clone()).collect();
+    assert_eq!(codes.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_failures_are_answered_by_the_contracts_table() {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let code = || fake.login_code("o-failing-user", None, DEMO_SESSION_KEY);
+    for (errcode, status, error_code) in [
+        (40029, 400, "WECHAT_CODE_INVALID"),
+        (40163, 400, "WECHAT_CODE_INVALID"),
+        (45011, 429, "WECHAT_RATE_LIMITED"),
+        (40226, 403, "WECHAT_USER_BLOCKED"),
+        (-1, 503, "WECHAT_UNAVAILABLE"),
+        (40013, 503, "WECHAT_UNAVAILABLE"),
+    ] {
+        fake.fail_next(Api::JsCode2Session, errcode);
+        mini_login(&app, &code()).await.expect_error(status, error_code);
+    }
+    fake.garbage_next(Api::JsCode2Session);
+    mini_login(&app, &code()).await.expect_error(503, "WECHAT_UNAVAILABLE");
+    fake.broken_next(Api::JsCode2Session);
+    mini_login(&app, &code()).await.expect_error(503, "WECHAT_UNAVAILABLE");
+    fake.delay_next(Api::JsCode2Session, Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    mini_login(&app, &code()).await.expect_error(504, "UPSTREAM_TIMEOUT");
+    assert!(
+        started.elapsed() < Duration::from_millis(1_900),
+        "gave up at the timeout"
+    );
+
+    // A real second use of one code, and an unknown code.
+    let used = code();
+    mini_login(&app, &used).await.expect_ok(200);
+    mini_login(&app, &used).await.expect_error(400, "WECHAT_CODE_INVALID");
+    mini_login(&app, "never-issued")
+        .await
+        .expect_error(400, "WECHAT_CODE_INVALID");
+    mini_login(&app, "").await.expect_error(400, "VALIDATION_FAILED");
+    // Whatever the Content-Type, a good answer is read as JSON.
+    for content_type in ["application/json", "application/json; encoding=utf-8", "text/html"] {
+        fake.content_type(Api::JsCode2Session, content_type);
+        mini_login(&app, &code()).await.expect_ok(200);
+    }
+
+    let Some(unconfigured) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    mini_login(&unconfigured, "x")
+        .await
+        .expect_error(501, "WECHAT_NOT_CONFIGURED");
+    unconfigured
+        .get("/api/v1/auth/wechat/oauth/authorize", None)
+        .await
+        .expect_error(501, "WECHAT_NOT_CONFIGURED");
+
+    let Some(limited) = wechat_app(Backend::Sqlite, &fake, |s| s.rate_limit_wechat = 2).await else {
+        return;
+    };
+    mini_login(&limited, "a").await.expect_error(400, "WECHAT_CODE_INVALID");
+    mini_login(&limited, "b").await.expect_error(400, "WECHAT_CODE_INVALID");
+    mini_login(&limited, "c").await.expect_error(429, "RATE_LIMITED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_number_comes_from_a_code_with_one_shared_access_token() {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let login = mini_login(&app, &fake.login_code("o-phone", None, DEMO_SESSION_KEY)).await;
+    let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
+    let set_phone = |body: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.call("POST", "/api/v1/users/wechat/phone", Some(&token), Some(body))
+                .await
+        }
+    };
+    for _ in 0..3 {
+        let code = fake.phone_code("13580006666", "13580006666", json!("86"));
+        let answer = set_phone(json!({ "code": code })).await;
+        assert_eq!(answer.expect_ok(200)["phone"], "13580006666");
+    }
+    assert_eq!(fake.token_fetches(), 1, "one access_token for many phone requests");
+    assert_eq!(
+        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["phone"],
+        "13580006666"
+    );
+
+    // WeChat invalidates or expires the token early: hufu renews it once and retries.
+    fake.invalidate_access_tokens();
+    let code = fake.phone_code("+14155552671", "4155552671", json!(1));
+    assert_eq!(
+        set_phone(json!({ "code": code })).await.expect_ok(200)["phone"],
+        "+14155552671"
+    );
+    assert_eq!(fake.token_fetches(), 2);
+    fake.expire_access_tokens();
+    let code = fake.phone_code("13580006667", "13580006667", json!(86));
+    assert_eq!(
+        set_phone(json!({ "code": code })).await.expect_ok(200)["phone"],
+        "13580006667"
+    );
+    assert_eq!(fake.token_fetches(), 3);
+
+    // A used phone code, and a number another account has.
+    set_phone(json!({ "code": code }))
+        .await
+        .expect_error(400, "WECHAT_CODE_INVALID");
+    app.post(
+        "/api/v1/auth/register",
+        crate::harness::registration("phoneowner", "password123"),
+    )
+    .await
+    .expect_ok(201);
+    let owner = app.login("phoneowner", "password123").await;
+    let taken = owner["user"]["phone"].as_str().unwrap().to_owned();
+    let code = fake.phone_code(&taken, &taken, json!("86"));
+    set_phone(json!({ "code": code }))
+        .await
+        .expect_error(409, "PHONE_TAKEN");
+    set_phone(json!({})).await.expect_error(400, "VALIDATION_FAILED");
+}
+
+/// Encrypts a payload like WeChat's legacy data (AES-128-CBC, PKCS#7) with `session_key`.
+fn legacy_encrypt(session_key: &str, iv: &str, plaintext: &str) -> String {
+    use aws_lc_rs::cipher::{AES_128, EncryptionContext, PaddedBlockEncryptingKey, UnboundCipherKey};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let key = STANDARD.decode(session_key).unwrap();
+    let iv: [u8; 16] = STANDARD.decode(iv).unwrap().try_into().unwrap();
+    let cipher = PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_128, &key).unwrap()).unwrap();
+    let mut data = plaintext.as_bytes().to_vec();
+    cipher
+        .less_safe_encrypt(&mut data, EncryptionContext::Iv128(iv.into()))
+        .unwrap();
+    STANDARD.encode(data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_encrypted_phone_data_is_decrypted_with_the_stored_session_key() {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let login = mini_login(&app, &fake.login_code(DEMO_OPENID, None, DEMO_SESSION_KEY)).await;
+    let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
+    let send = |data: String, iv: &str| {
+        let body = json!({ "encrypted_data": data, "iv": iv });
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.call("POST", "/api/v1/users/wechat/phone", Some(&token), Some(body))
+                .await
+        }
+    };
+    // WeChat's published vector for the demo app and session key.
+    assert_eq!(
+        send(DEMO_PHONE_DATA.into(), DEMO_IV).await.expect_ok(200)["phone"],
+        "13580006666"
+    );
+
+    let other_app = legacy_encrypt(
+        DEMO_SESSION_KEY,
+        DEMO_IV,
+        r#"{"phoneNumber":"13580007777","purePhoneNumber":"13580007777","countryCode":"86","watermark":{"timestamp":1,"appid":"wx0000000000000000"}}"#,
+    );
+    let mut flipped: Vec<char> = DEMO_PHONE_DATA.chars().collect();
+    flipped[100] = if flipped[100] == 'A' { 'B' } else { 'A' };
+    let failures = [
+        send(other_app, DEMO_IV).await,
+        send(flipped.into_iter().collect(), DEMO_IV).await,
+        send("not base64 at all!".into(), DEMO_IV).await,
+        send(DEMO_PHONE_DATA.into(), "c2hvcnQ=").await,
+    ];
+    let texts: Vec<String> = failures
+        .iter()
+        .map(|a| a.expect_error(400, "WECHAT_DECRYPT_FAILED")["error"].to_string())
+        .collect();
+    assert!(
+        texts.windows(2).all(|w| w[0] == w[1]),
+        "one text for every failure: {texts:?}"
+    );
+    assert_eq!(
+        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["phone"],
+        "13580006666"
+    );
+
+    // A password user with no WeChat identity has no session key: the same error.
+    let password_user = app.user_with_token("nowechat").await;
+    let answer = app
+        .call(
+            "POST",
+            "/api/v1/users/wechat/phone",
+            Some(&password_user),
+            Some(json!({"encrypted_data": DEMO_PHONE_DATA, "iv": DEMO_IV})),
+        )
+        .await;
+    assert_eq!(
+        answer.expect_error(400, "WECHAT_DECRYPT_FAILED")["error"].to_string(),
+        texts[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_and_unbinding_keep_a_way_to_sign_in() {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let token = app.user_with_token("binder").await;
+    let bind = |code: String, token: String| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                "/api/v1/users/wechat/bind",
+                Some(&token),
+                Some(json!({ "code": code })),
+            )
+            .await
+        }
+    };
+    let bound = bind(
+        fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(bound.expect_ok(200)["wechat_bound"], true);
+    // The WeChat user now signs into the password account.
+    let login = mini_login(&app, &fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY)).await;
+    assert_eq!(login.expect_ok(200)["user"]["username"], "binder");
+
+    // That WeChat user cannot be bound to someone else, by openid or by unionid.
+    let other = app.user_with_token("other").await;
+    bind(
+        fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY),
+        other.clone(),
+    )
+    .await
+    .expect_error(409, "WECHAT_ALREADY_BOUND");
+    bind(
+        fake.login_code("o-binder-in-app-2", Some("u-binder"), DEMO_SESSION_KEY),
+        other,
+    )
+    .await
+    .expect_error(409, "WECHAT_ALREADY_BOUND");
+
+    let unbound = app.call("DELETE", "/api/v1/users/wechat", Some(&token), None).await;
+    assert_eq!(unbound.expect_ok(200)["wechat_bound"], false);
+    assert_eq!(
+        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["wechat_bound"],
+        false
+    );
+
+    // A WeChat-only user keeps WeChat until they have a password.
+    let wechat_only = mini_login(&app, &fake.login_code("o-only", None, DEMO_SESSION_KEY))
+        .await
+        .expect_ok(200)
+        .clone();
+    let only_token = wechat_only["token"].as_str().unwrap().to_owned();
+    app.call("DELETE", "/api/v1/users/wechat", Some(&only_token), None)
+        .await
+        .expect_error(409, "LAST_LOGIN_METHOD");
+    app.call(
+        "PUT",
+        "/api/v1/users/password",
+        Some(&only_token),
+        Some(json!({"new_password": "a first password"})),
+    )
+    .await
+    .expect_ok(200);
+    app.call("DELETE", "/api/v1/users/wechat", Some(&only_token), None)
+        .await
+        .expect_ok(200);
+    app.login(wechat_only["user"]["username"].as_str().unwrap(), "a first password")
+        .await;
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(answer: &Answer) -> String {
+    assert_eq!(answer.status, 302, "{}", answer.text);
+    answer.header("location").expect("Location").to_owned()
+}
+
+/// authorize → WeChat's QR page (scanned by `openid`) → hufu's callback URL.
+async fn scan(
+    app: &TestApp,
+    fake: &FakeWechat,
+    redirect_uri: Option<&str>,
+    openid: &str,
+    unionid: Option<&str>,
+) -> String {
+    let client = no_redirects();
+    let mut authorize = app.url("/api/v1/auth/wechat/oauth/authorize");
+    if let Some(redirect) = redirect_uri {
+        authorize = format!(
+            "{authorize}?redirect_uri={}",
+            url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+        );
+    }
+    let to_wechat = location(&read(client.get(authorize).send().await.unwrap()).await);
+    assert!(
+        to_wechat.starts_with(&format!("{}/connect/qrconnect?", fake.base_url)),
+        "{to_wechat}"
+    );
+    assert!(to_wechat.ends_with("#wechat_redirect"));
+    assert!(
+        to_wechat.contains(&format!("appid={}", fake_wechat::OAUTH_APPID)) && to_wechat.contains("scope=snsapi_login")
+    );
+    fake.oauth_user(
+        openid,
+        unionid,
+        "扫码用户",
+        "https://thirdwx.qlogo.cn/mmopen/avatar/132",
+    );
+    location(&read(client.get(to_wechat).send().await.unwrap()).await)
+}
+
+async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) {
+    let fake = FakeWechat::start().await;
+    let Some(app) = wechat_app(backend, &fake, |_| {}).await else {
+        return;
+    };
+    let client = no_redirects();
+    let callback = scan(
+        &app,
+        &fake,
+        Some("https://app.example.com/after/login"),
+        "o-web",
+        Some("u-web"),
+    )
+    .await;
+    assert!(
+        callback.starts_with(&app.url("/api/v1/auth/wechat/oauth/callback?")),
+        "{callback}"
+    );
+    let back = location(&read(client.get(&callback).send().await.unwrap()).await);
+    let (target, fragment) = back.split_once('#').expect("tokens in the fragment");
+    assert_eq!(target, "https://app.example.com/after/login");
+    let values: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+    assert_eq!(values["is_new_user"], "true");
+    assert_eq!(values["token_type"], "Bearer");
+    assert_eq!(values["expires_in"], "900");
+    let profile = app
+        .get("/api/v1/users/profile", Some(&values["token"]))
+        .await
+        .expect_ok(200)
+        .clone();
+    assert_eq!(profile["nickname"], "扫码用户");
+    assert_eq!(profile["avatar_url"], "https://thirdwx.qlogo.cn/mmopen/avatar/132");
+
+    // The state works once.
+    read(client.get(&callback).send().await.unwrap())
+        .await
+        .expect_error(400, "OAUTH_STATE_INVALID");
+    // Forged, or moved to another redirect_uri.
+    let forged = callback.replace("state=", "state=00");
+    read(client.get(&forged).send().await.unwrap())
+        .await
+        .expect_error(400, "OAUTH_STATE_INVALID");
+    let again = scan(
+        &app,
+        &fake,
+        Some("https://app.example.com/after/login"),
+        "o-web",
+        Some("u-web"),
+    )
+    .await;
+    let moved = again.replace("after%2Flogin", "after%2Fevil");
+    read(client.get(&moved).send().await.unwrap())
+        .await
+        .expect_error(400, "OAUTH_STATE_INVALID");
+    app.get("/api/v1/auth/wechat/oauth/callback?code=x", None)
+        .await
+        .expect_error(400, "OAUTH_STATE_INVALID");
+
+    // A redirect_uri outside the allow-list is refused before WeChat is involved.
+    for bad in [
+        "https://evil.example.com/after",
+        "https://app.example.com/afterwards",
+        "http://app.example.com/after",
+    ] {
+        let url = format!(
+            "/api/v1/auth/wechat/oauth/authorize?redirect_uri={}",
+            url::form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>()
+        );
+        read(client.get(app.url(&url)).send().await.unwrap())
+            .await
+            .expect_error(400, "REDIRECT_URI_NOT_ALLOWED");
+    }
+
+    // Without a redirect_uri the callback answers the login response; the Mini Program
+    // identity with the same unionid is the same account.
+    let callback = scan(&app, &fake, None, "o-web", Some("u-web")).await;
+    let answer = read(client.get(&callback).send().await.unwrap()).await;
+    let data = answer.expect_ok(200);
+    assert_eq!(
+        (data["is_new_user"].clone(), data["user"]["id"].clone()),
+        (json!(false), profile["id"].clone())
+    );
+    let mini = mini_login(
+        &app,
+        &fake.login_code("o-mini-of-web-user", Some("u-web"), DEMO_SESSION_KEY),
+    )
+    .await;
+    let mini = mini.expect_ok(200);
+    assert_eq!(
+        (mini["is_new_user"].clone(), mini["user"]["id"].clone()),
+        (json!(false), profile["id"].clone())
+    );
+
+    // WeChat refusing the code.
+    let callback = scan(&app, &fake, None, "o-web2", None).await;
+    fake.fail_next(Api::OAuthAccessToken, 40029);
+    read(client.get(&callback).send().await.unwrap())
+        .await
+        .expect_error(400, "WECHAT_CODE_INVALID");
+}
