@@ -510,3 +510,54 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
         .await
         .expect_error(400, "WECHAT_CODE_INVALID");
 }
+
+/// With Redis, every node uses the one access_token the first node fetched: WeChat
+/// invalidates the previous token at each fetch, so nodes fetching their own would break
+/// each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sharing_redis_share_one_access_token() {
+    let Some(redis) = crate::harness::redis_url() else {
+        return;
+    };
+    let fake = FakeWechat::start().await;
+    let prefix = crate::harness::unique_prefix();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let (redis, prefix) = (redis.clone(), prefix.clone());
+        let node = wechat_app(Backend::Sqlite, &fake, move |s| {
+            s.redis_url = Some(redis);
+            s.redis_prefix = prefix;
+        })
+        .await
+        .expect("SQLite");
+        nodes.push(node);
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let login = mini_login(node, &fake.login_code(&format!("o-shared-{i}"), None, DEMO_SESSION_KEY)).await;
+        let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
+        for round in 0..2 {
+            let phone = format!("1358000{i}{round}00");
+            let code = fake.phone_code(&phone, &phone, json!("86"));
+            let answer = node
+                .call(
+                    "POST",
+                    "/api/v1/users/wechat/phone",
+                    Some(&token),
+                    Some(json!({ "code": code })),
+                )
+                .await;
+            assert_eq!(answer.expect_ok(200)["phone"], phone.as_str());
+        }
+    }
+    assert_eq!(
+        fake.token_fetches(),
+        1,
+        "two nodes, four phone requests, one access_token fetch"
+    );
+    let used: std::collections::HashSet<String> = fake
+        .requests(Api::PhoneNumber)
+        .iter()
+        .map(|r| r.query["access_token"].clone())
+        .collect();
+    assert_eq!(used.len(), 1);
+}
