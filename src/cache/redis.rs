@@ -249,47 +249,16 @@ impl Redis {
         .await
     }
 
-    async fn script<T: FromRedisValue + Send + 'static>(
-        &self,
-        script: &'static Script,
-        keys: &[String],
-        args: &[u64],
-    ) -> Result<T, RedisDown> {
-        async fn run<C: ConnectionLike + Send, T: FromRedisValue>(
+    /// Runs a Lua script with `keys` and `args` (EVALSHA, falling back to EVAL).
+    async fn script<T, A>(&self, script: &'static Script, keys: &[String], args: &[A]) -> Result<T, RedisDown>
+    where
+        T: FromRedisValue + Send + 'static,
+        A: redis::ToRedisArgs + Clone + Send + Sync + 'static,
+    {
+        async fn run<C: ConnectionLike + Send, T: FromRedisValue, A: redis::ToRedisArgs>(
             script: &Script,
             keys: &[String],
-            args: &[u64],
-            conn: &mut C,
-        ) -> RedisResult<T> {
-            let mut invocation = script.prepare_invoke();
-            for key in keys {
-                invocation.key(key);
-            }
-            for arg in args {
-                invocation.arg(*arg);
-            }
-            invocation.invoke_async(conn).await
-        }
-        let (keys, args) = (keys.to_vec(), args.to_vec());
-        self.call(|conn| async move {
-            match conn {
-                Conn::Single(mut c) => run(script, &keys, &args, &mut c).await,
-                Conn::Cluster(mut c) => run(script, &keys, &args, &mut c).await,
-            }
-        })
-        .await
-    }
-
-    async fn script_str<T: FromRedisValue + Send + 'static>(
-        &self,
-        script: &'static Script,
-        keys: &[String],
-        args: &[String],
-    ) -> Result<T, RedisDown> {
-        async fn run<C: ConnectionLike + Send, T: FromRedisValue>(
-            script: &Script,
-            keys: &[String],
-            args: &[String],
+            args: &[A],
             conn: &mut C,
         ) -> RedisResult<T> {
             let mut invocation = script.prepare_invoke();
@@ -406,7 +375,7 @@ impl Redis {
     /// still ours), atomically.
     pub async fn del_if_equals(&self, key: &str, value: &str) -> Result<(), RedisDown> {
         let _: i64 = self
-            .script_str(&DEL_IF_EQUALS, &[key.to_owned()], &[value.to_owned()])
+            .script(&DEL_IF_EQUALS, &[key.to_owned()], &[value.to_owned()])
             .await?;
         Ok(())
     }

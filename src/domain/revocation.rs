@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use std::time::Instant;
 
@@ -27,8 +27,11 @@ pub struct Revocations {
     /// Whether every revocation that still matters has been loaded from the database. Until
     /// then the node cannot tell a revoked token from a good one, and refuses to guess.
     synced: AtomicBool,
-    /// When the database feed last answered (monotonic; real time even under a test clock).
-    feed_ok_at: std::sync::Mutex<Instant>,
+    /// Monotonic reference for `feed_ok_ms` (real time even under a test clock).
+    started: Instant,
+    /// When the database feed last answered, in ms since `started`. An atomic, because every
+    /// authenticated request reads it.
+    feed_ok_ms: AtomicU64,
 }
 
 impl Revocations {
@@ -39,18 +42,21 @@ impl Revocations {
             entries: RwLock::new(HashMap::new()),
             retention_ms: ttl_ms.saturating_add(RETENTION_MARGIN_MS),
             synced: AtomicBool::new(false),
-            feed_ok_at: std::sync::Mutex::new(Instant::now()),
+            started: Instant::now(),
+            feed_ok_ms: AtomicU64::new(0),
         }
     }
 
     /// Records that the database feed answered just now.
     pub fn feed_succeeded(&self) {
-        *self.feed_ok_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.feed_ok_ms.fetch_max(now, Ordering::Release);
     }
 
     /// How long since the database feed last answered.
     pub fn feed_silent_for(&self) -> std::time::Duration {
-        self.feed_ok_at.lock().unwrap_or_else(|e| e.into_inner()).elapsed()
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        std::time::Duration::from_millis(now.saturating_sub(self.feed_ok_ms.load(Ordering::Acquire)))
     }
 
     /// Whether the full history that matters has been loaded.

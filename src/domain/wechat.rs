@@ -155,8 +155,8 @@ async fn resolve(
     Err(Error::Internal(anyhow::anyhow!("could not resolve a WeChat identity")))
 }
 
-/// `POST /auth/wechat/miniprogram`: signs in with a `wx.login()` code.
-pub async fn mini_program_login(core: &Core, code: Option<String>, client: &ClientContext) -> Result<(SignedIn, bool)> {
+/// Exchanges a `wx.login()` code for the Mini Program identity it proves, session key sealed.
+async fn identity_of_code(core: &Core, code: Option<String>) -> Result<NewIdentity> {
     let app = mini_program(core)?;
     let code = required("code", code)?;
     let session = core
@@ -165,7 +165,7 @@ pub async fn mini_program_login(core: &Core, code: Option<String>, client: &Clie
         .code_to_session(&app.appid, app.secret.expose(), &code)
         .await
         .map_err(|e| failure("jscode2session", e))?;
-    let identity = NewIdentity {
+    Ok(NewIdentity {
         session_key: Some(seal_session_key(
             core,
             &app.appid,
@@ -176,7 +176,12 @@ pub async fn mini_program_login(core: &Core, code: Option<String>, client: &Clie
         openid: session.openid,
         unionid: session.unionid,
         now_ms: core.clock.unix_millis(),
-    };
+    })
+}
+
+/// `POST /auth/wechat/miniprogram`: signs in with a `wx.login()` code.
+pub async fn mini_program_login(core: &Core, code: Option<String>, client: &ClientContext) -> Result<(SignedIn, bool)> {
+    let identity = identity_of_code(core, code).await?;
     let resolved = resolve(core, identity, None).await?;
     if !resolved.user.is_active() {
         return Err(Error::AccountDisabled);
@@ -187,26 +192,7 @@ pub async fn mini_program_login(core: &Core, code: Option<String>, client: &Clie
 /// `POST /users/wechat/bind`: binds the Mini Program identity of a `wx.login()` code to the
 /// signed-in user.
 pub async fn bind(core: &Core, user_id: i64, code: Option<String>) -> Result<User> {
-    let app = mini_program(core)?;
-    let code = required("code", code)?;
-    let session = core
-        .wechat
-        .client
-        .code_to_session(&app.appid, app.secret.expose(), &code)
-        .await
-        .map_err(|e| failure("jscode2session", e))?;
-    let identity = NewIdentity {
-        session_key: Some(seal_session_key(
-            core,
-            &app.appid,
-            &session.openid,
-            &session.session_key,
-        )?),
-        appid: app.appid.clone(),
-        openid: session.openid,
-        unionid: session.unionid,
-        now_ms: core.clock.unix_millis(),
-    };
+    let identity = identity_of_code(core, code).await?;
     if let Some((owner, _)) = core.store.wechat_identity(&identity.appid, &identity.openid).await? {
         if owner != user_id {
             return Err(Error::WechatAlreadyBound);

@@ -104,6 +104,11 @@ struct DetailBody<'a> {
     message: &'a str,
 }
 
+/// Renders a success envelope around `data` (already JSON). Public for the benchmarks.
+pub fn render_success(status: StatusCode, lang: Lang, success: Success, data: Bytes) -> Vec<u8> {
+    success_body(status, lang, &PendingSuccess { success, data })
+}
+
 fn success_body(status: StatusCode, lang: Lang, pending: &PendingSuccess) -> Vec<u8> {
     let message = pending.success.message(status, lang);
     let timestamp = rfc3339_seconds(time::OffsetDateTime::now_utc());

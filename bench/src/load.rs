@@ -1,0 +1,146 @@
+//! A small closed-loop HTTP/1.1 load generator: each connection sends its next request as
+//! soon as the previous answer is in, for a fixed time, recording latencies in a histogram.
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One request to send.
+pub struct Call {
+    /// `GET`, `POST`, …
+    pub method: &'static str,
+    /// Path and query.
+    pub path: String,
+    /// Bearer token, if any.
+    pub bearer: Option<Arc<str>>,
+    /// JSON body, if any.
+    pub body: Option<Bytes>,
+}
+
+/// Makes the `n`-th request of connection `c`.
+pub type MakeCall = Arc<dyn Fn(usize, u64) -> Call + Send + Sync>;
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Answers received.
+    pub answered: u64,
+    /// Answers by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Requests that got no answer (connection errors).
+    pub failed: u64,
+    /// Latency histogram in microseconds.
+    pub latency_us: Histogram<u64>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Answers per second.
+    pub fn rate(&self) -> f64 {
+        self.answered as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Answers whose status is not in `ok`, plus requests with no answer.
+    pub fn errors(&self, ok: &[u16]) -> u64 {
+        self.failed
+            + self
+                .statuses
+                .iter()
+                .filter(|(s, _)| !ok.contains(s))
+                .map(|(_, n)| n)
+                .sum::<u64>()
+    }
+
+    /// A latency percentile in milliseconds.
+    pub fn ms(&self, percentile: f64) -> f64 {
+        self.latency_us.value_at_percentile(percentile) as f64 / 1_000.0
+    }
+}
+
+async fn connection(addr: SocketAddr, c: usize, until: Instant, make: MakeCall) -> anyhow::Result<Outcome> {
+    let mut outcome = Outcome {
+        answered: 0,
+        statuses: BTreeMap::new(),
+        failed: 0,
+        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        elapsed: Duration::ZERO,
+    };
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let call = make(c, n);
+        n += 1;
+        let mut request = Request::builder()
+            .method(call.method)
+            .uri(call.path)
+            .header("host", "bench");
+        if let Some(token) = &call.bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match call.body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Full::new(body)
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let started = Instant::now();
+        let answer = async {
+            sender.ready().await?;
+            let response = sender.send_request(request.body(body)?).await?;
+            let status = response.status().as_u16();
+            response.into_body().collect().await?;
+            Ok::<_, anyhow::Error>(status)
+        };
+        match answer.await {
+            Ok(status) => {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+                outcome.latency_us.saturating_record(micros);
+                *outcome.statuses.entry(status).or_default() += 1;
+                outcome.answered += 1;
+            }
+            Err(_) => {
+                outcome.failed += 1;
+                break;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Runs `connections` closed loops against `addr` for `duration`.
+pub async fn run(addr: SocketAddr, connections: usize, duration: Duration, make: MakeCall) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let until = started + duration;
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| tokio::spawn(connection(addr, c, until, make.clone())))
+        .collect();
+    let mut total = Outcome {
+        answered: 0,
+        statuses: BTreeMap::new(),
+        failed: 0,
+        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        elapsed: Duration::ZERO,
+    };
+    for task in tasks {
+        let part = task.await??;
+        total.answered += part.answered;
+        total.failed += part.failed;
+        for (status, n) in part.statuses {
+            *total.statuses.entry(status).or_default() += n;
+        }
+        total.latency_us.add(&part.latency_us)?;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}

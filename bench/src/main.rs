@@ -1,0 +1,408 @@
+//! `bench`: measures hufu against the targets of the performance issue, in one run on one
+//! machine, as ratios to references measured in the same run (a bare route; the argon2 bound).
+//!
+//! It starts the real `hufu` binary (release build recommended) on the database (and Redis)
+//! given, seeds users directly through the store, loads the server over HTTP from this process,
+//! prints one table, and writes it as JSON. `--short` runs every scenario for about a second
+//! (CI uses it to prove the suite works; its numbers mean little).
+
+mod load;
+mod server;
+
+use anyhow::Context;
+use argon2::password_hash::PasswordHasher as _;
+use bytes::Bytes;
+use clap::Parser;
+use hufu::config::Settings;
+use load::{Call, MakeCall, Outcome};
+use serde::Serialize;
+use server::Server;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(name = "bench", about = "Benchmark hufu over HTTP")]
+struct Args {
+    /// The hufu binary (default: `hufu` next to this one).
+    #[arg(long)]
+    hufu: Option<std::path::PathBuf>,
+    /// Database URL (default: a fresh SQLite file).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Redis URL (default: none, in-process cache and limits).
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Users to seed through the store before the run.
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// About a second per scenario and few users: proves the suite works.
+    #[arg(long)]
+    short: bool,
+    /// Where to write the results as JSON.
+    #[arg(long, default_value = "bench-results.json")]
+    json: std::path::PathBuf,
+    /// A label for this configuration in the table.
+    #[arg(long)]
+    label: Option<String>,
+}
+
+/// One row of the result table.
+#[derive(Debug, Serialize)]
+struct Row {
+    scenario: String,
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    refused_fast: u64,
+    ratio: Option<f64>,
+    reference: String,
+    statuses: std::collections::BTreeMap<u16, u64>,
+    no_answer: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    label: String,
+    cores: usize,
+    users: usize,
+    seconds_per_scenario: f64,
+    argon2_verify_ms: f64,
+    hash_bound_per_second: f64,
+    server_rss_mib: Option<f64>,
+    rows: Vec<Row>,
+}
+
+const PASSWORD: &str = "bench-password-1";
+
+fn row(scenario: &str, outcome: &Outcome, ok: &[u16], refused: &[u16], ratio: Option<f64>, reference: &str) -> Row {
+    let refused_fast = outcome
+        .statuses
+        .iter()
+        .filter(|(s, _)| refused.contains(s))
+        .map(|(_, n)| n)
+        .sum();
+    let mut allowed = ok.to_vec();
+    allowed.extend_from_slice(refused);
+    Row {
+        scenario: scenario.to_owned(),
+        requests_per_second: outcome.rate(),
+        p50_ms: outcome.ms(50.0),
+        p99_ms: outcome.ms(99.0),
+        errors: outcome.errors(&allowed),
+        refused_fast,
+        ratio,
+        reference: reference.to_owned(),
+        statuses: outcome.statuses.clone(),
+        no_answer: outcome.failed,
+    }
+}
+
+/// Median time of one argon2id verification with hufu's default (OWASP) parameters.
+fn argon2_verify_time(samples: usize) -> anyhow::Result<Duration> {
+    let argon2 = argon2::Argon2::default();
+    let hash = argon2
+        .hash_password(PASSWORD.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string();
+    let mut times: Vec<Duration> = (0..samples)
+        .map(|_| {
+            let started = Instant::now();
+            let _ =
+                argon2::password_hash::PasswordVerifier::verify_password(&argon2, PASSWORD.as_bytes(), hash.as_str());
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+async fn seed(settings: &Settings, run: &str, users: usize) -> anyhow::Result<()> {
+    let store = hufu::app::open_store(settings).await?;
+    let hash = argon2::Argon2::default()
+        .hash_password(PASSWORD.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string();
+    let ids = hufu::id::IdGenerator::random_node();
+    let started = Instant::now();
+    let concurrency = if settings.database_url.starts_with("sqlite") {
+        1
+    } else {
+        16
+    };
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (store, hash, next, run) = (store.clone(), hash.clone(), next.clone(), run.to_owned());
+            let ids = Arc::new(hufu::id::IdGenerator::new((ids.next_id() & 63) as u16));
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= users {
+                        return Ok::<_, anyhow::Error>(());
+                    }
+                    let name = format!("b{run}{i}");
+                    let user = hufu::store::NewUser {
+                        id: ids.next_id(),
+                        username: name.clone(),
+                        username_key: name.clone(),
+                        email: Some(format!("{name}@bench.example")),
+                        email_key: Some(format!("{name}@bench.example")),
+                        phone: None,
+                        password_hash: Some(hash.clone()),
+                        roles: "user".into(),
+                        now_ms: 0,
+                    };
+                    store
+                        .create_user(&user)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("seeding: {e}"))?;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    eprintln!("seeded {users} users in {:.1} s", started.elapsed().as_secs_f64());
+    store.close().await;
+    Ok(())
+}
+
+fn json(value: serde_json::Value) -> Option<Bytes> {
+    Some(Bytes::from(value.to_string()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = Args::parse();
+    if args.short {
+        args.seconds = 1;
+        args.users = args.users.min(200);
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let binary = match &args.hufu {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("hufu"),
+    };
+    anyhow::ensure!(
+        binary.exists(),
+        "no hufu binary at {} (build it, or pass --hufu)",
+        binary.display()
+    );
+    let dir = tempfile::tempdir()?;
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let run: String = format!("{:x}", std::process::id() % 0xffff);
+    let label = args.label.clone().unwrap_or_else(|| {
+        let store = database_url.split(':').next().unwrap_or("?").to_owned();
+        if args.redis_url.is_some() {
+            format!("{store}+redis")
+        } else {
+            store
+        }
+    });
+
+    let mut seed_settings = Settings {
+        database_url: database_url.clone(),
+        data_dir: dir.path().to_owned(),
+        ..Settings::default()
+    };
+    seed_settings.database_max_connections = 16;
+    seed(&seed_settings, &run, args.users).await.context("seeding users")?;
+
+    let mut envs = vec![
+        ("HUFU_DATABASE_URL".to_owned(), database_url.clone()),
+        ("HUFU_DATA_DIR".to_owned(), dir.path().display().to_string()),
+        (
+            "HUFU_JWT_SECRET".to_owned(),
+            "bench-secret-bench-secret-bench-secret-00".to_owned(),
+        ),
+        ("HUFU_REQUIRE_PHONE".to_owned(), "false".to_owned()),
+    ];
+    for limit in ["LOGIN", "REGISTER", "REFRESH", "WECHAT"] {
+        envs.push((format!("HUFU_RATE_LIMIT_{limit}"), "1000000".to_owned()));
+    }
+    if let Some(redis) = &args.redis_url {
+        envs.push(("HUFU_REDIS_URL".to_owned(), redis.clone()));
+        envs.push(("HUFU_REDIS_PREFIX".to_owned(), format!("bench{run}:")));
+    }
+    let server = Server::start(&binary, &envs)?;
+    let addr = server.addr;
+    let seconds = Duration::from_secs(args.seconds);
+    let users = args.users.max(1);
+
+    // A token for the profile scenarios.
+    let token = token_for(addr, &format!("b{run}0")).await?;
+
+    let mut rows = Vec::new();
+    let bare: MakeCall = Arc::new(|_, _| Call {
+        method: "GET",
+        path: "/healthz".into(),
+        bearer: None,
+        body: None,
+    });
+    let profile: MakeCall = {
+        let token: Arc<str> = token.into();
+        Arc::new(move |_, _| Call {
+            method: "GET",
+            path: "/api/v1/users/profile".into(),
+            bearer: Some(token.clone()),
+            body: None,
+        })
+    };
+    let bare_run = load::run(addr, 64, seconds, bare.clone()).await?;
+    rows.push(row("bare GET /healthz (64 conn)", &bare_run, &[200], &[], None, "-"));
+    load::run(addr, 1, Duration::from_millis(50), profile.clone()).await?; // warm the cache
+    let profile_run = load::run(addr, 64, seconds, profile.clone()).await?;
+    let p1 = profile_run.rate() / bare_run.rate();
+    rows.push(row(
+        "P1 GET /users/profile warm (64 conn)",
+        &profile_run,
+        &[200],
+        &[],
+        Some(p1),
+        "bare route",
+    ));
+
+    let verify = argon2_verify_time(if args.short { 3 } else { 15 })?;
+    let bound = cores as f64 / verify.as_secs_f64();
+    let logins: MakeCall = {
+        let run = run.clone();
+        Arc::new(move |c, n| {
+            let i = (c * 7_919 + n as usize * 31) % users;
+            Call {
+                method: "POST",
+                path: "/api/v1/auth/login".into(),
+                bearer: None,
+                body: json(serde_json::json!({"username": format!("b{run}{i}"), "password": PASSWORD})),
+            }
+        })
+    };
+    let login_run = load::run(addr, 2 * cores, seconds, logins.clone()).await?;
+    rows.push(row(
+        "P2 POST /auth/login",
+        &login_run,
+        &[200],
+        &[],
+        Some(login_run.rate() / bound),
+        "hash bound",
+    ));
+
+    // P3: reads while logins saturate the hashing pool.
+    let idle_reads = load::run(addr, 8, seconds, profile.clone()).await?;
+    let (busy_reads, _) = tokio::join!(
+        load::run(addr, 8, seconds, profile.clone()),
+        load::run(addr, 4 * cores, seconds, logins.clone())
+    );
+    let busy_reads = busy_reads?;
+    rows.push(row(
+        "P3 profile reads during a login flood (8 conn)",
+        &busy_reads,
+        &[200],
+        &[],
+        Some(busy_reads.rate() / idle_reads.rate()),
+        "idle reads (8 conn)",
+    ));
+    let overload = load::run(addr, 256, seconds, logins.clone()).await?;
+    rows.push(row(
+        "P3 login overload (256 conn)",
+        &overload,
+        &[200],
+        &[503, 429],
+        None,
+        "fast 503 when the hash queue is full",
+    ));
+
+    let registrations: MakeCall = {
+        let run = run.clone();
+        Arc::new(move |c, n| {
+            let name = format!("r{run}x{c}y{n}");
+            Call {
+                method: "POST",
+                path: "/api/v1/auth/register".into(),
+                bearer: None,
+                body: json(
+                    serde_json::json!({"username": name, "email": format!("{name}@bench.example"), "password": PASSWORD}),
+                ),
+            }
+        })
+    };
+    let register_run = load::run(addr, 2 * cores, seconds, registrations).await?;
+    rows.push(row(
+        "POST /auth/register",
+        &register_run,
+        &[201],
+        &[],
+        Some(register_run.rate() / bound),
+        "hash bound",
+    ));
+
+    let report = Report {
+        label,
+        cores,
+        users: args.users,
+        seconds_per_scenario: seconds.as_secs_f64(),
+        argon2_verify_ms: verify.as_secs_f64() * 1_000.0,
+        hash_bound_per_second: bound,
+        server_rss_mib: server.rss_mib(),
+        rows,
+    };
+    print_table(&report);
+    std::fs::write(&args.json, serde_json::to_vec_pretty(&report)?)?;
+    eprintln!("wrote {}", args.json.display());
+    Ok(())
+}
+
+async fn token_for(addr: std::net::SocketAddr, username: &str) -> anyhow::Result<String> {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let body = serde_json::json!({"username": username, "password": PASSWORD}).to_string();
+    let request = hyper::Request::post("/api/v1/auth/login")
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(Bytes::from(body)))?;
+    let response = sender.send_request(request).await?;
+    let bytes = response.into_body().collect().await?.to_bytes();
+    let value: serde_json::Value = serde_json::from_slice(&bytes)?;
+    value["data"]["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no token in {value}"))
+}
+
+fn print_table(report: &Report) {
+    println!(
+        "\nhufu bench — {} — {} cores, {} users, {:.0} s per scenario; argon2id verify {:.1} ms → hash bound {:.0}/s; server RSS {}",
+        report.label,
+        report.cores,
+        report.users,
+        report.seconds_per_scenario,
+        report.argon2_verify_ms,
+        report.hash_bound_per_second,
+        report.server_rss_mib.map_or("?".to_owned(), |m| format!("{m:.1} MiB")),
+    );
+    println!("| scenario | req/s | p50 ms | p99 ms | errors | refused fast | ratio | reference |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    for r in &report.rows {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            r.scenario,
+            r.requests_per_second,
+            r.p50_ms,
+            r.p99_ms,
+            r.errors,
+            r.refused_fast,
+            r.ratio.map_or("-".to_owned(), |x| format!("{:.0} %", x * 100.0)),
+            r.reference
+        );
+    }
+}
