@@ -59,6 +59,13 @@ impl Counters {
         None
     }
 
+    /// Takes one hit back from the window at `key`.
+    pub fn decrement(&self, key: &str) {
+        if let Some(entry) = self.windows.lock().unwrap_or_else(|e| e.into_inner()).get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+    }
+
     /// Forgets the window at `key`.
     pub fn reset(&self, key: &str) {
         self.windows.lock().unwrap_or_else(|e| e.into_inner()).remove(key);

@@ -119,6 +119,13 @@ static LOCKOUT_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+static DECR_IF_POSITIVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR', KEYS[1]) end
+          return 0",
+    )
+});
+
 static DEL_IF_EQUALS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -377,6 +384,12 @@ impl Redis {
         let _: i64 = self
             .script(&DEL_IF_EQUALS, &[key.to_owned()], &[value.to_owned()])
             .await?;
+        Ok(())
+    }
+
+    /// Decrements a counter that is above zero (never creates or lowers it below zero).
+    pub async fn decr_if_positive(&self, key: &str) -> Result<(), RedisDown> {
+        let _: i64 = self.script(&DECR_IF_POSITIVE, &[key.to_owned()], &[0u8; 0]).await?;
         Ok(())
     }
 

@@ -225,13 +225,25 @@ pub async fn login(
     // Counted before the password is checked (whether or not the account exists, so a lock
     // says nothing about it); a locked identifier is refused even with the right password.
     core.limits.begin_attempt(identifier.normalised()).await?;
-    let account = find_by_identifier(core, &identifier).await?;
-    let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
-    let matches = core
-        .hasher
-        .verify(password, stored_hash.clone())
-        .await
-        .map_err(hash_error)?;
+    let checked = async {
+        let account = find_by_identifier(core, &identifier).await?;
+        let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
+        let matches = core
+            .hasher
+            .verify(password, stored_hash.clone())
+            .await
+            .map_err(hash_error)?;
+        Ok::<_, Error>((account, stored_hash, matches))
+    };
+    let (account, stored_hash, matches) = match checked.await {
+        Ok(checked) => checked,
+        Err(error) => {
+            // Not a wrong password (the database or the hashing pool failed): uncount it, or
+            // an overload would lock people out.
+            core.limits.cancel_attempt(identifier.normalised()).await;
+            return Err(error);
+        }
+    };
     let Some(account) = account.filter(|_| matches) else {
         return Err(Error::InvalidCredentials);
     };
@@ -431,8 +443,13 @@ pub async fn change_password(
         // endpoint cannot be used to guess it past the limit.
         let username_key = account.user.username.to_ascii_lowercase();
         core.limits.begin_attempt(&username_key).await?;
-        if !core.hasher.verify(old, Some(stored)).await.map_err(hash_error)? {
-            return Err(Error::InvalidCredentials);
+        match core.hasher.verify(old, Some(stored)).await.map_err(hash_error) {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::InvalidCredentials),
+            Err(error) => {
+                core.limits.cancel_attempt(&username_key).await;
+                return Err(error);
+            }
         }
         core.limits.record_success(&username_key).await;
     }

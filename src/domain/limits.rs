@@ -171,6 +171,16 @@ impl Limits {
         )
     }
 
+    /// Takes back an attempt that never checked a password (the store or the hashing pool
+    /// failed), so an overload does not lock anyone out.
+    pub async fn cancel_attempt(&self, identifier: &str) {
+        let (fails_key, _, local_key) = self.lockout_keys(identifier);
+        if let Some(redis) = &self.redis {
+            let _ = redis.decr_if_positive(&fails_key).await;
+        }
+        self.local.decrement(&format!("{local_key}:fails"));
+    }
+
     /// Clears the failure count of `identifier` after a successful sign-in.
     pub async fn record_success(&self, identifier: &str) {
         let (fails_key, _, local_key) = self.lockout_keys(identifier);

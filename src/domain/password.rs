@@ -1,19 +1,19 @@
-//! Password hashing with argon2id on a bounded pool of blocking threads.
+//! Password hashing with argon2id on a bounded pool of dedicated threads.
 //!
 //! Hashing is slow on purpose (about 15 ms and 19 MiB at OWASP settings), so it must never
-//! run on the async workers: a burst of logins would stall every other request. A semaphore
-//! bounds how many hashes run at once (about one per core), and a cap on waiting requests
-//! makes an overloaded node answer 503 at once instead of queueing without limit.
+//! run on the async workers: a burst of logins would stall every other request. A fixed set of
+//! threads (about one per core) runs the hashes, each reusing its own argon2 work area, and a
+//! cap on waiting requests makes an overloaded node answer 503 at once instead of queueing
+//! without limit.
 //! Unknown users are checked against a dummy hash made at start, so a login costs the same
 //! whether or not the account exists.
 
 use crate::config::Argon2Params;
 use crate::secret::SecretString;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::Arc;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, mpsc};
 
 /// Why a hash could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -26,17 +26,23 @@ pub enum HashError {
     Failed(String),
 }
 
-/// The bounded hashing pool.
+/// Work for a hashing thread: runs with that thread's reusable argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// The bounded hashing pool: a few dedicated threads, each keeping its argon2 work area.
+///
+/// Reusing the area matters: a fresh 19 MiB allocation per hash costs page faults worth
+/// about 60 % of the hash itself (measured: 25 ms instead of 15.6 ms per verification), and
+/// lets the allocator hoard memory.
 #[derive(Debug)]
 pub struct PasswordHasher {
-    argon2: Argon2<'static>,
     params: Argon2Params,
-    permits: Arc<Semaphore>,
+    jobs: Mutex<mpsc::Sender<Job>>,
     /// Hashes running or waiting; refused beyond `capacity`.
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     /// Hashes and verifications finished since start (a metric, and how tests see that an
     /// unknown user's login did the same work as a known one's).
-    completed: AtomicU64,
+    completed: Arc<AtomicU64>,
     capacity: usize,
     /// A real hash of a random password, verified against when the user is unknown.
     dummy_hash: String,
@@ -44,32 +50,113 @@ pub struct PasswordHasher {
 
 /// Decrements the in-flight count however the request ends (answered, or dropped while
 /// waiting because the client went away).
-struct InFlight<'a>(&'a AtomicUsize);
+struct InFlight(Arc<AtomicUsize>);
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
+fn argon2_params(params: Argon2Params, output_len: Option<usize>) -> Result<Params, HashError> {
+    Params::new(params.memory_kib, params.iterations, params.parallelism, output_len)
+        .map_err(|e| HashError::Failed(e.to_string()))
+}
+
+/// Computes the raw argon2 output into `out`, growing `memory` when the parameters need more.
+fn raw_hash(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut Vec<Block>,
+) -> Result<(), HashError> {
+    let needed = params.block_count();
+    if memory.len() < needed {
+        memory.resize(needed, Block::new());
+    }
+    argon2
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..needed])
+        .map_err(|e| HashError::Failed(e.to_string()))
+}
+
+/// Hashes `password` with fresh salt into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+fn hash_with(params: Argon2Params, password: &[u8], memory: &mut Vec<Block>) -> Result<String, HashError> {
+    let failed = |e: argon2::password_hash::phc::Error| HashError::Failed(e.to_string());
+    let params = argon2_params(params, Some(Params::DEFAULT_OUTPUT_LEN))?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let salt: [u8; 16] = rand::random();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    raw_hash(&argon2, &params, password, &salt, &mut out, memory)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| HashError::Failed(e.to_string()))?,
+        salt: Some(Salt::new(&salt).map_err(failed)?),
+        hash: Some(Output::new(&out).map_err(failed)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks `password` against a PHC string with the stored hash's own parameters.
+fn verify_with(password: &[u8], stored: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(phc) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(phc.algorithm.as_str()),
+        Params::try_from(&phc),
+        phc.salt.as_ref(),
+        phc.hash.as_ref(),
+    ) else {
+        return false;
+    };
+    let version = phc
+        .version
+        .and_then(|v| Version::try_from(u32::from(v)).ok())
+        .unwrap_or(Version::V0x13);
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    if raw_hash(&argon2, &params, password, salt, &mut out, memory).is_err() {
+        return false;
+    }
+    aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_bytes()).is_ok()
+}
+
 impl PasswordHasher {
-    /// Builds the pool and computes the dummy hash (one hash at start-up).
+    /// Starts `concurrency` hashing threads and computes the dummy hash (one hash at start-up).
     pub fn new(params: Argon2Params, concurrency: usize, queue: usize) -> Result<Self, HashError> {
-        let argon2_params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| HashError::Failed(e.to_string()))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params);
-        let random_password: [u8; 32] = rand::random();
-        let dummy_hash = argon2
-            .hash_password(&random_password)
-            .map_err(|e| HashError::Failed(e.to_string()))?
-            .to_string();
+        argon2_params(params, None)?;
+        let dummy_hash = hash_with(params, &rand::random::<[u8; 32]>(), &mut Vec::new())?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
         let concurrency = concurrency.max(1);
+        for index in 0..concurrency {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("hufu-hash-{index}"))
+                .spawn(move || {
+                    let mut memory: Vec<Block> = Vec::new();
+                    loop {
+                        // One thread waits on the queue at a time; the job runs unlocked.
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return, // the hasher was dropped
+                        }
+                    }
+                })
+                .map_err(|e| HashError::Failed(e.to_string()))?;
+        }
         Ok(Self {
-            argon2,
             params,
-            permits: Arc::new(Semaphore::new(concurrency)),
-            in_flight: AtomicUsize::new(0),
-            completed: AtomicU64::new(0),
+            jobs: Mutex::new(sender),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            completed: Arc::new(AtomicU64::new(0)),
             capacity: concurrency + queue,
             dummy_hash,
         })
@@ -92,14 +179,9 @@ impl PasswordHasher {
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        let argon2 = self.argon2.clone();
-        self.run(move || {
-            argon2
-                .hash_password(password.expose().as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Failed(e.to_string()))
-        })
-        .await?
+        let params = self.params;
+        self.run(move |memory| hash_with(params, password.expose().as_bytes(), memory))
+            .await?
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no stored
@@ -107,39 +189,36 @@ impl PasswordHasher {
     pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool, HashError> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        let argon2 = self.argon2.clone();
         let matches = self
-            .run(move || {
-                // The stored hash carries its own parameters; `argon2` only supplies the
-                // algorithm family. An unparseable hash simply does not match.
-                argon2
-                    .verify_password(password.expose().as_bytes(), hash.as_str())
-                    .is_ok()
-            })
+            .run(move |memory| verify_with(password.expose().as_bytes(), &hash, memory))
             .await?;
         Ok(known && matches)
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Busy);
         }
-        let _in_flight = InFlight(&self.in_flight);
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| HashError::Failed(e.to_string()))?;
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| HashError::Failed(e.to_string()));
-        self.completed.fetch_add(1, Ordering::Relaxed);
-        result
+        let in_flight = InFlight(self.in_flight.clone());
+        let completed = self.completed.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let result = work(memory);
+            completed.fetch_add(1, Ordering::Relaxed);
+            // Counted as done when the thread is free again, even if the caller left.
+            drop(in_flight);
+            let _ = tx.send(result);
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| HashError::Failed("hashing queue poisoned".into()))?
+            .send(job)
+            .map_err(|_| HashError::Failed("hashing threads stopped".into()))?;
+        rx.await.map_err(|_| HashError::Failed("hashing thread died".into()))
     }
 }
 
@@ -196,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_is_refused_at_once() {
-        let pool = Arc::new(PasswordHasher::new(Argon2Params::OWASP, 1, 0).unwrap());
+        let pool = std::sync::Arc::new(PasswordHasher::new(Argon2Params::OWASP, 1, 0).unwrap());
         let first = {
             let pool = pool.clone();
             tokio::spawn(async move { pool.hash(SecretString::new("one two three")).await })
