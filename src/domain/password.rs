@@ -114,7 +114,7 @@ fn verify_with(password: &[u8], stored: &str, memory: &mut Vec<Block>) -> bool {
     };
     let version = phc
         .version
-        .and_then(|v| Version::try_from(u32::from(v)).ok())
+        .and_then(|v| Version::try_from(v).ok())
         .unwrap_or(Version::V0x13);
     let argon2 = Argon2::new(algorithm, version, params.clone());
     let mut out = vec![0u8; expected.len()];
