@@ -26,6 +26,9 @@ pub enum HashError {
     Failed(String),
 }
 
+/// A hashing thread idle this long frees its work area (19 MiB at OWASP settings).
+const RELEASE_IDLE_MEMORY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Work for a hashing thread: runs with that thread's reusable argon2 memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
@@ -124,6 +127,21 @@ fn verify_with(password: &[u8], stored: &str, memory: &mut Vec<Block>) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_bytes()).is_ok()
 }
 
+/// Lowers this thread's scheduling priority (nice 10), so that while logins keep the hashing
+/// threads busy, the async workers answering every other request still get the CPU first.
+/// Hashing then uses what is left, which is all of it when nothing else runs.
+#[cfg(target_os = "linux")]
+fn yield_to_requests() {
+    // SAFETY: setpriority with PRIO_PROCESS and who = 0 changes only the calling thread's nice
+    // value on Linux (threads are scheduled as tasks); it touches no memory of ours.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn yield_to_requests() {}
+
 impl PasswordHasher {
     /// Starts `concurrency` hashing threads and computes the dummy hash (one hash at start-up).
     pub fn new(params: Argon2Params, concurrency: usize, queue: usize) -> Result<Self, HashError> {
@@ -137,16 +155,19 @@ impl PasswordHasher {
             std::thread::Builder::new()
                 .name(format!("hufu-hash-{index}"))
                 .spawn(move || {
+                    yield_to_requests();
                     let mut memory: Vec<Block> = Vec::new();
                     loop {
                         // One thread waits on the queue at a time; the job runs unlocked.
                         let job = match receiver.lock() {
-                            Ok(receiver) => receiver.recv(),
+                            Ok(receiver) => receiver.recv_timeout(RELEASE_IDLE_MEMORY_AFTER),
                             Err(_) => return,
                         };
                         match job {
                             Ok(job) => job(&mut memory),
-                            Err(_) => return, // the hasher was dropped
+                            // Idle: give the work area back to the system until the next burst.
+                            Err(mpsc::RecvTimeoutError::Timeout) => memory = Vec::new(),
+                            Err(mpsc::RecvTimeoutError::Disconnected) => return, // the hasher was dropped
                         }
                     }
                 })
