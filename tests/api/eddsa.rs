@@ -108,12 +108,7 @@ fn sign_with_node_key(app: &TestApp, rows: &[hufu::store::SigningKeyRow], header
 }
 
 fn hs256(header: Value, claims: &Value, secret: &[u8]) -> String {
-    let key = jsonwebtoken::EncodingKey::from_secret(secret);
-    let h = URL_SAFE_NO_PAD.encode(header.to_string());
-    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signature =
-        jsonwebtoken::crypto::sign(format!("{h}.{c}").as_bytes(), &key, jsonwebtoken::Algorithm::HS256).unwrap();
-    format!("{h}.{c}.{signature}")
+    crate::harness::sign_hs256(&header, claims, secret)
 }
 
 async fn forged_eddsa_tokens_are_refused(backend: Backend) {

@@ -505,3 +505,34 @@ pub fn pool(timeout: Duration) -> PoolSettings {
         timeout,
     }
 }
+
+/// Polls `url` with `token` until it answers 401 `TOKEN_REVOKED`, failing after `within`; every
+/// earlier answer must be a 200 (the token was good until the revocation arrived).
+pub async fn assert_revoked_within(client: &reqwest::Client, url: &str, token: &str, within: Duration, what: &str) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let answer = read(client.get(url).bearer_auth(token).send().await.expect("request sent")).await;
+        if answer.status == 401 {
+            answer.expect_error(401, "TOKEN_REVOKED");
+            return;
+        }
+        answer.expect_ok(200);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still accepted after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Signs arbitrary header and claims with HS256 and `secret` (to forge tokens in tests).
+pub fn sign_hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    let h = URL_SAFE_NO_PAD.encode(header.to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signature =
+        jsonwebtoken::crypto::sign(format!("{h}.{c}").as_bytes(), &key, jsonwebtoken::Algorithm::HS256).expect("sign");
+    format!("{h}.{c}.{signature}")
+}

@@ -76,6 +76,23 @@ macro_rules! dispatch {
     };
 }
 
+/// The `insert_user` statement with a [`NewUser`]'s values bound, for any driver.
+macro_rules! insert_user {
+    ($sql:expr, $user:expr) => {
+        sqlx::query($sql)
+            .bind($user.id)
+            .bind(&$user.username)
+            .bind(&$user.username_key)
+            .bind(&$user.email)
+            .bind(&$user.email_key)
+            .bind(&$user.phone)
+            .bind(&$user.password_hash)
+            .bind(&$user.roles)
+            .bind($user.now_ms)
+            .bind($user.now_ms)
+    };
+}
+
 /// `(username_key, email_key, phone)` of an account holding a requested unique value.
 type TakenRow = (String, Option<String>, Option<String>);
 
@@ -189,17 +206,7 @@ impl SqlStore {
 
     /// Inserts a user.
     pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => sqlx::query(self.sql.insert_user)
-            .bind(user.id)
-            .bind(&user.username)
-            .bind(&user.username_key)
-            .bind(&user.email)
-            .bind(&user.email_key)
-            .bind(&user.phone)
-            .bind(&user.password_hash)
-            .bind(&user.roles)
-            .bind(user.now_ms)
-            .bind(user.now_ms)
+        dispatch!(&self.db, pool => insert_user!(self.sql.insert_user, user)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))

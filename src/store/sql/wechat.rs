@@ -48,17 +48,7 @@ impl SqlStore {
     pub async fn create_wechat_user(&self, user: &NewUser, identity: &NewIdentity) -> Result<(), StoreError> {
         dispatch!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            sqlx::query(self.sql.insert_user)
-                .bind(user.id)
-                .bind(&user.username)
-                .bind(&user.username_key)
-                .bind(&user.email)
-                .bind(&user.email_key)
-                .bind(&user.phone)
-                .bind(&user.password_hash)
-                .bind(&user.roles)
-                .bind(user.now_ms)
-                .bind(user.now_ms)
+            insert_user!(self.sql.insert_user, user)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(self.sql.insert_wechat_identity)
