@@ -195,3 +195,59 @@ impl Limits {
         self.local.prune(self.clock.unix_millis());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn limits(per_minute: u32) -> Limits {
+        let settings = LimitSettings {
+            per_minute: [per_minute; 4],
+            lockout_threshold: 2,
+            lockout_window: Duration::from_secs(900),
+            lockout_duration: Duration::from_secs(900),
+        };
+        Limits::new(None, settings, Arc::new(ManualClock::starting_now()))
+    }
+
+    #[tokio::test]
+    async fn ipv6_clients_share_a_bucket_per_64_and_ipv4_mapped_peers_count_as_ipv4() {
+        let limits = limits(2);
+        assert!(limits.rate(Action::Login, Some("2001:db8:1:2::1")).await.is_ok());
+        assert!(limits.rate(Action::Login, Some("2001:db8:1:2:ffff::9")).await.is_ok());
+        assert!(matches!(
+            limits.rate(Action::Login, Some("2001:db8:1:2::77")).await,
+            Err(Error::RateLimited { .. })
+        ));
+        assert!(
+            limits.rate(Action::Login, Some("2001:db8:1:3::1")).await.is_ok(),
+            "another /64"
+        );
+        assert!(limits.rate(Action::Login, Some("192.0.2.1")).await.is_ok());
+        assert!(limits.rate(Action::Login, Some("::ffff:192.0.2.1")).await.is_ok());
+        assert!(matches!(
+            limits.rate(Action::Login, Some("192.0.2.1")).await,
+            Err(Error::RateLimited { .. })
+        ));
+        assert!(
+            limits.rate(Action::Register, Some("192.0.2.1")).await.is_ok(),
+            "limits are per endpoint"
+        );
+    }
+
+    #[tokio::test]
+    async fn attempts_that_checked_no_password_do_not_lock() {
+        let limits = limits(100);
+        for _ in 0..5 {
+            limits.begin_attempt("alice").await.unwrap();
+            limits.cancel_attempt("alice").await;
+        }
+        limits.begin_attempt("alice").await.unwrap();
+        limits.begin_attempt("alice").await.unwrap();
+        assert!(
+            matches!(limits.begin_attempt("alice").await, Err(Error::Locked { .. })),
+            "two real failures lock"
+        );
+    }
+}
