@@ -12,6 +12,7 @@ use crate::store::{RotateRequest, Rotation};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// A refresh token used less than this long ago, presented again, is taken for a request that
@@ -25,7 +26,7 @@ const FEED_TOLERANCE: std::time::Duration = std::time::Duration::from_secs(3);
 /// memory is touched unless the token names a signing key this node has not loaded yet, or
 /// the node has not yet loaded the recent revocations (then it tries once, and answers 503
 /// rather than let a possibly revoked token through).
-pub async fn authenticate(core: &Core, token: &str) -> Result<AccessClaims> {
+pub async fn authenticate(core: &Core, token: &str) -> Result<Arc<AccessClaims>> {
     let claims = match core.tokens.verify(token) {
         Err(TokenError::UnknownKey) => {
             keys::reload_soon(core).await;
