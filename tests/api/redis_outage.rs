@@ -168,3 +168,40 @@ async fn losing_redis_degrades_to_the_database_and_recovers_by_itself() {
     .await;
     drop(redis);
 }
+
+/// Contract section 9: hufu starts even when Redis is unreachable; `/readyz` names `redis` and
+/// the service works from the database meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hufu_starts_and_serves_while_redis_is_unreachable() {
+    // A port held by this test and never answered: no other test can start a Redis there.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    let app = TestApp::spawn_cached(CacheMode::Memory, |s| s.redis_url = Some(url))
+        .await
+        .expect("SQLite");
+    let ready = app.get("/readyz", None).await;
+    let body = ready.expect_error(503, "SERVICE_UNAVAILABLE");
+    assert!(
+        body["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["field"] == "redis"),
+        "{}",
+        ready.text
+    );
+    let token = app.user_with_token("noredis").await;
+    app.call(
+        "PUT",
+        "/api/v1/users/profile",
+        Some(&token),
+        Some(json!({"nickname": "still here"})),
+    )
+    .await
+    .expect_ok(200);
+    assert_eq!(
+        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["nickname"],
+        "still here"
+    );
+    drop(silent);
+}
