@@ -45,6 +45,9 @@ struct Args {
     /// Where to write the results as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: std::path::PathBuf,
+    /// Threads of the load generator (default: one per core).
+    #[arg(long)]
+    client_threads: Option<usize>,
     /// A label for this configuration in the table.
     #[arg(long)]
     label: Option<String>,
@@ -177,9 +180,21 @@ fn json(value: serde_json::Value) -> Option<Bytes> {
     Some(Bytes::from(value.to_string()))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let mut args = Args::parse();
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // The generator shares the machine with the server; its thread count is a knob so that its
+    // share of the cores can be varied (one thread per core by default, as tokio would pick).
+    let threads = args
+        .client_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?
+        .block_on(bench(args))
+}
+
+async fn bench(mut args: Args) -> anyhow::Result<()> {
     if args.short {
         args.seconds = 1;
         args.users = args.users.min(200);
@@ -243,17 +258,17 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let bare: MakeCall = Arc::new(|_, _| Call {
-        method: "GET",
-        path: "/healthz".into(),
+        method: hyper::Method::GET,
+        path: hyper::Uri::from_static("/healthz"),
         bearer: None,
         body: None,
     });
     let profile: MakeCall = {
-        let token: Arc<str> = token.into();
+        let authorization = hyper::header::HeaderValue::try_from(format!("Bearer {token}"))?;
         Arc::new(move |_, _| Call {
-            method: "GET",
-            path: "/api/v1/users/profile".into(),
-            bearer: Some(token.clone()),
+            method: hyper::Method::GET,
+            path: hyper::Uri::from_static("/api/v1/users/profile"),
+            bearer: Some(authorization.clone()),
             body: None,
         })
     };
@@ -278,8 +293,8 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(move |c, n| {
             let i = (c * 7_919 + n as usize * 31) % users;
             Call {
-                method: "POST",
-                path: "/api/v1/auth/login".into(),
+                method: hyper::Method::POST,
+                path: hyper::Uri::from_static("/api/v1/auth/login"),
                 bearer: None,
                 body: json(serde_json::json!({"username": format!("b{run}{i}"), "password": PASSWORD})),
             }
@@ -325,8 +340,8 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(move |c, n| {
             let name = format!("r{run}x{c}y{n}");
             Call {
-                method: "POST",
-                path: "/api/v1/auth/register".into(),
+                method: hyper::Method::POST,
+                path: hyper::Uri::from_static("/api/v1/auth/register"),
                 bearer: None,
                 body: json(
                     serde_json::json!({"username": name, "email": format!("{name}@bench.example"), "password": PASSWORD}),
