@@ -152,6 +152,12 @@ pub enum Error {
     /// The OAuth `state` is missing, forged, expired or replayed.
     #[error("OAuth state invalid")]
     OauthStateInvalid,
+    /// Authenticated, but without the role the endpoint needs.
+    #[error("forbidden")]
+    Forbidden,
+    /// A wrong, expired or replayed TOTP or recovery code, or a bad `mfa_token`.
+    #[error("MFA code invalid")]
+    MfaInvalid,
     /// No such session of this user.
     #[error("session not found")]
     SessionNotFound,

@@ -306,6 +306,22 @@ impl ApiError {
                     StatusCode::NOT_FOUND,
                     simple("NOT_FOUND", "user not found", "用户不存在"),
                 ),
+                D::Forbidden => (
+                    StatusCode::FORBIDDEN,
+                    simple(
+                        "FORBIDDEN",
+                        "you do not have the role this needs",
+                        "没有执行此操作的权限",
+                    ),
+                ),
+                D::MfaInvalid => (
+                    StatusCode::UNAUTHORIZED,
+                    simple(
+                        "MFA_INVALID",
+                        "wrong or expired verification code",
+                        "验证码错误或已过期",
+                    ),
+                ),
                 D::SessionNotFound => (
                     StatusCode::NOT_FOUND,
                     simple("NOT_FOUND", "session not found", "会话不存在"),
@@ -501,6 +517,8 @@ mod tests {
             (TokenError::Revoked.into(), 401, "TOKEN_REVOKED"),
             (DomainError::AccountDisabled.into(), 403, "ACCOUNT_DISABLED"),
             (DomainError::RegistrationDisabled.into(), 403, "REGISTRATION_DISABLED"),
+            (DomainError::Forbidden.into(), 403, "FORBIDDEN"),
+            (DomainError::MfaInvalid.into(), 401, "MFA_INVALID"),
             (DomainError::NotFound.into(), 404, "NOT_FOUND"),
             (DomainError::Taken(UniqueField::Username).into(), 409, "USERNAME_TAKEN"),
             (DomainError::Taken(UniqueField::Email).into(), 409, "EMAIL_TAKEN"),

@@ -101,6 +101,119 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+/// The role that may use the administration endpoints.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// The caller of an administration endpoint: a valid token of a user whose *current* roles
+/// include `admin`. The roles are read from the cached profile (invalidated on every change),
+/// not from the token, so removing the role cuts access at once, even with an older token.
+#[derive(Debug, Clone)]
+pub struct AdminUser {
+    /// The administrator's verified token.
+    pub caller: Authenticated,
+}
+
+impl AdminUser {
+    /// The administrator's user id.
+    pub fn user_id(&self) -> i64 {
+        self.caller.user_id()
+    }
+}
+
+/// The part of a cached profile the guard reads.
+#[derive(serde::Deserialize)]
+struct CurrentRoles {
+    roles: Vec<String>,
+    status: i16,
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Authenticated::from_request_parts(parts, state).await?;
+        let json = match crate::domain::accounts::profile_json(&state.core, caller.user_id()).await {
+            Ok(json) => json,
+            Err(crate::domain::error::Error::NotFound) => return Err(TokenError::Revoked.into()),
+            Err(other) => return Err(other.into()),
+        };
+        let current: CurrentRoles = serde_json::from_slice(&json)
+            .map_err(|e| crate::domain::error::Error::Internal(anyhow::anyhow!("cached profile unreadable: {e}")))?;
+        if current.status != crate::domain::user::STATUS_ACTIVE || !current.roles.iter().any(|r| r == ADMIN_ROLE) {
+            return Err(crate::domain::error::Error::Forbidden.into());
+        }
+        Ok(AdminUser { caller })
+    }
+}
+
+/// `page` (from 1) and `per_page` (1–100, default 20) of a listing, from the query string.
+/// Anything else is 400 `VALIDATION_FAILED` naming the field (contract section 9), in the
+/// envelope rather than as axum's plain-text rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Page number, from 1.
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+}
+
+impl Paging {
+    /// Largest `per_page`.
+    pub const MAX_PER_PAGE: u32 = 100;
+    /// `per_page` when none is given.
+    pub const DEFAULT_PER_PAGE: u32 = 20;
+
+    /// Parses the two parameters; `None` means absent.
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, crate::domain::error::Error> {
+        use crate::domain::error::{Error, FieldError, Reason};
+        let mut problems = Vec::new();
+        let page = match page.map(str::parse::<u32>) {
+            None => 1,
+            Some(Ok(n)) if n >= 1 => n,
+            Some(_) => {
+                problems.push(FieldError {
+                    field: "page",
+                    reason: Reason::Invalid,
+                });
+                1
+            }
+        };
+        let per_page = match per_page.map(str::parse::<u32>) {
+            None => Self::DEFAULT_PER_PAGE,
+            Some(Ok(n)) if (1..=Self::MAX_PER_PAGE).contains(&n) => n,
+            Some(Ok(n)) if n > Self::MAX_PER_PAGE => {
+                problems.push(FieldError {
+                    field: "per_page",
+                    reason: Reason::TooLong(Self::MAX_PER_PAGE as usize),
+                });
+                Self::DEFAULT_PER_PAGE
+            }
+            Some(_) => {
+                problems.push(FieldError {
+                    field: "per_page",
+                    reason: Reason::Invalid,
+                });
+                Self::DEFAULT_PER_PAGE
+            }
+        };
+        if problems.is_empty() {
+            Ok(Paging { page, per_page })
+        } else {
+            Err(Error::Validation(problems))
+        }
+    }
+
+    /// Rows to skip.
+    pub fn offset(self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.per_page)
+    }
+
+    /// Rows to read.
+    pub fn limit(self) -> i64 {
+        i64::from(self.per_page)
+    }
+}
+
 /// The client's IP (from the socket, or `X-Forwarded-For` when the peer is a trusted proxy)
 /// and `User-Agent`.
 #[derive(Debug, Clone)]
@@ -161,6 +274,21 @@ impl FromRequestParts<AppState> for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paging_takes_pages_from_one_and_at_most_a_hundred_per_page() {
+        assert_eq!(Paging::parse(None, None).unwrap(), Paging { page: 1, per_page: 20 });
+        assert_eq!(Paging::parse(Some("3"), Some("100")).unwrap().offset(), 200);
+        for (page, per_page) in [
+            (Some("0"), None),
+            (Some("x"), None),
+            (None, Some("101")),
+            (None, Some("0")),
+            (Some("-1"), None),
+        ] {
+            assert!(Paging::parse(page, per_page).is_err(), "{page:?} {per_page:?}");
+        }
+    }
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {

@@ -5,7 +5,7 @@
 
 pub mod sql;
 
-pub use sql::{NewIdentity, SessionRow, SigningKeyRow, SqlStore};
+pub use sql::{AuditFilter, AuditRow, NewIdentity, SessionRow, SigningKeyRow, SqlStore};
 
 use crate::domain::error::UniqueField;
 
@@ -81,6 +81,41 @@ pub struct NewSession {
     pub expires_at_ms: i64,
     /// Creation time (Unix ms).
     pub now_ms: i64,
+}
+
+/// One audit-log entry to write, in the same transaction as the change it records.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    /// Generated, time-ordered id.
+    pub id: i64,
+    /// The account the event concerns.
+    pub user_id: Option<i64>,
+    /// Who did it, when not the user themself (an administrator).
+    pub actor_id: Option<i64>,
+    /// The contract's event name (`login`, `admin_update`, …).
+    pub event: &'static str,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client `User-Agent` (truncated).
+    pub user_agent: Option<String>,
+    /// When (Unix ms).
+    pub at_ms: i64,
+    /// A small JSON object, never anything secret.
+    pub detail: Option<String>,
+}
+
+impl AuditRecord {
+    /// With a small JSON object of detail (never anything secret).
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail.to_string());
+        self
+    }
+
+    /// Done by `actor` (an administrator) rather than by the user.
+    pub fn by(mut self, actor: i64) -> Self {
+        self.actor_id = Some(actor);
+        self
+    }
 }
 
 /// What a unique violation was about.

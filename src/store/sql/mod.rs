@@ -8,6 +8,7 @@
 mod queries;
 mod rows;
 
+pub use audit::{AuditFilter, AuditRow};
 pub use keys::SigningKeyRow;
 pub use rows::SessionRow;
 pub use wechat::NewIdentity;
@@ -93,9 +94,26 @@ macro_rules! insert_user {
     };
 }
 
+/// The `insert_audit` statement with an [`AuditRecord`](crate::store::AuditRecord)'s values
+/// bound, for any driver: run it on the transaction of the change it records.
+macro_rules! insert_audit {
+    ($sql:expr, $record:expr) => {
+        sqlx::query($sql)
+            .bind($record.id)
+            .bind($record.user_id)
+            .bind($record.actor_id)
+            .bind($record.event)
+            .bind(&$record.ip)
+            .bind(&$record.user_agent)
+            .bind($record.at_ms)
+            .bind(&$record.detail)
+    };
+}
+
 /// `(username_key, email_key, phone)` of an account holding a requested unique value.
 type TakenRow = (String, Option<String>, Option<String>);
 
+mod audit;
 mod keys;
 mod sessions;
 mod users;

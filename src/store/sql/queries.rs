@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 macro_rules! user_columns {
     () => {
         "id, username, email, phone, nickname, avatar_url, password_hash, status, roles, created_at, updated_at, \
-         (SELECT COUNT(*) FROM wechat_identities w WHERE w.user_id = users.id) AS wechat_identities"
+         (SELECT COUNT(*) FROM wechat_identities w WHERE w.user_id = users.id) AS wechat_identities, \
+         (SELECT COUNT(*) FROM mfa_totp t WHERE t.user_id = users.id AND t.enabled_at IS NOT NULL) AS mfa_enabled"
     };
 }
 
@@ -66,6 +67,9 @@ statements!(
     update_phone,
     use_oauth_state,
     prune_oauth_states,
+    insert_audit,
+    audit_count,
+    audit_page,
 );
 
 /// SQLite's statements, and the base of the others.
@@ -124,6 +128,12 @@ const PORTABLE: Queries = Queries {
     update_phone: "UPDATE users SET phone = ?, updated_at = ? WHERE id = ?",
     use_oauth_state: "INSERT INTO oauth_states (nonce, expires_at) VALUES (?, ?)",
     prune_oauth_states: "DELETE FROM oauth_states WHERE expires_at < ?",
+    insert_audit: "INSERT INTO audit_log (id, user_id, actor_id, event, ip, user_agent, at, detail) \
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    // Filters are optional: a null parameter matches every row.
+    audit_count: "SELECT COUNT(*) FROM audit_log WHERE (? IS NULL OR user_id = ?) AND (? IS NULL OR event = ?)",
+    audit_page: "SELECT id, user_id, actor_id, event, ip, user_agent, at, detail FROM audit_log \
+                 WHERE (? IS NULL OR user_id = ?) AND (? IS NULL OR event = ?) ORDER BY id DESC LIMIT ? OFFSET ?",
     insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
                          VALUES (?, ?, ?, ?, ?)",
     signing_keys: "SELECT kid, algorithm, public_key, private_key, created_at FROM signing_keys \

@@ -19,6 +19,7 @@ pub struct UserRow {
     created_at: i64,
     updated_at: i64,
     wechat_identities: i64,
+    mfa_enabled: i64,
 }
 
 impl UserRow {
@@ -34,7 +35,7 @@ impl UserRow {
                 avatar_url: self.avatar_url,
                 status: self.status,
                 roles: parse_roles(&self.roles),
-                mfa_enabled: false,
+                mfa_enabled: self.mfa_enabled > 0,
                 wechat_bound: self.wechat_identities > 0,
                 created_at: from_unix_millis(self.created_at),
                 updated_at: from_unix_millis(self.updated_at),

@@ -1,0 +1,136 @@
+//! The audit trail (contract section 4): the events that exist and how an entry is made.
+//! Entries for changes are handed to the store method that makes the change, which writes
+//! them in the same transaction; events that change nothing else are written on their own.
+//! Nothing secret is ever put in an entry: `detail` holds names and ids, never a password,
+//! token, code or hash.
+
+use super::{ClientContext, Core};
+use crate::store::AuditRecord;
+
+/// Longest `User-Agent` kept in an entry.
+const USER_AGENT_MAX: usize = 512;
+
+/// An audit event, by its contract name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// An account was created with a password.
+    Register,
+    /// A password (or second-factor) sign-in succeeded.
+    Login,
+    /// A sign-in was refused (wrong password, wrong second factor, disabled account).
+    LoginFailed,
+    /// An identifier was locked after too many failures.
+    Locked,
+    /// A session (or every session) was signed out by its user.
+    Logout,
+    /// A refresh token was rotated.
+    Refresh,
+    /// A retired refresh token was presented: its session was revoked.
+    RefreshReuse,
+    /// The password was changed (or first set).
+    PasswordChanged,
+    /// TOTP was switched on.
+    MfaEnabled,
+    /// TOTP was switched off.
+    MfaDisabled,
+    /// A WeChat sign-in (Mini Program or website QR).
+    WechatLogin,
+    /// A WeChat identity was bound to an account.
+    WechatBound,
+    /// A WeChat identity was removed from an account.
+    WechatUnbound,
+    /// Profile fields changed.
+    ProfileUpdated,
+    /// An administrator changed status or roles.
+    AdminUpdate,
+    /// Sessions were revoked (one by its user, or all by an administrator).
+    SessionsRevoked,
+}
+
+impl Event {
+    /// Every event, in the contract's order.
+    pub const ALL: [Event; 16] = [
+        Event::Register,
+        Event::Login,
+        Event::LoginFailed,
+        Event::Locked,
+        Event::Logout,
+        Event::Refresh,
+        Event::RefreshReuse,
+        Event::PasswordChanged,
+        Event::MfaEnabled,
+        Event::MfaDisabled,
+        Event::WechatLogin,
+        Event::WechatBound,
+        Event::WechatUnbound,
+        Event::ProfileUpdated,
+        Event::AdminUpdate,
+        Event::SessionsRevoked,
+    ];
+
+    /// The contract's name of the event.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Register => "register",
+            Event::Login => "login",
+            Event::LoginFailed => "login_failed",
+            Event::Locked => "locked",
+            Event::Logout => "logout",
+            Event::Refresh => "refresh",
+            Event::RefreshReuse => "refresh_reuse",
+            Event::PasswordChanged => "password_changed",
+            Event::MfaEnabled => "mfa_enabled",
+            Event::MfaDisabled => "mfa_disabled",
+            Event::WechatLogin => "wechat_login",
+            Event::WechatBound => "wechat_bound",
+            Event::WechatUnbound => "wechat_unbound",
+            Event::ProfileUpdated => "profile_updated",
+            Event::AdminUpdate => "admin_update",
+            Event::SessionsRevoked => "sessions_revoked",
+        }
+    }
+
+    /// The event with this contract name.
+    pub fn parse(name: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+/// A new entry about `user_id`, made by the caller described by `client`, now.
+pub fn entry(core: &Core, event: Event, user_id: Option<i64>, client: &ClientContext) -> AuditRecord {
+    AuditRecord {
+        id: core.ids.next_id(),
+        user_id,
+        actor_id: None,
+        event: event.name(),
+        ip: client.ip.clone(),
+        user_agent: client
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+        at_ms: core.clock.unix_millis(),
+        detail: None,
+    }
+}
+
+/// Writes an entry for an event that changes nothing else (a failed sign-in, a lock). A
+/// failure to write is logged, not returned: the answer to the client does not depend on it.
+pub async fn record_alone(core: &Core, record: AuditRecord) {
+    if let Err(error) = core.store.record_audit(&record).await {
+        tracing::warn!(event = record.event, %error, "could not write an audit entry");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_name_parses_back_to_its_event() {
+        for event in Event::ALL {
+            assert_eq!(Event::parse(event.name()), Some(event));
+        }
+        assert_eq!(Event::parse("LOGIN"), None);
+        assert_eq!(Event::parse(""), None);
+    }
+}
