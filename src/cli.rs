@@ -169,7 +169,7 @@ async fn run_user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
                 password,
                 phone,
             };
-            accounts::create_account(core, input, &roles, false)
+            accounts::create_account(core, input, &roles, false, &command_line())
                 .await
                 .map_err(describe)?
         }
@@ -242,5 +242,14 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             );
             app::serve(listener, state, &settings, app::shutdown_signal()).await
         }
+    }
+}
+
+/// Who acts when the command line changes something: no IP, and a user agent that says so in
+/// the audit log.
+fn command_line() -> crate::domain::ClientContext {
+    crate::domain::ClientContext {
+        ip: None,
+        user_agent: Some("hufu command line".to_owned()),
     }
 }

@@ -161,7 +161,7 @@ async fn seed(settings: &Settings, run: &str, users: usize) -> anyhow::Result<()
                         now_ms: 0,
                     };
                     store
-                        .create_user(&user)
+                        .create_user(&user, None)
                         .await
                         .map_err(|e| anyhow::anyhow!("seeding: {e}"))?;
                 }

@@ -28,8 +28,7 @@ impl Counters {
     }
 
     /// One sign-in attempt under a lockout, atomically (the in-process twin of the Redis
-    /// script): the lock's remaining ms when locked already or by this attempt, else `None`
-    /// after counting it.
+    /// script): the lock when locked already or by this attempt, else `None` after counting it.
     pub fn attempt(
         &self,
         fails: &str,
@@ -38,13 +37,16 @@ impl Counters {
         window_ms: i64,
         lock_ms: i64,
         now_ms: i64,
-    ) -> Option<u64> {
+    ) -> Option<super::Lock> {
         // Both maps are held for the whole step, so no attempt can slip between a check and
         // the lock another attempt is setting.
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(until) = locks.get(lock).filter(|until| **until > now_ms) {
-            return u64::try_from(until - now_ms).ok();
+            return Some(super::Lock {
+                remaining_ms: u64::try_from(until - now_ms).unwrap_or(0),
+                set_by_this_attempt: false,
+            });
         }
         let entry = windows.entry(fails.to_owned()).or_insert((0, now_ms + window_ms));
         if entry.1 <= now_ms {
@@ -54,7 +56,10 @@ impl Counters {
         if entry.0 > u64::from(threshold) {
             windows.remove(fails);
             locks.insert(lock.to_owned(), now_ms.saturating_add(lock_ms));
-            return u64::try_from(lock_ms).ok();
+            return Some(super::Lock {
+                remaining_ms: u64::try_from(lock_ms).unwrap_or(0),
+                set_by_this_attempt: true,
+            });
         }
         None
     }

@@ -21,6 +21,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A lockout in force, as the counters report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lock {
+    /// Milliseconds until it ends.
+    pub remaining_ms: u64,
+    /// Whether the attempt that asked set it (the audit log records the moment of locking).
+    pub set_by_this_attempt: bool,
+}
+
 /// Most users kept in the first level.
 const L1_CAPACITY: u64 = 50_000;
 /// Longest a write waits for the other nodes to acknowledge an invalidation.

@@ -103,7 +103,8 @@ static RATE_WINDOW: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// KEYS: failures, lock. ARGV: window ms, threshold, lock ms. Returns the lock's remaining
-/// ms when locked (already, or by this attempt), else 0 after counting the attempt.
+/// ms when locked already, minus the lock's length when this attempt set it, else 0 after
+/// counting the attempt.
 static LOCKOUT_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"local locked = redis.call('PTTL', KEYS[2])
@@ -113,7 +114,7 @@ static LOCKOUT_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
           if n > tonumber(ARGV[2]) then
             redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
             redis.call('DEL', KEYS[1])
-            return tonumber(ARGV[3])
+            return -tonumber(ARGV[3])
           end
           return 0",
     )
@@ -339,9 +340,8 @@ impl Redis {
         Ok((count, u64::try_from(ttl).unwrap_or(window_ms)))
     }
 
-    /// Starts a sign-in attempt for a lockout pair of keys (same hash tag): the remaining lock
-    /// in milliseconds when the identifier is locked (now or already), else `None` after
-    /// counting this attempt.
+    /// Starts a sign-in attempt for a lockout pair of keys (same hash tag): the lock when the
+    /// identifier is locked (by this attempt or already), else `None` after counting it.
     pub async fn lockout_attempt(
         &self,
         fails_key: &str,
@@ -349,16 +349,19 @@ impl Redis {
         threshold: u32,
         window: Duration,
         lock_for: Duration,
-    ) -> Result<Option<u64>, RedisDown> {
+    ) -> Result<Option<super::Lock>, RedisDown> {
         let to_ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let locked: u64 = self
+        let locked: i64 = self
             .script(
                 &LOCKOUT_ATTEMPT,
                 &[fails_key.to_owned(), lock_key.to_owned()],
                 &[to_ms(window), u64::from(threshold), to_ms(lock_for)],
             )
             .await?;
-        Ok((locked > 0).then_some(locked))
+        Ok((locked != 0).then(|| super::Lock {
+            remaining_ms: locked.unsigned_abs(),
+            set_by_this_attempt: locked < 0,
+        }))
     }
 
     /// `SET key value NX PX ttl`; true when this call set it (a lock taken).

@@ -5,6 +5,7 @@
 //! and both answer `InvalidCredentials`. A disabled account is only revealed to someone who
 //! gave its right password.
 
+use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result};
 use super::password::HashError;
 use super::tokens::IssuedToken;
@@ -120,16 +121,29 @@ impl Problems {
 }
 
 /// Creates an account with a password (self-registration, if switched on).
-pub async fn register(core: &Core, input: Registration) -> Result<User> {
+pub async fn register(core: &Core, input: Registration, client: &ClientContext) -> Result<User> {
     if !core.policy.registration_enabled {
         return Err(Error::RegistrationDisabled);
     }
-    create_account(core, input, &[DEFAULT_ROLE.to_owned()], core.policy.require_phone).await
+    create_account(
+        core,
+        input,
+        &[DEFAULT_ROLE.to_owned()],
+        core.policy.require_phone,
+        client,
+    )
+    .await
 }
 
 /// Creates an account with a password and the given roles, whatever the registration switch
 /// says (the command line uses this to make the first administrator, phone optional).
-pub async fn create_account(core: &Core, input: Registration, roles: &[String], require_phone: bool) -> Result<User> {
+pub async fn create_account(
+    core: &Core,
+    input: Registration,
+    roles: &[String],
+    require_phone: bool,
+    client: &ClientContext,
+) -> Result<User> {
     let mut problems = Problems::default();
     let username = problems
         .require("username", &input.username)
@@ -173,7 +187,11 @@ pub async fn create_account(core: &Core, input: Registration, roles: &[String], 
         now_ms,
     };
     for attempt in 1..=ID_ATTEMPTS {
-        match core.store.create_user(&new_user).await {
+        let record = audit::entry(core, Event::Register, Some(new_user.id), client).with_detail(serde_json::json!({
+            "method": "password",
+            "roles": roles,
+        }));
+        match core.store.create_user(&new_user, Some(&record)).await {
             Ok(()) => break,
             Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => new_user.id = core.ids.next_id(),
             Err(e) => return Err(e.into()),
@@ -224,7 +242,13 @@ pub async fn login(
 
     // Counted before the password is checked (whether or not the account exists, so a lock
     // says nothing about it); a locked identifier is refused even with the right password.
-    core.limits.begin_attempt(identifier.normalised()).await?;
+    if let Err(error) = core.limits.begin_attempt(identifier.normalised()).await {
+        if let Error::Locked { just_locked: true, .. } = error {
+            // Who the identifier belongs to is not looked up: a lock says nothing about it.
+            audit::record_alone(core, audit::entry(core, Event::Locked, None, client)).await;
+        }
+        return Err(error);
+    }
     let checked = async {
         let account = find_by_identifier(core, &identifier).await?;
         let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
@@ -244,15 +268,22 @@ pub async fn login(
             return Err(error);
         }
     };
+    let known_user = account.as_ref().map(|a| a.user.id);
     let Some(account) = account.filter(|_| matches) else {
+        let failed = audit::entry(core, Event::LoginFailed, known_user, client)
+            .with_detail(serde_json::json!({"reason": "invalid_credentials"}));
+        audit::record_alone(core, failed).await;
         return Err(Error::InvalidCredentials);
     };
     core.limits.record_success(identifier.normalised()).await;
     if !account.user.is_active() {
+        let failed = audit::entry(core, Event::LoginFailed, Some(account.user.id), client)
+            .with_detail(serde_json::json!({"reason": "account_disabled"}));
+        audit::record_alone(core, failed).await;
         return Err(Error::AccountDisabled);
     }
     let user_id = account.user.id;
-    let signed_in = start_session(core, account.user, client).await?;
+    let signed_in = start_session(core, account.user, client, SignIn::Password).await?;
     // A password change or a disable may have landed while the password was being checked:
     // it revoked "every other session" before this one existed. Look again now that the
     // session exists; any change from here on revokes it like every other.
@@ -262,7 +293,7 @@ pub async fn login(
         .is_some_and(|a| a.password_hash == stored_hash && a.user.is_active());
     if !unchanged {
         core.store
-            .revoke_session_of_user(signed_in.session_id, user_id, core.clock.unix_millis())
+            .revoke_session_of_user(signed_in.session_id, user_id, core.clock.unix_millis(), None)
             .await?;
         core.announce_revoked(&[signed_in.session_id]).await;
         return Err(if now.is_some_and(|a| !a.user.is_active()) {
@@ -274,8 +305,33 @@ pub async fn login(
     Ok(signed_in)
 }
 
-/// Creates a session for a user who has proven who they are, and issues its tokens.
-pub async fn start_session(core: &Core, user: User, client: &ClientContext) -> Result<SignedIn> {
+/// How a user proved who they are, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// Identifier and password.
+    Password,
+    /// Identifier and password, then a second factor.
+    SecondFactor,
+    /// A WeChat Mini Program `wx.login()` code.
+    MiniProgram,
+    /// WeChat website (QR) login.
+    WechatWebsite,
+}
+
+impl SignIn {
+    fn event_and_method(self) -> (Event, &'static str) {
+        match self {
+            SignIn::Password => (Event::Login, "password"),
+            SignIn::SecondFactor => (Event::Login, "password+mfa"),
+            SignIn::MiniProgram => (Event::WechatLogin, "miniprogram"),
+            SignIn::WechatWebsite => (Event::WechatLogin, "website"),
+        }
+    }
+}
+
+/// Creates a session for a user who has proven who they are, and issues its tokens. The
+/// sign-in's audit entry is written with the session, in its transaction.
+pub async fn start_session(core: &Core, user: User, client: &ClientContext, how: SignIn) -> Result<SignedIn> {
     let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let refresh_ttl = core.policy.refresh_ttl;
     let now_ms = core.clock.unix_millis();
@@ -291,8 +347,11 @@ pub async fn start_session(core: &Core, user: User, client: &ClientContext) -> R
         expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
         now_ms,
     };
+    let (event, method) = how.event_and_method();
     for attempt in 1..=ID_ATTEMPTS {
-        match core.store.create_session(&session).await {
+        let record = audit::entry(core, event, Some(user.id), client)
+            .with_detail(serde_json::json!({"method": method, "session_id": session.id.to_string()}));
+        match core.store.create_session(&session, Some(&record)).await {
             Ok(()) => break,
             Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => session.id = core.ids.next_id(),
             Err(e) => return Err(e.into()),
@@ -335,7 +394,12 @@ pub async fn profile(core: &Core, user_id: i64) -> Result<User> {
 }
 
 /// Applies a profile update and returns the updated user.
-pub async fn update_profile(core: &Core, user_id: i64, changes: ProfileChanges) -> Result<User> {
+pub async fn update_profile(
+    core: &Core,
+    user_id: i64,
+    changes: ProfileChanges,
+    client: &ClientContext,
+) -> Result<User> {
     let mut problems = Problems::default();
     let mut update = ProfileUpdate::default();
     match changes.username {
@@ -402,9 +466,22 @@ pub async fn update_profile(core: &Core, user_id: i64, changes: ProfileChanges) 
     if nothing_to_do {
         return profile(core, user_id).await;
     }
+    // The names of the fields changed, never their values.
+    let fields: Vec<&str> = [
+        ("username", update.username.is_set()),
+        ("email", update.email.is_set()),
+        ("phone", update.phone.is_set()),
+        ("nickname", update.nickname.is_set()),
+        ("avatar_url", update.avatar_url.is_set()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    let record = audit::entry(core, Event::ProfileUpdated, Some(user_id), client)
+        .with_detail(serde_json::json!({ "fields": fields }));
     let updated = core
         .store
-        .update_profile(user_id, &update, core.clock.unix_millis())
+        .update_profile(user_id, &update, core.clock.unix_millis(), Some(&record))
         .await;
     // Invalidate even when the write failed: it may have committed before the error.
     core.cache.invalidate(user_id).await;
@@ -419,6 +496,7 @@ pub async fn change_password(
     current_session: i64,
     old_password: Option<SecretString>,
     new_password: Option<SecretString>,
+    client: &ClientContext,
 ) -> Result<()> {
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
     let mut problems = Problems::default();
@@ -455,10 +533,14 @@ pub async fn change_password(
     }
     let hash = core.hasher.hash(new_password).await.map_err(hash_error)?;
     let now_ms = core.clock.unix_millis();
-    core.store.set_password_hash(user_id, &hash, now_ms).await?;
+    let record = audit::entry(core, Event::PasswordChanged, Some(user_id), client)
+        .with_detail(serde_json::json!({"first_password": account.password_hash.is_none()}));
+    core.store
+        .set_password_hash(user_id, &hash, now_ms, Some(&record))
+        .await?;
     let revoked = core
         .store
-        .revoke_user_sessions(user_id, Some(current_session), now_ms)
+        .revoke_user_sessions(user_id, Some(current_session), now_ms, None)
         .await?;
     core.cache.invalidate(user_id).await;
     core.announce_revoked(&revoked).await;

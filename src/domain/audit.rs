@@ -4,8 +4,12 @@
 //! Nothing secret is ever put in an entry: `detail` holds names and ids, never a password,
 //! token, code or hash.
 
+use super::error::Result;
 use super::{ClientContext, Core};
-use crate::store::AuditRecord;
+use crate::clock::from_unix_millis;
+use crate::store::{AuditFilter, AuditRecord};
+use serde::Serialize;
+use time::OffsetDateTime;
 
 /// Longest `User-Agent` kept in an entry.
 const USER_AGENT_MAX: usize = 512;
@@ -119,6 +123,51 @@ pub async fn record_alone(core: &Core, record: AuditRecord) {
     if let Err(error) = core.store.record_audit(&record).await {
         tracing::warn!(event = record.event, %error, "could not write an audit entry");
     }
+}
+
+/// One entry as administrators read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    /// Entry id.
+    pub id: i64,
+    /// The account concerned.
+    pub user_id: Option<i64>,
+    /// The administrator who acted, when not the user.
+    pub actor_id: Option<i64>,
+    /// Event name.
+    pub event: String,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// When.
+    #[serde(serialize_with = "crate::timefmt::serialize")]
+    pub at: OffsetDateTime,
+    /// The small JSON object written with the entry, or null.
+    pub detail: serde_json::Value,
+}
+
+/// One page of entries, newest first, with how many match in all.
+pub async fn page(core: &Core, filter: &AuditFilter, offset: i64, limit: i64) -> Result<(Vec<EntryView>, i64)> {
+    let (rows, total) = core.store.audit_page(filter, offset, limit).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| EntryView {
+            id: row.id,
+            user_id: row.user_id,
+            actor_id: row.actor_id,
+            event: row.event,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            at: from_unix_millis(row.at),
+            detail: row
+                .detail
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    Ok((items, total))
 }
 
 #[cfg(test)]

@@ -172,6 +172,8 @@ pub enum Error {
     Locked {
         /// Seconds until the lock ends.
         retry_after: u64,
+        /// Whether this attempt set the lock (the audit log records the moment of locking).
+        just_locked: bool,
     },
     /// Too much work queued (password hashing); the client should retry shortly.
     #[error("busy")]

@@ -152,14 +152,15 @@ impl Limits {
             None => self.local_attempt(&local_key),
         };
         match locked_for {
-            Some(ms) => Err(Error::Locked {
-                retry_after: seconds_rounded_up(ms),
+            Some(lock) => Err(Error::Locked {
+                retry_after: seconds_rounded_up(lock.remaining_ms),
+                just_locked: lock.set_by_this_attempt,
             }),
             None => Ok(()),
         }
     }
 
-    fn local_attempt(&self, local_key: &str) -> Option<u64> {
+    fn local_attempt(&self, local_key: &str) -> Option<crate::cache::Lock> {
         let s = &self.settings;
         self.local.attempt(
             &format!("{local_key}:fails"),

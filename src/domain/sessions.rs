@@ -1,11 +1,12 @@
 //! The token lifecycle after sign-in: checking access tokens, refresh rotation with reuse
 //! detection, logout (one session or all), and listing or revoking sessions.
 
-use super::Core;
 use super::accounts::{SignedIn, refresh_token_hash};
+use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, RefreshError, Result, TokenError};
 use super::keys;
 use super::tokens::AccessClaims;
+use super::{ClientContext, Core};
 use crate::clock::from_unix_millis;
 use crate::secret::SecretString;
 use crate::store::{RotateRequest, Rotation};
@@ -73,7 +74,7 @@ pub async fn sync_revocations(core: &Core) -> Result<()> {
 }
 
 /// Rotates a refresh token: a new pair for the same session, the old token retired.
-pub async fn refresh(core: &Core, refresh_token: Option<SecretString>) -> Result<SignedIn> {
+pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &ClientContext) -> Result<SignedIn> {
     let Some(presented) = refresh_token.filter(|t| !t.expose().is_empty()) else {
         return Err(Error::Validation(vec![FieldError {
             field: "refresh_token",
@@ -85,12 +86,17 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>) -> Result
     let refresh_ttl = core.policy.refresh_ttl;
     let old_hash = refresh_token_hash(presented.expose());
     let new_hash = refresh_token_hash(&replacement);
+    // The store fills in whose session it was.
+    let on_rotated = audit::entry(core, Event::Refresh, None, client);
+    let on_reused = audit::entry(core, Event::RefreshReuse, None, client);
     let request = RotateRequest {
         old_hash: &old_hash,
         new_hash: &new_hash,
         now_ms,
         new_expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
         race_grace_ms: RACE_GRACE_MS,
+        on_rotated: Some(&on_rotated),
+        on_reused: Some(&on_reused),
     };
     let (session_id, user_id) = match core.store.rotate_refresh_token(&request).await? {
         Rotation::Rotated { session_id, user_id } => (session_id, user_id),
@@ -124,12 +130,18 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>) -> Result
 }
 
 /// Revokes the caller's session, or every session of the caller with `all`.
-pub async fn logout(core: &Core, user_id: i64, session_id: i64, all: bool) -> Result<usize> {
+pub async fn logout(core: &Core, user_id: i64, session_id: i64, all: bool, client: &ClientContext) -> Result<usize> {
     let now_ms = core.clock.unix_millis();
+    let record = audit::entry(core, Event::Logout, Some(user_id), client)
+        .with_detail(serde_json::json!({"all": all, "session_id": session_id.to_string()}));
     let revoked = if all {
-        core.store.revoke_user_sessions(user_id, None, now_ms).await?
+        core.store
+            .revoke_user_sessions(user_id, None, now_ms, Some(&record))
+            .await?
     } else {
-        core.store.revoke_session_of_user(session_id, user_id, now_ms).await?;
+        core.store
+            .revoke_session_of_user(session_id, user_id, now_ms, Some(&record))
+            .await?;
         // The caller's own session counts as revoked even if it had expired meanwhile.
         vec![session_id]
     };
@@ -140,7 +152,7 @@ pub async fn logout(core: &Core, user_id: i64, session_id: i64, all: bool) -> Re
 /// Revokes every session of a user (administration, disabling, the command line).
 pub async fn revoke_all(core: &Core, user_id: i64) -> Result<usize> {
     let now_ms = core.clock.unix_millis();
-    let revoked = core.store.revoke_user_sessions(user_id, None, now_ms).await?;
+    let revoked = core.store.revoke_user_sessions(user_id, None, now_ms, None).await?;
     core.announce_revoked(&revoked).await;
     Ok(revoked.len())
 }
@@ -183,10 +195,16 @@ pub async fn list(core: &Core, user_id: i64, current_session: i64) -> Result<Vec
 }
 
 /// Revokes one of the user's own live sessions.
-pub async fn revoke_one(core: &Core, user_id: i64, session_id: &str) -> Result<()> {
+pub async fn revoke_one(core: &Core, user_id: i64, session_id: &str, client: &ClientContext) -> Result<()> {
     let session_id: i64 = session_id.parse().map_err(|_| Error::SessionNotFound)?;
     let now_ms = core.clock.unix_millis();
-    if !core.store.revoke_session_of_user(session_id, user_id, now_ms).await? {
+    let record = audit::entry(core, Event::SessionsRevoked, Some(user_id), client)
+        .with_detail(serde_json::json!({"session_id": session_id.to_string()}));
+    if !core
+        .store
+        .revoke_session_of_user(session_id, user_id, now_ms, Some(&record))
+        .await?
+    {
         return Err(Error::SessionNotFound);
     }
     core.announce_revoked(&[session_id]).await;

@@ -2,7 +2,8 @@
 //! and website QR login (OAuth2). WeChat's `session_key` is kept sealed and never leaves the
 //! server; a known `unionid` from another app of the same company signs into the same account.
 
-use super::accounts::{SignedIn, start_session};
+use super::accounts::{SignIn, SignedIn, start_session};
+use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result, UniqueField, WechatFailure};
 use super::user::{DEFAULT_ROLE, User};
 use super::validate;
@@ -84,6 +85,7 @@ async fn resolve(
     core: &Core,
     identity: NewIdentity,
     profile: Option<(Option<String>, Option<String>)>,
+    client: &ClientContext,
 ) -> Result<Resolved> {
     for attempt in 0..3 {
         if let Some((user_id, _)) = core.store.wechat_identity(&identity.appid, &identity.openid).await? {
@@ -97,7 +99,13 @@ async fn resolve(
         if let Some(unionid) = &identity.unionid
             && let Some(user_id) = core.store.wechat_user_by_unionid(unionid).await?
         {
-            match core.store.insert_wechat_identity(user_id, &identity).await {
+            let record = audit::entry(core, Event::WechatBound, Some(user_id), client)
+                .with_detail(serde_json::json!({"appid": identity.appid, "linked_by": "unionid"}));
+            match core
+                .store
+                .insert_wechat_identity(user_id, &identity, Some(&record))
+                .await
+            {
                 Ok(()) => {
                     core.cache.invalidate(user_id).await;
                     let user = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?.user;
@@ -124,7 +132,9 @@ async fn resolve(
             roles: DEFAULT_ROLE.to_owned(),
             now_ms: identity.now_ms,
         };
-        match core.store.create_wechat_user(&new_user, &identity).await {
+        let record = audit::entry(core, Event::Register, Some(new_user.id), client)
+            .with_detail(serde_json::json!({"method": "wechat", "appid": identity.appid}));
+        match core.store.create_wechat_user(&new_user, &identity, Some(&record)).await {
             Ok(()) => {
                 if nickname.is_some() || avatar_url.is_some() {
                     let changes = super::accounts::ProfileChanges {
@@ -133,7 +143,7 @@ async fn resolve(
                         ..Default::default()
                     };
                     // WeChat's nickname or avatar may not pass our checks; the account stands anyway.
-                    if let Ok(user) = super::accounts::update_profile(core, new_user.id, changes).await {
+                    if let Ok(user) = super::accounts::update_profile(core, new_user.id, changes, client).await {
                         return Ok(Resolved {
                             user,
                             is_new_user: true,
@@ -182,16 +192,19 @@ async fn identity_of_code(core: &Core, code: Option<String>) -> Result<NewIdenti
 /// `POST /auth/wechat/miniprogram`: signs in with a `wx.login()` code.
 pub async fn mini_program_login(core: &Core, code: Option<String>, client: &ClientContext) -> Result<(SignedIn, bool)> {
     let identity = identity_of_code(core, code).await?;
-    let resolved = resolve(core, identity, None).await?;
+    let resolved = resolve(core, identity, None, client).await?;
     if !resolved.user.is_active() {
         return Err(Error::AccountDisabled);
     }
-    Ok((start_session(core, resolved.user, client).await?, resolved.is_new_user))
+    Ok((
+        start_session(core, resolved.user, client, SignIn::MiniProgram).await?,
+        resolved.is_new_user,
+    ))
 }
 
 /// `POST /users/wechat/bind`: binds the Mini Program identity of a `wx.login()` code to the
 /// signed-in user.
-pub async fn bind(core: &Core, user_id: i64, code: Option<String>) -> Result<User> {
+pub async fn bind(core: &Core, user_id: i64, code: Option<String>, client: &ClientContext) -> Result<User> {
     let identity = identity_of_code(core, code).await?;
     if let Some((owner, _)) = core.store.wechat_identity(&identity.appid, &identity.openid).await? {
         if owner != user_id {
@@ -208,7 +221,13 @@ pub async fn bind(core: &Core, user_id: i64, code: Option<String>) -> Result<Use
         {
             return Err(Error::WechatAlreadyBound);
         }
-        match core.store.insert_wechat_identity(user_id, &identity).await {
+        let record = audit::entry(core, Event::WechatBound, Some(user_id), client)
+            .with_detail(serde_json::json!({"appid": identity.appid}));
+        match core
+            .store
+            .insert_wechat_identity(user_id, &identity, Some(&record))
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Err(Error::WechatAlreadyBound),
             Err(e) => return Err(e.into()),
@@ -220,12 +239,13 @@ pub async fn bind(core: &Core, user_id: i64, code: Option<String>) -> Result<Use
 
 /// `DELETE /users/wechat`: removes the user's WeChat identities, unless that would leave the
 /// account without a way to sign in.
-pub async fn unbind(core: &Core, user_id: i64) -> Result<User> {
+pub async fn unbind(core: &Core, user_id: i64, client: &ClientContext) -> Result<User> {
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
     if account.password_hash.is_none() {
         return Err(Error::LastLoginMethod);
     }
-    core.store.delete_wechat_identities(user_id).await?;
+    let record = audit::entry(core, Event::WechatUnbound, Some(user_id), client);
+    core.store.delete_wechat_identities(user_id, Some(&record)).await?;
     core.cache.invalidate(user_id).await;
     super::accounts::profile(core, user_id).await
 }
@@ -238,6 +258,7 @@ pub async fn set_phone(
     code: Option<String>,
     encrypted_data: Option<String>,
     iv: Option<String>,
+    client: &ClientContext,
 ) -> Result<User> {
     let app = mini_program(core)?;
     let info = match (code.filter(|c| !c.trim().is_empty()), encrypted_data, iv) {
@@ -261,7 +282,12 @@ pub async fn set_phone(
         format!("+{country}{}", info.pure_phone_number)
     };
     let phone = validate::phone(&candidate).map_err(|_| Error::Wechat(WechatFailure::Unavailable))?;
-    let saved = core.store.set_phone(user_id, &phone, core.clock.unix_millis()).await;
+    let record = audit::entry(core, Event::ProfileUpdated, Some(user_id), client)
+        .with_detail(serde_json::json!({"fields": ["phone"], "source": "wechat"}));
+    let saved = core
+        .store
+        .set_phone(user_id, &phone, core.clock.unix_millis(), Some(&record))
+        .await;
     core.cache.invalidate(user_id).await;
     match saved {
         Ok(()) => {}
@@ -381,11 +407,14 @@ pub async fn oauth_callback(
         session_key: None,
         now_ms: core.clock.unix_millis(),
     };
-    let resolved = resolve(core, identity, Some((nickname, avatar))).await?;
+    let resolved = resolve(core, identity, Some((nickname, avatar)), client).await?;
     if !resolved.user.is_active() {
         return Err(Error::AccountDisabled);
     }
-    Ok((start_session(core, resolved.user, client).await?, resolved.is_new_user))
+    Ok((
+        start_session(core, resolved.user, client, SignIn::WechatWebsite).await?,
+        resolved.is_new_user,
+    ))
 }
 
 #[cfg(test)]

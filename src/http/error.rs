@@ -480,7 +480,7 @@ impl IntoResponse for ApiError {
             _ if status == StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Domain(DomainError::RateLimited { retry_after } | DomainError::Locked { retry_after }) => {
+            ApiError::Domain(DomainError::RateLimited { retry_after } | DomainError::Locked { retry_after, .. }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {

@@ -111,6 +111,14 @@ impl AuditRecord {
         self
     }
 
+    /// The same entry about `user_id` (for changes whose user only the store finds out).
+    pub fn about(&self, user_id: i64) -> Self {
+        Self {
+            user_id: Some(user_id),
+            ..self.clone()
+        }
+    }
+
     /// Done by `actor` (an administrator) rather than by the user.
     pub fn by(mut self, actor: i64) -> Self {
         self.actor_id = Some(actor);
@@ -190,4 +198,8 @@ pub struct RotateRequest<'a> {
     pub new_expires_at_ms: i64,
     /// A token used less than this long ago counts as a lost race, not as reuse (Unix ms).
     pub race_grace_ms: i64,
+    /// The `refresh` audit entry to write with a rotation (its user is filled in).
+    pub on_rotated: Option<&'a AuditRecord>,
+    /// The `refresh_reuse` audit entry to write with the revocation a reuse causes.
+    pub on_reused: Option<&'a AuditRecord>,
 }

@@ -36,7 +36,7 @@ pub async fn register(
         password: body.password,
         phone: body.phone,
     };
-    let user = accounts::register(&state.core, input).await?;
+    let user = accounts::register(&state.core, input, &client).await?;
     Ok(Reply::new(StatusCode::CREATED, Success::Registered, &user))
 }
 
@@ -100,7 +100,7 @@ pub async fn refresh(
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> ApiResult<Reply> {
     state.core.limits.rate(Action::Refresh, client.ip.as_deref()).await?;
-    let signed_in = sessions::refresh(&state.core, body.refresh_token).await?;
+    let signed_in = sessions::refresh(&state.core, body.refresh_token, &client).await?;
     Ok(Reply::new(
         StatusCode::OK,
         Success::Refreshed,
@@ -124,10 +124,11 @@ struct LogoutResponse {
 /// Revokes this session, or all of the caller's sessions.
 pub async fn logout(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: Authenticated,
     JsonBody(body): JsonBody<LogoutRequest>,
 ) -> ApiResult<Reply> {
-    let revoked = sessions::logout(&state.core, caller.user_id(), caller.session_id()?, body.all).await?;
+    let revoked = sessions::logout(&state.core, caller.user_id(), caller.session_id()?, body.all, &client).await?;
     Ok(Reply::new(
         StatusCode::OK,
         Success::LoggedOut,

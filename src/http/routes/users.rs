@@ -6,7 +6,7 @@ use crate::domain::accounts::{self, Patch, ProfileChanges};
 use crate::domain::sessions;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
-use crate::http::extract::{Authenticated, JsonBody};
+use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::i18n::Success;
 use crate::secret::SecretString;
 use axum::extract::{Path, State};
@@ -47,6 +47,7 @@ pub async fn get_profile(State(state): State<AppState>, caller: Authenticated) -
 /// Updates the caller's profile.
 pub async fn put_profile(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: Authenticated,
     JsonBody(body): JsonBody<ProfileRequest>,
 ) -> ApiResult<Reply> {
@@ -57,7 +58,7 @@ pub async fn put_profile(
         nickname: body.nickname,
         avatar_url: body.avatar_url,
     };
-    let user = accounts::update_profile(&state.core, caller.user_id(), changes).await?;
+    let user = accounts::update_profile(&state.core, caller.user_id(), changes, &client).await?;
     Ok(Reply::new(StatusCode::OK, Success::ProfileUpdated, &user))
 }
 
@@ -71,6 +72,7 @@ pub struct PasswordRequest {
 /// Changes the caller's password and signs out their other sessions.
 pub async fn put_password(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: Authenticated,
     JsonBody(body): JsonBody<PasswordRequest>,
 ) -> ApiResult<Reply> {
@@ -81,6 +83,7 @@ pub async fn put_password(
         session,
         body.old_password,
         body.new_password,
+        &client,
     )
     .await?;
     Ok(Reply::new(
@@ -99,10 +102,11 @@ pub async fn list_sessions(State(state): State<AppState>, caller: Authenticated)
 /// Revokes one of the caller's sessions.
 pub async fn delete_session(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Reply> {
-    sessions::revoke_one(&state.core, caller.user_id(), &id).await?;
+    sessions::revoke_one(&state.core, caller.user_id(), &id, &client).await?;
     Ok(Reply::new(
         StatusCode::OK,
         Success::SessionRevoked,

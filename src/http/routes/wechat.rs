@@ -115,13 +115,13 @@ pub async fn bind(
     JsonBody(body): JsonBody<CodeRequest>,
 ) -> ApiResult<Reply> {
     state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
-    let user = wechat::bind(&state.core, caller.user_id(), body.code).await?;
+    let user = wechat::bind(&state.core, caller.user_id(), body.code, &client).await?;
     Ok(Reply::ok(&user))
 }
 
 /// Unbinds the caller's WeChat identities (refused when it is the only way to sign in).
-pub async fn unbind(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Reply> {
-    let user = wechat::unbind(&state.core, caller.user_id()).await?;
+pub async fn unbind(State(state): State<AppState>, Client(client): Client, caller: Authenticated) -> ApiResult<Reply> {
+    let user = wechat::unbind(&state.core, caller.user_id(), &client).await?;
     Ok(Reply::ok(&user))
 }
 
@@ -141,6 +141,14 @@ pub async fn phone(
     JsonBody(body): JsonBody<PhoneRequest>,
 ) -> ApiResult<Reply> {
     state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
-    let user = wechat::set_phone(&state.core, caller.user_id(), body.code, body.encrypted_data, body.iv).await?;
+    let user = wechat::set_phone(
+        &state.core,
+        caller.user_id(),
+        body.code,
+        body.encrypted_data,
+        body.iv,
+        &client,
+    )
+    .await?;
     Ok(Reply::new(StatusCode::OK, Success::ProfileUpdated, &user))
 }

@@ -13,7 +13,7 @@ pub use keys::SigningKeyRow;
 pub use rows::SessionRow;
 pub use wechat::NewIdentity;
 
-use super::{Duplicate, NewUser, ProfileUpdate, StoreError};
+use super::{AuditRecord, Duplicate, NewUser, ProfileUpdate, StoreError};
 use crate::domain::error::UniqueField;
 use crate::domain::user::Account;
 use queries::Queries;
@@ -107,6 +107,16 @@ macro_rules! insert_audit {
             .bind(&$record.user_agent)
             .bind($record.at_ms)
             .bind(&$record.detail)
+    };
+}
+
+/// Writes `$audit` (an `Option<&AuditRecord>`) on the transaction `$tx`, so the entry and the
+/// change it records commit or fail together.
+macro_rules! audit_in_tx {
+    ($sql:expr, $tx:expr, $audit:expr) => {
+        if let Some(record) = $audit {
+            insert_audit!($sql.insert_audit, record).execute(&mut *$tx).await?;
+        }
     };
 }
 
@@ -222,13 +232,20 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Inserts a user.
-    pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => insert_user!(self.sql.insert_user, user)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(map_error)?;
+    /// Inserts a user, with its audit entry in the same transaction.
+    pub async fn create_user(&self, user: &NewUser, audit: Option<&AuditRecord>) -> Result<(), StoreError> {
+        for attempt in 1..=DEADLOCK_ATTEMPTS {
+            let result = dispatch!(&self.db, pool => async {
+                let mut tx = pool.begin().await?;
+                insert_user!(self.sql.insert_user, user).execute(&mut *tx).await?;
+                audit_in_tx!(self.sql, tx, audit);
+                tx.commit().await
+            }.await);
+            match result {
+                Err(error) if is_deadlock(&error) && attempt < DEADLOCK_ATTEMPTS => continue,
+                other => return other.map_err(map_error),
+            }
+        }
         Ok(())
     }
 
@@ -297,6 +314,7 @@ impl SqlStore {
         id: i64,
         update: &ProfileUpdate,
         now_ms: i64,
+        audit: Option<&AuditRecord>,
     ) -> Result<Option<Account>, StoreError> {
         use super::Change::{Keep, Set};
         let (username, username_key) = match &update.username {
@@ -311,7 +329,9 @@ impl SqlStore {
             Set(v) => v.clone(),
             Keep => None,
         };
-        dispatch!(&self.db, pool => sqlx::query(self.sql.update_profile)
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(self.sql.update_profile)
             .bind(update.username.is_set())
             .bind(username)
             .bind(update.username.is_set())
@@ -328,27 +348,49 @@ impl SqlStore {
             .bind(value(&update.avatar_url))
             .bind(now_ms)
             .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
+            .execute(&mut *tx)
+            .await?;
+            audit_in_tx!(self.sql, tx, audit);
+            tx.commit().await
+        }.await)
         .map_err(map_error)?;
         // Read back rather than trust the affected-row count: MySQL counts only rows whose
         // values changed, so a no-op update would look like a missing user.
         self.user_by_id(id).await
     }
 
-    /// Replaces a user's password hash.
-    pub async fn set_password_hash(&self, id: i64, hash: &str, now_ms: i64) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => sqlx::query(self.sql.update_password_hash)
-            .bind(hash)
-            .bind(now_ms)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(map_error)?;
-        Ok(())
+    /// Replaces a user's password hash, with its audit entry in the same transaction.
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        hash: &str,
+        now_ms: i64,
+        audit: Option<&AuditRecord>,
+    ) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(self.sql.update_password_hash)
+                .bind(hash)
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit_in_tx!(self.sql, tx, audit);
+            tx.commit().await
+        }.await)
+        .map_err(map_error)
     }
+}
+
+/// How often a transaction the database broke a deadlock with is run again.
+pub(super) const DEADLOCK_ATTEMPTS: usize = 3;
+
+/// Whether the database aborted this transaction to break a deadlock or a serialisation
+/// conflict. InnoDB does that to concurrent inserts of one unique value (the shared locks of
+/// the duplicate-key checks); running the transaction again is the remedy, and the retry then
+/// meets the unique index like any other duplicate.
+pub(super) fn is_deadlock(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01" | "1213")))
 }
 
 /// Sorts a driver error into the store's categories.

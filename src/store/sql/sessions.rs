@@ -2,14 +2,15 @@
 //! recent-revocations feed that every node polls.
 
 use super::{Db, SessionRow, SqlStore, map_error};
-use crate::store::{NewSession, RotateRequest, Rotation, StoreError};
+use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, StoreError};
 
 /// `(session_id, expires_at, used_at, user_id, revoked_at)` of a refresh token and its session.
 type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>);
 
 impl SqlStore {
-    /// Creates a session and its first refresh token in one transaction.
-    pub async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+    /// Creates a session and its first refresh token, with the sign-in's audit entry, in one
+    /// transaction.
+    pub async fn create_session(&self, session: &NewSession, audit: Option<&AuditRecord>) -> Result<(), StoreError> {
         dispatch!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             sqlx::query(self.sql.insert_session)
@@ -29,6 +30,7 @@ impl SqlStore {
                 .bind(session.expires_at_ms)
                 .execute(&mut *tx)
                 .await?;
+            audit_in_tx!(self.sql, tx, audit);
             tx.commit().await
         }.await)
         .map_err(map_error)
@@ -58,6 +60,7 @@ impl SqlStore {
                     return Ok(Rotation::LostRace);
                 }
                 sqlx::query(self.sql.revoke_session).bind(r.now_ms).bind(session_id).execute(&mut *tx).await?;
+                audit_in_tx!(self.sql, tx, r.on_reused.map(|a| a.about(user_id)).as_ref());
                 tx.commit().await?;
                 return Ok(Rotation::Reused { session_id });
             }
@@ -86,6 +89,7 @@ impl SqlStore {
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?;
+            audit_in_tx!(self.sql, tx, r.on_rotated.map(|a| a.about(user_id)).as_ref());
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Rotation::Rotated { session_id, user_id })
         }.await)
@@ -102,18 +106,33 @@ impl SqlStore {
         .map_err(map_error)
     }
 
-    /// Revokes one live session of `user_id`; false when there is no such live session.
-    pub async fn revoke_session_of_user(&self, session_id: i64, user_id: i64, now_ms: i64) -> Result<bool, StoreError> {
-        let affected = dispatch!(&self.db, pool => sqlx::query(self.sql.revoke_session_of_user)
-            .bind(now_ms)
-            .bind(session_id)
-            .bind(user_id)
-            .bind(now_ms)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(map_error)?;
-        Ok(affected > 0)
+    /// Revokes one live session of `user_id`, with its audit entry in the same transaction;
+    /// false (and nothing written) when there is no such live session.
+    pub async fn revoke_session_of_user(
+        &self,
+        session_id: i64,
+        user_id: i64,
+        now_ms: i64,
+        audit: Option<&AuditRecord>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let affected = sqlx::query(self.sql.revoke_session_of_user)
+                .bind(now_ms)
+                .bind(session_id)
+                .bind(user_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if affected == 0 {
+                return Ok(false);
+            }
+            audit_in_tx!(self.sql, tx, audit);
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        }.await)
+        .map_err(map_error)
     }
 
     /// Revokes every unrevoked session of a user, except `keep` when given; returns the ids
@@ -124,6 +143,7 @@ impl SqlStore {
         user_id: i64,
         keep: Option<i64>,
         now_ms: i64,
+        audit: Option<&AuditRecord>,
     ) -> Result<Vec<i64>, StoreError> {
         dispatch!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
@@ -138,6 +158,7 @@ impl SqlStore {
                     .await?,
                 None => sqlx::query(self.sql.revoke_user_sessions).bind(now_ms).bind(user_id).execute(&mut *tx).await?,
             };
+            audit_in_tx!(self.sql, tx, audit);
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).filter(|id| Some(*id) != keep).collect())
         }.await)

@@ -1,7 +1,7 @@
 //! WeChat identities, the phone number WeChat vouches for, and single-use OAuth states.
 
-use super::{SqlStore, map_error};
-use crate::store::{NewUser, StoreError};
+use super::{DEADLOCK_ATTEMPTS, SqlStore, is_deadlock, map_error};
+use crate::store::{AuditRecord, NewUser, StoreError};
 
 /// A WeChat identity to store.
 #[derive(Debug, Clone)]
@@ -45,7 +45,28 @@ impl SqlStore {
 
     /// Creates a password-less user and its first WeChat identity in one transaction, so a
     /// failure never leaves an account without its identity.
-    pub async fn create_wechat_user(&self, user: &NewUser, identity: &NewIdentity) -> Result<(), StoreError> {
+    pub async fn create_wechat_user(
+        &self,
+        user: &NewUser,
+        identity: &NewIdentity,
+        audit: Option<&AuditRecord>,
+    ) -> Result<(), StoreError> {
+        for attempt in 1..=DEADLOCK_ATTEMPTS {
+            let result = self.create_wechat_user_once(user, identity, audit).await;
+            match result {
+                Err(error) if is_deadlock(&error) && attempt < DEADLOCK_ATTEMPTS => continue,
+                other => return other.map_err(map_error),
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_wechat_user_once(
+        &self,
+        user: &NewUser,
+        identity: &NewIdentity,
+        audit: Option<&AuditRecord>,
+    ) -> Result<(), sqlx::Error> {
         dispatch!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             insert_user!(self.sql.insert_user, user)
@@ -61,27 +82,35 @@ impl SqlStore {
                 .bind(identity.now_ms)
                 .execute(&mut *tx)
                 .await?;
+            audit_in_tx!(self.sql, tx, audit);
             tx.commit().await
         }.await)
-        .map_err(map_error)
     }
 
     /// Adds an identity to an existing user (binding, or a unionid seen in another app).
     /// A duplicate means the identity already belongs to someone.
-    pub async fn insert_wechat_identity(&self, user_id: i64, identity: &NewIdentity) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => sqlx::query(self.sql.insert_wechat_identity)
-            .bind(&identity.appid)
-            .bind(&identity.openid)
-            .bind(&identity.unionid)
-            .bind(user_id)
-            .bind(&identity.session_key)
-            .bind(identity.now_ms)
-            .bind(identity.now_ms)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(map_error)?;
-        Ok(())
+    pub async fn insert_wechat_identity(
+        &self,
+        user_id: i64,
+        identity: &NewIdentity,
+        audit: Option<&AuditRecord>,
+    ) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(self.sql.insert_wechat_identity)
+                .bind(&identity.appid)
+                .bind(&identity.openid)
+                .bind(&identity.unionid)
+                .bind(user_id)
+                .bind(&identity.session_key)
+                .bind(identity.now_ms)
+                .bind(identity.now_ms)
+                .execute(&mut *tx)
+                .await?;
+            audit_in_tx!(self.sql, tx, audit);
+            tx.commit().await
+        }.await)
+        .map_err(map_error)
     }
 
     /// Refreshes an identity's unionid (when newly given) and sealed session key.
@@ -113,27 +142,45 @@ impl SqlStore {
         .map_err(map_error)
     }
 
-    /// Removes every WeChat identity of a user; returns how many.
-    pub async fn delete_wechat_identities(&self, user_id: i64) -> Result<u64, StoreError> {
-        dispatch!(&self.db, pool => sqlx::query(self.sql.delete_wechat_identities)
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
+    /// Removes every WeChat identity of a user; returns how many. The audit entry is written
+    /// in the same transaction, and only when something was removed.
+    pub async fn delete_wechat_identities(&self, user_id: i64, audit: Option<&AuditRecord>) -> Result<u64, StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let removed = sqlx::query(self.sql.delete_wechat_identities)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if removed > 0 {
+                audit_in_tx!(self.sql, tx, audit);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(removed)
+        }.await)
         .map_err(map_error)
     }
 
     /// Sets a user's (normalised) phone; a duplicate is another account's phone.
-    pub async fn set_phone(&self, user_id: i64, phone: &str, now_ms: i64) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => sqlx::query(self.sql.update_phone)
-            .bind(phone)
-            .bind(now_ms)
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(map_error)?;
-        Ok(())
+    pub async fn set_phone(
+        &self,
+        user_id: i64,
+        phone: &str,
+        now_ms: i64,
+        audit: Option<&AuditRecord>,
+    ) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(self.sql.update_phone)
+                .bind(phone)
+                .bind(now_ms)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            audit_in_tx!(self.sql, tx, audit);
+            tx.commit().await
+        }.await)
+        .map_err(map_error)
     }
 
     /// Records an OAuth state nonce as used; false when it was used before.
