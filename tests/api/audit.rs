@@ -12,6 +12,7 @@ on_every_store!(
     a_lock_is_recorded_once_when_it_starts,
     audit_entries_never_hold_a_password_or_token,
     the_audit_log_is_for_admins_with_filters_and_bounded_pages,
+    wechat_sign_in_binding_and_unbinding_are_audited,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -357,4 +358,49 @@ async fn the_audit_log_is_for_admins_with_filters_and_bounded_pages(backend: Bac
         let answer = app.get(&format!("/api/v1/admin/audit?{bad}"), Some(&admin)).await;
         answer.expect_error(400, "VALIDATION_FAILED");
     }
+}
+
+async fn wechat_sign_in_binding_and_unbinding_are_audited(backend: Backend) {
+    let fake = crate::fake_wechat::FakeWechat::start().await;
+    let Some(app) = crate::wechat::wechat_app(backend, &fake, |_| {}).await else {
+        return;
+    };
+    let admin = admin_token(&app).await;
+    let code = fake.login_code("openid-audit-new", None, "tiihtNczf5v6AKRyjwEUhQ==");
+    let first = app
+        .post("/api/v1/auth/wechat/miniprogram", json!({ "code": code }))
+        .await;
+    let data = first.expect_ok(200).clone();
+    let wx_id = data["user"]["id"].as_i64().unwrap();
+    assert_eq!(events(&app, &admin, wx_id).await, ["register", "wechat_login"]);
+    let trail = entries(&app, &admin, wx_id).await;
+    assert_eq!(trail[1]["detail"]["method"], "wechat");
+    assert_eq!(trail[0]["detail"]["method"], "miniprogram");
+
+    let token = app.user_with_token("grace").await;
+    let grace = app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["id"]
+        .as_i64()
+        .unwrap();
+    let bind = fake.login_code("openid-audit-bind", None, "tiihtNczf5v6AKRyjwEUhQ==");
+    appends!(&app, &admin, grace, "wechat_bound", {
+        app.call(
+            "POST",
+            "/api/v1/users/wechat/bind",
+            Some(&token),
+            Some(json!({ "code": bind })),
+        )
+        .await
+        .expect_ok(200);
+    });
+    appends!(&app, &admin, grace, "wechat_unbound", {
+        app.call("DELETE", "/api/v1/users/wechat", Some(&token), None)
+            .await
+            .expect_ok(200);
+    });
+    // Nothing bound any more: the idempotent second unbind changes nothing and says nothing.
+    let before = events(&app, &admin, grace).await;
+    app.call("DELETE", "/api/v1/users/wechat", Some(&token), None)
+        .await
+        .expect_ok(200);
+    assert_eq!(events(&app, &admin, grace).await, before);
 }

@@ -20,7 +20,7 @@ const DEMO_SESSION_KEY: &str = "tiihtNczf5v6AKRyjwEUhQ==";
 const DEMO_IV: &str = "r7BXXKkLb8qrSNn05n0qiA==";
 const DEMO_PHONE_DATA: &str = "xT8p8W6jIVdEWQ+ccHuD2bmG5RSiwg14VWRFw/UGVh6Aj+jDIadafJ4xdCIBQ/uxDiyw/MZWvpFyRn3pP3xxVfNQxFtzghvK+Pj5JQI7x412Zc+UKBdZyt5yiQboroSxabTum1k4MMOlnoCxhJ46cxPDT2EuLbNUf2McwNtGO0/9E+Xj/ZwENw48ucueL3UqNoKpXxFYvqH6eawrR2MXnA==";
 
-async fn wechat_app(
+pub(crate) async fn wechat_app(
     backend: Backend,
     fake: &FakeWechat,
     adjust: impl FnOnce(&mut hufu::config::Settings),
