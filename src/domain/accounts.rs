@@ -8,7 +8,7 @@
 use super::error::{Error, FieldError, Reason, Result};
 use super::password::HashError;
 use super::tokens::IssuedToken;
-use super::user::{Account, DEFAULT_ROLE, STATUS_ACTIVE, User, join_roles};
+use super::user::{Account, STATUS_ACTIVE, User, join_roles};
 use super::validate::{self, Identifier};
 use super::{ClientContext, Core};
 use crate::clock::from_unix_millis;
@@ -124,7 +124,7 @@ pub async fn register(core: &Core, input: Registration) -> Result<User> {
     if !core.policy.registration_enabled {
         return Err(Error::RegistrationDisabled);
     }
-    create_account(core, input, &[DEFAULT_ROLE.to_owned()], core.policy.require_phone).await
+    create_account(core, input, &core.policy.default_roles, core.policy.require_phone).await
 }
 
 /// Creates an account with a password and the given roles, whatever the registration switch

@@ -4,7 +4,7 @@
 
 use super::accounts::{SignedIn, start_session};
 use super::error::{Error, FieldError, Reason, Result, UniqueField, WechatFailure};
-use super::user::{DEFAULT_ROLE, User};
+use super::user::{User, join_roles};
 use super::validate;
 use super::{ClientContext, Core};
 use crate::store::{Duplicate, NewIdentity, NewUser, StoreError};
@@ -121,7 +121,7 @@ async fn resolve(
             email_key: None,
             phone: None,
             password_hash: None,
-            roles: DEFAULT_ROLE.to_owned(),
+            roles: join_roles(&core.policy.default_roles),
             now_ms: identity.now_ms,
         };
         match core.store.create_wechat_user(&new_user, &identity).await {
