@@ -441,9 +441,8 @@ impl Settings {
             if names.is_empty() {
                 return Err("expected a comma-separated list of at least one role name".to_owned());
             }
-            crate::domain::admin::role_list(&names).map_err(|_| {
-                format!("role names are 1-32 of lower-case letters, digits, _ and -, got {v:?}")
-            })
+            crate::domain::admin::role_list(&names)
+                .map_err(|_| format!("role names are 1-32 of lower-case letters, digits, _ and -, got {v:?}"))
         })? {
             s.default_roles = v;
         }

@@ -318,13 +318,23 @@ mod tests {
         .unwrap();
         assert_eq!(filter.pattern.as_deref(), Some("%john%"));
         assert_eq!(filter.status, Some(STATUS_DISABLED));
-        assert!(user_filter(&UserQuery { q: Some("  ".into()), status: None }).unwrap().pattern.is_none());
-        for bad in ["2", "x", "", "-1"] {
-            assert!(user_filter(&UserQuery {
-                q: None,
-                status: Some(bad.into())
+        assert!(
+            user_filter(&UserQuery {
+                q: Some("  ".into()),
+                status: None
             })
-            .is_err());
+            .unwrap()
+            .pattern
+            .is_none()
+        );
+        for bad in ["2", "x", "", "-1"] {
+            assert!(
+                user_filter(&UserQuery {
+                    q: None,
+                    status: Some(bad.into())
+                })
+                .is_err()
+            );
         }
     }
 
@@ -347,6 +357,16 @@ mod tests {
             roles: Some(vec!["admin".into(), "ops".into()]),
         };
         assert!(admin_change(7, 7, &keep_admin).is_ok());
-        assert!(admin_change(7, 7, &UserPatch { status: Some(2), roles: None }).is_err());
+        assert!(
+            admin_change(
+                7,
+                7,
+                &UserPatch {
+                    status: Some(2),
+                    roles: None
+                }
+            )
+            .is_err()
+        );
     }
 }

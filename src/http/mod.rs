@@ -40,7 +40,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/api/v1/users/sessions", get(users::list_sessions))
         .route("/api/v1/users/sessions/{id}", delete(users::delete_session))
         .route("/api/v1/admin/users", get(admin::list_users))
-        .route("/api/v1/admin/users/{id}", get(admin::get_user).patch(admin::patch_user))
+        .route(
+            "/api/v1/admin/users/{id}",
+            get(admin::get_user).patch(admin::patch_user),
+        )
         .route("/api/v1/admin/users/{id}/sessions", delete(admin::delete_sessions))
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))

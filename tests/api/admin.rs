@@ -105,11 +105,7 @@ async fn admin_endpoints_refuse_plain_users_and_missing_tokens(backend: Backend)
         assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
     }
     // The refused PATCH changed nothing, and the refused DELETE revoked nothing.
-    let user = app
-        .get(&user_path, Some(&admin_token))
-        .await
-        .expect_ok(200)
-        .clone();
+    let user = app.get(&user_path, Some(&admin_token)).await.expect_ok(200).clone();
     assert_eq!(user["roles"], json!(["user"]));
     app.get("/api/v1/users/profile", Some(plain)).await.expect_ok(200);
     assert!(audit(&app, plain_id, "admin_update").await.is_empty());
@@ -153,7 +149,10 @@ async fn admins_list_and_search_users(backend: Backend) {
         async move { app.get(&path, Some(&admin_token)).await }
     };
     let search = |q: &str| {
-        let query = format!("?q={}", url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>());
+        let query = format!(
+            "?q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
         let list = &list;
         async move {
             let answer = list(&query).await;
@@ -169,11 +168,22 @@ async fn admins_list_and_search_users(backend: Backend) {
         names(&all),
         vec!["dave", "carol", "axb", "a_b", "bob", "Alice.Smith", "root"]
     );
-    assert_eq!((all["total"].as_i64(), all["page"].as_i64(), all["per_page"].as_i64()), (Some(7), Some(1), Some(20)));
+    assert_eq!(
+        (all["total"].as_i64(), all["page"].as_i64(), all["per_page"].as_i64()),
+        (Some(7), Some(1), Some(20))
+    );
     assert_eq!(all["items"][5], alice, "items are user objects");
 
-    assert_eq!(search("ICE.sm").await, vec!["Alice.Smith"], "part of a username, any case");
-    assert_eq!(search("SMITH@EXAMPLE.c").await, vec!["Alice.Smith"], "part of an email, any case");
+    assert_eq!(
+        search("ICE.sm").await,
+        vec!["Alice.Smith"],
+        "part of a username, any case"
+    );
+    assert_eq!(
+        search("SMITH@EXAMPLE.c").await,
+        vec!["Alice.Smith"],
+        "part of an email, any case"
+    );
     assert_eq!(search("mail.TEST").await, vec!["dave", "carol", "axb", "a_b", "bob"]);
     assert_eq!(search("2340002").await, vec!["bob"], "part of a phone");
     assert_eq!(search("1371234000").await.len(), 6);
@@ -182,7 +192,10 @@ async fn admins_list_and_search_users(backend: Backend) {
     assert_eq!(search("y%o").await, vec!["carol"]);
     assert_eq!(search("%").await, vec!["carol"], "only the email with a % in it");
     assert!(search("_").await == vec!["a_b"]);
-    assert!(search("!").await.is_empty(), "the escape character itself is literal too");
+    assert!(
+        search("!").await.is_empty(),
+        "the escape character itself is literal too"
+    );
     assert!(search("nobody-here").await.is_empty());
     assert_eq!(search("  ").await.len(), 7, "a blank q matches everyone");
 
@@ -224,7 +237,10 @@ async fn listing_pages_are_disjoint_complete_and_checked(backend: Backend) {
     let mut seen = Vec::new();
     for n in 1..=3 {
         let data = page(format!("&per_page=2&page={n}")).await.expect_ok(200).clone();
-        assert_eq!((data["total"].as_i64(), data["page"].as_i64(), data["per_page"].as_i64()), (Some(6), Some(n), Some(2)));
+        assert_eq!(
+            (data["total"].as_i64(), data["page"].as_i64(), data["per_page"].as_i64()),
+            (Some(6), Some(n), Some(2))
+        );
         let items = data["items"].as_array().unwrap();
         assert_eq!(items.len(), 2, "page {n}");
         seen.extend(items.iter().map(|u| u["id"].as_i64().unwrap()));
@@ -232,7 +248,11 @@ async fn listing_pages_are_disjoint_complete_and_checked(backend: Backend) {
     let mut descending = seen.clone();
     descending.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(seen, descending, "newest first across pages");
-    assert_eq!(seen.iter().copied().collect::<BTreeSet<_>>(), ids, "disjoint and complete");
+    assert_eq!(
+        seen.iter().copied().collect::<BTreeSet<_>>(),
+        ids,
+        "disjoint and complete"
+    );
     let beyond = page("&per_page=2&page=4".into()).await.expect_ok(200).clone();
     assert_eq!(beyond["items"], json!([]));
     assert_eq!(beyond["total"], 6);
@@ -277,12 +297,9 @@ async fn disabling_cuts_a_user_off_at_once_and_enabling_lets_them_back(backend: 
         app.get("/api/v1/users/profile", Some(token(data)))
             .await
             .expect_error(401, "TOKEN_REVOKED");
-        app.post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": data["refresh_token"]}),
-        )
-        .await
-        .expect_error(401, "REFRESH_TOKEN_INVALID");
+        app.post("/api/v1/auth/refresh", json!({"refresh_token": data["refresh_token"]}))
+            .await
+            .expect_error(401, "REFRESH_TOKEN_INVALID");
     }
     app.post("/api/v1/auth/login", json!({"username": "dora", "password": PASSWORD}))
         .await
@@ -304,7 +321,9 @@ async fn disabling_cuts_a_user_off_at_once_and_enabling_lets_them_back(backend: 
     let enabled = patch(&app, &admin_token, id, json!({"status": 1})).await;
     assert_eq!(enabled.expect_ok(200)["status"], 1);
     let again = app.login("dora", PASSWORD).await;
-    app.get("/api/v1/users/profile", Some(token(&again))).await.expect_ok(200);
+    app.get("/api/v1/users/profile", Some(token(&again)))
+        .await
+        .expect_ok(200);
     let entries = audit(&app, id, "admin_update").await;
     assert_eq!(entries.len(), 2);
     assert_eq!(detail(&entries[0])["status"], json!({"from": 0, "to": 1}));
@@ -319,10 +338,16 @@ async fn role_changes_take_effect_at_once_even_with_an_older_token(backend: Back
     let eve = token(&data);
     // Warm the profile cache, so the guard would read stale roles if nothing invalidated it.
     app.get("/api/v1/users/profile", Some(eve)).await.expect_ok(200);
-    app.get("/api/v1/admin/users", Some(eve)).await.expect_error(403, "FORBIDDEN");
+    app.get("/api/v1/admin/users", Some(eve))
+        .await
+        .expect_error(403, "FORBIDDEN");
 
     let granted = patch(&app, &admin_token, id, json!({"roles": ["user", "admin", "user"]})).await;
-    assert_eq!(granted.expect_ok(200)["roles"], json!(["user", "admin"]), "de-duplicated");
+    assert_eq!(
+        granted.expect_ok(200)["roles"],
+        json!(["user", "admin"]),
+        "de-duplicated"
+    );
     // The same token, whose `roles` claim says only "user", now reaches admin endpoints.
     assert_eq!(crate::harness::jwt_parts(eve).1["roles"], json!(["user"]));
     app.get("/api/v1/admin/users", Some(eve)).await.expect_ok(200);
@@ -332,7 +357,9 @@ async fn role_changes_take_effect_at_once_even_with_an_older_token(backend: Back
 
     let revoked = patch(&app, &admin_token, id, json!({"roles": ["user"]})).await;
     assert_eq!(revoked.expect_ok(200)["roles"], json!(["user"]));
-    app.get("/api/v1/admin/users", Some(eve)).await.expect_error(403, "FORBIDDEN");
+    app.get("/api/v1/admin/users", Some(eve))
+        .await
+        .expect_error(403, "FORBIDDEN");
     // Only admin access went; the session itself is fine.
     app.get("/api/v1/users/profile", Some(eve)).await.expect_ok(200);
 
@@ -344,7 +371,10 @@ async fn role_changes_take_effect_at_once_even_with_an_older_token(backend: Back
         json!({"from": ["user", "admin"], "to": ["user"]}),
         "newest first"
     );
-    assert_eq!(detail(&entries[1])["roles"], json!({"from": ["user"], "to": ["user", "admin"]}));
+    assert_eq!(
+        detail(&entries[1])["roles"],
+        json!({"from": ["user"], "to": ["user", "admin"]})
+    );
 }
 
 async fn administrators_cannot_lock_themselves_out(backend: Backend) {
@@ -363,7 +393,10 @@ async fn administrators_cannot_lock_themselves_out(backend: Backend) {
     }
     let me = app.get(&format!("/api/v1/admin/users/{root_id}"), Some(&root)).await;
     let me = me.expect_ok(200);
-    assert_eq!((me["status"].clone(), me["roles"].clone()), (json!(1), json!(["user", "admin"])));
+    assert_eq!(
+        (me["status"].clone(), me["roles"].clone()),
+        (json!(1), json!(["user", "admin"]))
+    );
     // Changing their own roles while keeping admin is allowed.
     let kept = patch(&app, &root, root_id, json!({"roles": ["admin", "ops"]})).await;
     assert_eq!(kept.expect_ok(200)["roles"], json!(["admin", "ops"]));
@@ -372,7 +405,9 @@ async fn administrators_cannot_lock_themselves_out(backend: Backend) {
     let (other, _) = make_admin(&app, "other").await;
     let dropped = patch(&app, &other, root_id, json!({"roles": ["user"]})).await;
     assert_eq!(dropped.expect_ok(200)["roles"], json!(["user"]));
-    app.get("/api/v1/admin/users", Some(&root)).await.expect_error(403, "FORBIDDEN");
+    app.get("/api/v1/admin/users", Some(&root))
+        .await
+        .expect_error(403, "FORBIDDEN");
 }
 
 async fn revoking_sessions_refuses_every_token_of_the_user(backend: Backend) {
@@ -391,19 +426,18 @@ async fn revoking_sessions_refuses_every_token_of_the_user(backend: Backend) {
         app.get("/api/v1/users/profile", Some(token(data)))
             .await
             .expect_error(401, "TOKEN_REVOKED");
-        app.post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": data["refresh_token"]}),
-        )
-        .await
-        .expect_error(401, "REFRESH_TOKEN_INVALID");
+        app.post("/api/v1/auth/refresh", json!({"refresh_token": data["refresh_token"]}))
+            .await
+            .expect_error(401, "REFRESH_TOKEN_INVALID");
     }
     app.get("/api/v1/users/profile", Some(token(&bystander)))
         .await
         .expect_ok(200);
     // Not disabled: they can sign in again.
     let again = app.login("fred", PASSWORD).await;
-    app.get("/api/v1/users/profile", Some(token(&again))).await.expect_ok(200);
+    app.get("/api/v1/users/profile", Some(token(&again)))
+        .await
+        .expect_ok(200);
 
     let entries = audit(&app, id, "sessions_revoked").await;
     assert_eq!(entries.len(), 1);
@@ -443,8 +477,13 @@ async fn bad_patch_bodies_change_nothing(backend: Backend) {
     assert_eq!(fields, vec!["status", "roles"], "every bad field is listed");
     let user = app.get(&format!("/api/v1/admin/users/{id}"), Some(&admin_token)).await;
     let user = user.expect_ok(200);
-    assert_eq!((user["status"].clone(), user["roles"].clone()), (json!(1), json!(["user"])));
-    app.get("/api/v1/users/profile", Some(token(&data))).await.expect_ok(200);
+    assert_eq!(
+        (user["status"].clone(), user["roles"].clone()),
+        (json!(1), json!(["user"]))
+    );
+    app.get("/api/v1/users/profile", Some(token(&data)))
+        .await
+        .expect_ok(200);
     assert!(audit(&app, id, "admin_update").await.is_empty());
     // An empty body changes nothing either, and is not an error.
     let empty = patch(&app, &admin_token, id, json!({})).await;
@@ -463,7 +502,10 @@ async fn default_roles_setting_applies_to_new_registrations(backend: Backend) {
     let user = app.register("ivy", PASSWORD).await;
     assert_eq!(user["roles"], json!(["member", "beta"]));
     let data = app.login("ivy", PASSWORD).await;
-    assert_eq!(crate::harness::jwt_parts(token(&data)).1["roles"], json!(["member", "beta"]));
+    assert_eq!(
+        crate::harness::jwt_parts(token(&data)).1["roles"],
+        json!(["member", "beta"])
+    );
     // Neither default role is admin.
     app.get("/api/v1/admin/users", Some(token(&data)))
         .await

@@ -179,7 +179,10 @@ async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) 
         details[0]["roles"],
         json!({"from": ["admin", "user"], "to": ["admin", "user", "ops"]})
     );
-    assert_eq!(details[1]["roles"], json!({"from": ["admin", "user", "ops"], "to": ["user", "ops"]}));
+    assert_eq!(
+        details[1]["roles"],
+        json!({"from": ["admin", "user", "ops"], "to": ["user", "ops"]})
+    );
     assert_eq!(details[2]["status"], json!({"from": 1, "to": 0}));
     assert_eq!(details[3]["status"], json!({"from": 0, "to": 1}));
     store.close().await;
