@@ -41,8 +41,6 @@ statements!(
     taken_keys,
     update_profile,
     update_password_hash,
-    update_roles,
-    update_status,
     admin_user_for_update,
     admin_update_user,
     admin_count_users,
@@ -103,8 +101,6 @@ const PORTABLE: Queries = Queries {
                      VALUES (?, ?, ?, ?, ?, ?, ?)",
     insert_refresh_token: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
                            VALUES (?, ?, ?, ?)",
-    update_roles: "UPDATE users SET roles = ?, updated_at = ? WHERE id = ?",
-    update_status: "UPDATE users SET status = ?, updated_at = ? WHERE id = ?",
     // SQLite serialises writers with BEGIN IMMEDIATE; MySQL and PostgreSQL lock the row (below).
     admin_user_for_update: "SELECT status, roles FROM users WHERE id = ?",
     admin_update_user: "UPDATE users SET status = ?, roles = ?, updated_at = ? WHERE id = ?",
