@@ -2,8 +2,8 @@
 //! search, disabling and enabling, role changes, revoking sessions, the audit entries these
 //! write, and `HUFU_DEFAULT_ROLES`.
 
-use crate::harness::{Answer, Backend, TestApp};
-use crate::on_every_store;
+use crate::harness::{Answer, Backend, CacheMode, TestApp};
+use crate::{on_every_cache, on_every_store};
 use hufu::domain::admin;
 use hufu::store::{AuditFilter, AuditRow};
 use serde_json::{Value, json};
@@ -20,6 +20,8 @@ on_every_store!(
     bad_patch_bodies_change_nothing,
     default_roles_setting_applies_to_new_registrations,
 );
+
+on_every_cache!(removing_admin_on_one_node_cuts_access_on_another);
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -510,4 +512,65 @@ async fn default_roles_setting_applies_to_new_registrations(backend: Backend) {
     app.get("/api/v1/admin/users", Some(token(&data)))
         .await
         .expect_error(403, "FORBIDDEN");
+}
+
+/// A second node over the first one's database, Redis prefix, secrets and data directory.
+async fn second_node(first: &TestApp) -> TestApp {
+    let mut settings = first.settings.clone();
+    settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let store = hufu::app::open_store(&settings)
+        .await
+        .expect("open the shared database");
+    let node = TestApp::start(Backend::Sqlite, settings, store, tempfile::tempdir().unwrap()).await;
+    if first.settings.redis_url.is_some() {
+        node.wait_for_events().await;
+    }
+    node
+}
+
+async fn removing_admin_on_one_node_cuts_access_on_another(mode: CacheMode) {
+    let Some(a) = TestApp::spawn_cached(mode, |_| {}).await else {
+        return;
+    };
+    let b = second_node(&a).await;
+    let (root, _) = make_admin(&a, "root").await;
+    let (data, id) = signed_in(&a, "jane").await;
+    let jane = token(&data);
+    patch(&a, &root, id, json!({"roles": ["user", "admin"]}))
+        .await
+        .expect_ok(200);
+    // B has jane's roles cached with admin in them now.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while b.get("/api/v1/admin/users", Some(jane)).await.status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{mode:?}: the grant never reached B"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // A later change has a later `updated_at` (the test clocks stand still otherwise).
+    a.clock.advance(time::Duration::seconds(1));
+    patch(&a, &root, id, json!({"roles": ["user"]})).await.expect_ok(200);
+    match mode {
+        // Through Redis the change is acknowledged by every node before the PATCH answers.
+        CacheMode::Redis => {
+            b.get("/api/v1/admin/users", Some(jane))
+                .await
+                .expect_error(403, "FORBIDDEN");
+        }
+        // Without Redis, B learns it from the database feed it polls four times a second.
+        CacheMode::Memory => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            loop {
+                let answer = b.get("/api/v1/admin/users", Some(jane)).await;
+                if answer.status == 403 {
+                    answer.expect_error(403, "FORBIDDEN");
+                    break;
+                }
+                answer.expect_ok(200);
+                assert!(std::time::Instant::now() < deadline, "B still lets jane in after 1 s");
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+        }
+    }
 }
