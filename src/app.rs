@@ -127,6 +127,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         password_min_length: settings.password_min_length,
         require_phone: settings.require_phone,
         registration_enabled: settings.registration_enabled,
+        default_roles: settings.default_roles.clone(),
         refresh_ttl: settings.refresh_ttl,
     };
     let revocations = Revocations::new(settings.access_ttl);

@@ -58,7 +58,7 @@ pub enum UserCommand {
         /// Phone number.
         #[arg(long)]
         phone: Option<String>,
-        /// Roles (repeatable); `user` when none is given.
+        /// Roles (repeatable); the configured default roles (`HUFU_DEFAULT_ROLES`) when none is given.
         #[arg(long = "role")]
         roles: Vec<String>,
     },
@@ -154,7 +154,7 @@ async fn run_user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
             ..
         } => {
             let roles = if roles.is_empty() {
-                vec![crate::domain::user::DEFAULT_ROLE.to_owned()]
+                core.policy.default_roles.clone()
             } else {
                 roles
             };

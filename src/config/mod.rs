@@ -31,6 +31,7 @@ const KNOWN: &[&str] = &[
     "PASSWORD_MIN_LENGTH",
     "REQUIRE_PHONE",
     "REGISTRATION_ENABLED",
+    "DEFAULT_ROLES",
     "LOCKOUT_THRESHOLD",
     "LOCKOUT_WINDOW",
     "LOCKOUT_DURATION",
@@ -160,6 +161,8 @@ pub struct Settings {
     pub require_phone: bool,
     /// Whether anyone may register.
     pub registration_enabled: bool,
+    /// Roles given to self-registered and WeChat-created users (validated, de-duplicated).
+    pub default_roles: Vec<String>,
     /// Failed logins of one identifier before it is locked.
     pub lockout_threshold: u32,
     /// Window in which failed logins are counted.
@@ -232,6 +235,7 @@ impl Default for Settings {
             password_min_length: 8,
             require_phone: true,
             registration_enabled: true,
+            default_roles: vec![crate::domain::user::DEFAULT_ROLE.to_owned()],
             lockout_threshold: 5,
             lockout_window: Duration::from_secs(15 * 60),
             lockout_duration: Duration::from_secs(15 * 60),
@@ -431,6 +435,16 @@ impl Settings {
         }
         if let Some(v) = with(raw, "REGISTRATION_ENABLED", parse::boolean)? {
             s.registration_enabled = v;
+        }
+        if let Some(v) = with(raw, "DEFAULT_ROLES", |v| {
+            let names = parse::list(v);
+            if names.is_empty() {
+                return Err("expected a comma-separated list of at least one role name".to_owned());
+            }
+            crate::domain::admin::role_list(&names)
+                .map_err(|_| format!("role names are 1-32 of lower-case letters, digits, _ and -, got {v:?}"))
+        })? {
+            s.default_roles = v;
         }
         for (key, slot) in [
             ("LOCKOUT_THRESHOLD", &mut s.lockout_threshold),
@@ -682,5 +696,19 @@ mod tests {
         let s = load(None, &[("HUFU_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
         assert_eq!(s.trusted_proxies.len(), 2);
         assert!(load(None, &[("HUFU_TRUSTED_PROXIES", "nginx")]).is_err());
+    }
+
+    #[test]
+    fn default_roles_are_a_checked_list() {
+        assert_eq!(load(None, &[]).unwrap().default_roles, vec!["user"]);
+        let s = load(None, &[("HUFU_DEFAULT_ROLES", "member, beta ,member")]).unwrap();
+        assert_eq!(s.default_roles, vec!["member", "beta"]);
+        let s = load(Some("default_roles = [\"user\", \"trial\"]"), &[]).unwrap();
+        assert_eq!(s.default_roles, vec!["user", "trial"]);
+        for bad in ["Admin", "a b", ",", "user,Bad Role"] {
+            let err = load(None, &[("HUFU_DEFAULT_ROLES", bad)]).unwrap_err().to_string();
+            assert!(err.starts_with("invalid setting HUFU_DEFAULT_ROLES:"), "{bad}: {err}");
+            assert!(!err.contains('\n'));
+        }
     }
 }

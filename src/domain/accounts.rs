@@ -9,7 +9,7 @@ use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result};
 use super::password::HashError;
 use super::tokens::IssuedToken;
-use super::user::{Account, DEFAULT_ROLE, STATUS_ACTIVE, User, join_roles};
+use super::user::{Account, STATUS_ACTIVE, User, join_roles};
 use super::validate::{self, Identifier};
 use super::{ClientContext, Core};
 use crate::clock::from_unix_millis;
@@ -128,7 +128,7 @@ pub async fn register(core: &Core, input: Registration, client: &ClientContext) 
     create_account(
         core,
         input,
-        &[DEFAULT_ROLE.to_owned()],
+        &core.policy.default_roles,
         core.policy.require_phone,
         client,
     )

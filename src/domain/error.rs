@@ -14,6 +14,9 @@ pub enum Reason {
     Invalid,
     /// Another account already has this value.
     Taken,
+    /// The change would lock the caller out: an administrator disabling their own account or
+    /// removing their own `admin` role (possibly the last administrator).
+    SelfLockout,
 }
 
 impl Reason {
@@ -25,6 +28,7 @@ impl Reason {
             Reason::TooLong(_) => "too_long",
             Reason::Invalid => "invalid",
             Reason::Taken => "taken",
+            Reason::SelfLockout => "self_lockout",
         }
     }
 }

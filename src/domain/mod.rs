@@ -35,6 +35,8 @@ pub struct Policy {
     pub require_phone: bool,
     /// Whether self-registration is on.
     pub registration_enabled: bool,
+    /// Roles of new self-registered and WeChat-created users (`HUFU_DEFAULT_ROLES`).
+    pub default_roles: Vec<String>,
     /// Refresh-token (and session) lifetime.
     pub refresh_ttl: Duration,
 }

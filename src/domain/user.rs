@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 pub const STATUS_ACTIVE: i16 = 1;
 /// Account status: 1 active, 0 disabled.
 pub const STATUS_DISABLED: i16 = 0;
-/// The role every new user gets.
+/// The role new users get when `HUFU_DEFAULT_ROLES` is not set.
 pub const DEFAULT_ROLE: &str = "user";
 
 /// The public user object.

@@ -5,7 +5,7 @@
 use super::accounts::{SignIn, SignedIn, start_session};
 use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result, UniqueField, WechatFailure};
-use super::user::{DEFAULT_ROLE, User};
+use super::user::{User, join_roles};
 use super::validate;
 use super::{ClientContext, Core};
 use crate::store::{Duplicate, NewIdentity, NewUser, StoreError};
@@ -129,7 +129,7 @@ async fn resolve(
             email_key: None,
             phone: None,
             password_hash: None,
-            roles: DEFAULT_ROLE.to_owned(),
+            roles: join_roles(&core.policy.default_roles),
             now_ms: identity.now_ms,
         };
         let record = audit::entry(core, Event::Register, Some(new_user.id), client)

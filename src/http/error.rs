@@ -85,6 +85,9 @@ fn field_zh(field: &str) -> &str {
         "avatar_url" => "头像地址",
         "old_password" => "原密码",
         "new_password" => "新密码",
+        "status" => "状态",
+        "roles" => "角色",
+        "role" => "角色",
         other => other,
     }
 }
@@ -122,6 +125,10 @@ fn field_detail(error: &FieldError) -> PendingDetail {
         ),
         (_, Reason::Invalid) => (format!("{f} is not valid"), format!("{fz}格式不正确")),
         (_, Reason::Taken) => (format!("{f} is already taken"), format!("{fz}已被占用")),
+        (_, Reason::SelfLockout) => (
+            format!("{f}: administrators cannot disable their own account or remove their own admin role"),
+            format!("{fz}：管理员不能禁用自己的账户或移除自己的admin角色"),
+        ),
     };
     PendingDetail {
         field: f.to_owned(),

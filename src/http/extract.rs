@@ -101,8 +101,8 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-/// The role that may use the administration endpoints.
-pub const ADMIN_ROLE: &str = "admin";
+/// The role that may use the administration endpoints (defined with the other role rules).
+pub use crate::domain::admin::ADMIN_ROLE;
 
 /// The caller of an administration endpoint: a valid token of a user whose *current* roles
 /// include `admin`. The roles are read from the cached profile (invalidated on every change),

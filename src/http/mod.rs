@@ -13,7 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
-use routes::{audit, auth, ops, users, wechat};
+use routes::{admin, audit, auth, ops, users, wechat};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -40,6 +40,12 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/api/v1/users/sessions", get(users::list_sessions))
         .route("/api/v1/users/sessions/{id}", delete(users::delete_session))
         .route("/api/v1/admin/audit", get(audit::list))
+        .route("/api/v1/admin/users", get(admin::list_users))
+        .route(
+            "/api/v1/admin/users/{id}",
+            get(admin::get_user).patch(admin::patch_user),
+        )
+        .route("/api/v1/admin/users/{id}/sessions", delete(admin::delete_sessions))
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

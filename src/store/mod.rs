@@ -5,7 +5,10 @@
 
 pub mod sql;
 
-pub use sql::{AuditFilter, AuditRow, NewIdentity, SessionRow, SigningKeyRow, SqlStore};
+pub use sql::{
+    AdminChange, AdminChanged, AuditFilter, AuditRow, NewIdentity, RolesChange, SessionRow, SigningKeyRow, SqlStore,
+    UserFilter,
+};
 
 use crate::domain::error::UniqueField;
 

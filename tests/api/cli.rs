@@ -154,6 +154,38 @@ async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) 
         1
     );
     login().await.expect_ok(200);
+
+    // Every command-line change wrote one admin_update entry (no actor, source "cli"), in the
+    // same transaction as the change; the refused grants wrote none.
+    let store = hufu::store::SqlStore::connect(&url, crate::harness::pool(Duration::from_secs(5)), false)
+        .await
+        .unwrap();
+    let filter = hufu::store::AuditFilter {
+        user_id: created["id"].as_i64(),
+        event: Some("admin_update".into()),
+    };
+    let (entries, total) = store.audit_page(&filter, 0, 100).await.unwrap();
+    assert_eq!(total, 4, "grant, revoke-role, disable, enable");
+    let details: Vec<Value> = entries
+        .iter()
+        .rev()
+        .map(|e| {
+            assert_eq!(e.actor_id, None);
+            serde_json::from_str(e.detail.as_deref().unwrap()).unwrap()
+        })
+        .collect();
+    assert!(details.iter().all(|d| d["source"] == "cli"), "{details:?}");
+    assert_eq!(
+        details[0]["roles"],
+        json!({"from": ["admin", "user"], "to": ["admin", "user", "ops"]})
+    );
+    assert_eq!(
+        details[1]["roles"],
+        json!({"from": ["admin", "user", "ops"], "to": ["user", "ops"]})
+    );
+    assert_eq!(details[2]["status"], json!({"from": 1, "to": 0}));
+    assert_eq!(details[3]["status"], json!({"from": 0, "to": 1}));
+    store.close().await;
 }
 
 async fn keys_rotate_adds_a_current_key(backend: Backend) {

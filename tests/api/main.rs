@@ -4,6 +4,7 @@ mod harness;
 mod process;
 
 mod accounts;
+mod admin;
 mod audit;
 mod cache;
 mod cli;

@@ -1,6 +1,7 @@
 //! Route handlers, one file per area. Each handler parses, calls one domain function, and
 //! wraps the result; permission checks are extractors in the signature.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod ops;

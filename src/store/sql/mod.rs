@@ -8,6 +8,7 @@
 mod queries;
 mod rows;
 
+pub use admin::{AdminChange, AdminChanged, RolesChange, UserFilter};
 pub use audit::{AuditFilter, AuditRow};
 pub use keys::SigningKeyRow;
 pub use rows::SessionRow;
@@ -123,6 +124,7 @@ macro_rules! audit_in_tx {
 /// `(username_key, email_key, phone)` of an account holding a requested unique value.
 type TakenRow = (String, Option<String>, Option<String>);
 
+mod admin;
 mod audit;
 mod keys;
 mod sessions;

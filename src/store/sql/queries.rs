@@ -41,8 +41,10 @@ statements!(
     taken_keys,
     update_profile,
     update_password_hash,
-    update_roles,
-    update_status,
+    admin_user_for_update,
+    admin_update_user,
+    admin_count_users,
+    admin_users_page,
     insert_session,
     insert_refresh_token,
     live_sessions,
@@ -99,8 +101,22 @@ const PORTABLE: Queries = Queries {
                      VALUES (?, ?, ?, ?, ?, ?, ?)",
     insert_refresh_token: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
                            VALUES (?, ?, ?, ?)",
-    update_roles: "UPDATE users SET roles = ?, updated_at = ? WHERE id = ?",
-    update_status: "UPDATE users SET status = ?, updated_at = ? WHERE id = ?",
+    // SQLite serialises writers with BEGIN IMMEDIATE; MySQL and PostgreSQL lock the row (below).
+    admin_user_for_update: "SELECT status, roles FROM users WHERE id = ?",
+    admin_update_user: "UPDATE users SET status = ?, roles = ?, updated_at = ? WHERE id = ?",
+    // `q` is one LIKE pattern (lower case, `!`-escaped) tried on the username key, the email
+    // key and the phone; a null parameter skips that filter. The explicit ESCAPE makes `%`
+    // and `_` literal the same way on all three dialects (MySQL's default escape is `\`).
+    admin_count_users: "SELECT COUNT(*) FROM users WHERE \
+                        (? IS NULL OR username_key LIKE ? ESCAPE '!' OR email_key LIKE ? ESCAPE '!' \
+                        OR phone LIKE ? ESCAPE '!') AND (? IS NULL OR status = ?)",
+    admin_users_page: concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE ",
+        "(? IS NULL OR username_key LIKE ? ESCAPE '!' OR email_key LIKE ? ESCAPE '!' ",
+        "OR phone LIKE ? ESCAPE '!') AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ? OFFSET ?"
+    ),
     live_sessions: "SELECT id, user_id, ip, user_agent, created_at, last_used_at, expires_at FROM sessions \
                     WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY id DESC",
     // SQLite serialises writers with BEGIN IMMEDIATE instead of row locks.
@@ -141,8 +157,10 @@ const PORTABLE: Queries = Queries {
 };
 
 /// MySQL/MariaDB: the same, with a row lock where a refresh token is read for rotation, so two
-/// refreshes racing with one token queue up and exactly one rotates it.
+/// refreshes racing with one token queue up and exactly one rotates it, and where an
+/// administrative change reads a user's status and roles, so two changes cannot undo each other.
 static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
+    admin_user_for_update: "SELECT status, roles FROM users WHERE id = ? FOR UPDATE",
     refresh_lookup: concat!(
         "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at ",
         "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ? FOR UPDATE"
