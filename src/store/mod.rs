@@ -5,7 +5,10 @@
 
 pub mod sql;
 
-pub use sql::{AuditFilter, AuditRow, NewIdentity, SessionRow, SigningKeyRow, SqlStore};
+pub use sql::{
+    AuditFilter, AuditRow, Completion, MfaFactor, NewChallenge, NewIdentity, SessionRow, SigningKeyRow, SqlStore,
+    TotpRow,
+};
 
 use crate::domain::error::UniqueField;
 

@@ -10,6 +10,7 @@ mod rows;
 
 pub use audit::{AuditFilter, AuditRow};
 pub use keys::SigningKeyRow;
+pub use mfa::{Completion, MfaFactor, NewChallenge, TotpRow};
 pub use rows::SessionRow;
 pub use wechat::NewIdentity;
 
@@ -115,6 +116,7 @@ type TakenRow = (String, Option<String>, Option<String>);
 
 mod audit;
 mod keys;
+mod mfa;
 mod sessions;
 mod users;
 mod wechat;
