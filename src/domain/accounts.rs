@@ -78,6 +78,15 @@ pub struct SignedIn {
     pub session_id: i64,
 }
 
+/// What a right password leads to: a session, or (TOTP enabled) a second-factor challenge.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// Signed in (boxed: it is ten times the size of a challenge).
+    SignedIn(Box<SignedIn>),
+    /// No session yet: `POST /auth/mfa` completes the sign-in.
+    MfaRequired(super::mfa::MfaChallenge),
+}
+
 fn hash_error(e: HashError) -> Error {
     match e {
         HashError::Busy => Error::Busy,
@@ -212,7 +221,7 @@ pub async fn login(
     identifier: Option<String>,
     password: Option<SecretString>,
     client: &ClientContext,
-) -> Result<SignedIn> {
+) -> Result<LoginOutcome> {
     let mut problems = Problems::default();
     let identifier = problems.require("username", &identifier).map(validate::identifier);
     let password_present = password.as_ref().map(|_| String::new());
@@ -251,6 +260,10 @@ pub async fn login(
     if !account.user.is_active() {
         return Err(Error::AccountDisabled);
     }
+    if account.user.mfa_enabled {
+        let challenge = super::mfa::challenge(core, account.user.id, identifier.normalised(), client).await?;
+        return Ok(LoginOutcome::MfaRequired(challenge));
+    }
     let user_id = account.user.id;
     let signed_in = start_session(core, account.user, client).await?;
     // A password change or a disable may have landed while the password was being checked:
@@ -271,7 +284,7 @@ pub async fn login(
             Error::InvalidCredentials
         });
     }
-    Ok(signed_in)
+    Ok(LoginOutcome::SignedIn(Box::new(signed_in)))
 }
 
 /// Creates a session for a user who has proven who they are, and issues its tokens.
@@ -456,6 +469,8 @@ pub async fn change_password(
     let hash = core.hasher.hash(new_password).await.map_err(hash_error)?;
     let now_ms = core.clock.unix_millis();
     core.store.set_password_hash(user_id, &hash, now_ms).await?;
+    // A sign-in waiting for its second factor proved the old password; it must not finish.
+    core.store.delete_mfa_challenges(user_id).await?;
     let revoked = core
         .store
         .revoke_user_sessions(user_id, Some(current_session), now_ms)

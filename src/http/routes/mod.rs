@@ -2,6 +2,7 @@
 //! wraps the result; permission checks are extractors in the signature.
 
 pub mod auth;
+pub mod mfa;
 pub mod ops;
 pub mod users;
 pub mod wechat;
