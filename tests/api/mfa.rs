@@ -20,6 +20,8 @@ on_every_store!(
     alternating_identifiers_does_not_multiply_guesses,
     disabling_needs_the_password_or_a_code,
     the_secret_is_sealed_at_rest,
+    racing_completions_have_one_winner,
+    a_password_change_ends_pending_challenges,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -460,4 +462,53 @@ async fn the_secret_is_sealed_at_rest(backend: Backend) {
         assert_eq!(stored, row.secret);
         pool.close().await;
     }
+}
+
+async fn racing_completions_have_one_winner(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let user = mfa_user(&app, "mfarace").await;
+    // One token, several different valid recovery codes at once: the token is used once.
+    let token = mfa_token(&app, "mfarace").await;
+    let answers =
+        futures_util::future::join_all(user.recovery_codes[..6].iter().map(|code| complete(&app, &token, code))).await;
+    let won = answers.iter().filter(|a| a.status == 200).count();
+    assert_eq!(won, 1, "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    for answer in answers.iter().filter(|a| a.status != 200) {
+        answer.expect_error(401, "MFA_INVALID");
+    }
+    // One TOTP code on several tokens at once: the code is accepted once.
+    next_step(&app);
+    let mut tokens = Vec::new();
+    for _ in 0..6 {
+        tokens.push(mfa_token(&app, "mfarace").await);
+    }
+    let code = code_now(&app, &user.secret);
+    let answers = futures_util::future::join_all(tokens.iter().map(|t| complete(&app, t, &code))).await;
+    let won = answers.iter().filter(|a| a.status == 200).count();
+    assert_eq!(won, 1, "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    for answer in answers.iter().filter(|a| a.status != 200) {
+        answer.expect_error(401, "MFA_INVALID");
+    }
+}
+
+async fn a_password_change_ends_pending_challenges(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let user = mfa_user(&app, "mfapass").await;
+    let pending = mfa_token(&app, "mfapass").await;
+    app.call(
+        "PUT",
+        "/api/v1/users/password",
+        Some(&user.token),
+        Some(json!({"old_password": PASSWORD, "new_password": "a brand new password"})),
+    )
+    .await
+    .expect_ok(200);
+    next_step(&app);
+    complete(&app, &pending, &code_now(&app, &user.secret))
+        .await
+        .expect_error(401, "MFA_INVALID");
 }
