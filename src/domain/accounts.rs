@@ -261,7 +261,9 @@ pub async fn login(
         return Err(Error::AccountDisabled);
     }
     if account.user.mfa_enabled {
-        let challenge = super::mfa::challenge(core, account.user.id, identifier.normalised(), client).await?;
+        let checked_hash = stored_hash.as_deref();
+        let challenge =
+            super::mfa::challenge(core, account.user.id, identifier.normalised(), checked_hash, client).await?;
         return Ok(LoginOutcome::MfaRequired(challenge));
     }
     let user_id = account.user.id;

@@ -365,13 +365,20 @@ async fn check_password(core: &Core, user_id: i64, password: SecretString) -> Re
 }
 
 /// Makes the challenge of a sign-in whose password was right: `identifier` is the normalised
-/// identifier it was given for.
-pub async fn challenge(core: &Core, user_id: i64, identifier: &str, client: &ClientContext) -> Result<MfaChallenge> {
+/// identifier it was given for, `checked_hash` the password hash it was checked against.
+pub async fn challenge(
+    core: &Core,
+    user_id: i64,
+    identifier: &str,
+    checked_hash: Option<&str>,
+    client: &ClientContext,
+) -> Result<MfaChallenge> {
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let token_hash = challenge_hash(&token);
     let now_ms = core.clock.unix_millis();
     core.store
         .insert_mfa_challenge(&NewChallenge {
-            token_hash: challenge_hash(&token),
+            token_hash: token_hash.clone(),
             user_id,
             identifier: identifier.to_owned(),
             ip: client.ip.clone(),
@@ -383,6 +390,21 @@ pub async fn challenge(core: &Core, user_id: i64, identifier: &str, client: &Cli
             expires_at_ms: now_ms.saturating_add(CHALLENGE_TTL_MS),
         })
         .await?;
+    // A password change or a disable may have landed while the password was being checked,
+    // and deleted the user's challenges before this one existed (as `login` re-checks for a
+    // session). Look again now that it exists; later changes delete it like any other.
+    let now = core.store.user_by_id(user_id).await?;
+    let unchanged = now
+        .as_ref()
+        .is_some_and(|a| a.password_hash.as_deref() == checked_hash && a.user.is_active());
+    if !unchanged {
+        core.store.delete_mfa_challenge(&token_hash).await?;
+        return Err(if now.is_some_and(|a| !a.user.is_active()) {
+            Error::AccountDisabled
+        } else {
+            Error::InvalidCredentials
+        });
+    }
     Ok(MfaChallenge {
         mfa_token: SecretString::new(token),
     })

@@ -294,4 +294,15 @@ impl SqlStore {
         .map_err(map_error)?;
         Ok(())
     }
+
+    /// Drops one challenge (made for a sign-in that turned out stale).
+    pub async fn delete_mfa_challenge(&self, token_hash: &str) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => sqlx::query(self.sql.delete_mfa_challenge)
+            .bind(token_hash)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_error)?;
+        Ok(())
+    }
 }

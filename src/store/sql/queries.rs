@@ -84,6 +84,7 @@ statements!(
     mfa_challenge,
     use_mfa_challenge,
     delete_user_mfa_challenges,
+    delete_mfa_challenge,
     prune_mfa_challenges,
     touch_user,
 );
@@ -172,6 +173,7 @@ const PORTABLE: Queries = Queries {
     use_mfa_challenge: "UPDATE mfa_challenges SET used_at = ? \
                         WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
     delete_user_mfa_challenges: "DELETE FROM mfa_challenges WHERE user_id = ?",
+    delete_mfa_challenge: "DELETE FROM mfa_challenges WHERE token_hash = ?",
     prune_mfa_challenges: "DELETE FROM mfa_challenges WHERE expires_at < ?",
     // A change shown in the user object (`mfa_enabled`) that no users column holds: moving
     // `updated_at` lets every node's database feed drop its cached profile.
