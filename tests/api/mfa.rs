@@ -2,8 +2,8 @@
 //! replay, recovery codes, single-use and expiring `mfa_token`s, lockout, disabling, and the
 //! secret sealed at rest. Codes come from the test's own RFC 6238 code, not hufu's.
 
-use crate::harness::{Answer, Backend, TestApp};
-use crate::on_every_store;
+use crate::harness::{Answer, Backend, CacheMode, TestApp};
+use crate::{on_every_cache, on_every_store};
 use hmac::{Hmac, KeyInit, Mac};
 use hufu::clock::Clock;
 use hufu::store::AuditFilter;
@@ -23,6 +23,8 @@ on_every_store!(
     racing_completions_have_one_winner,
     a_password_change_ends_pending_challenges,
 );
+
+on_every_cache!(the_mfa_lockout_holds_in_process_and_in_redis);
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -513,4 +515,21 @@ async fn a_password_change_ends_pending_challenges(backend: Backend) {
     complete(&app, &pending, &code_now(&app, &user.secret))
         .await
         .expect_error(401, "MFA_INVALID");
+}
+
+async fn the_mfa_lockout_holds_in_process_and_in_redis(mode: CacheMode) {
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 2).await else {
+        return;
+    };
+    let user = mfa_user(&app, "mfalockcache").await;
+    next_step(&app);
+    let wrong = other_code(&code_now(&app, &user.secret));
+    for identifier in ["mfalockcache", "mfalockcache@example.com"] {
+        let token = mfa_token(&app, identifier).await;
+        complete(&app, &token, &wrong).await.expect_error(401, "MFA_INVALID");
+    }
+    let token = mfa_token(&app, "mfalockcache").await;
+    let locked = complete(&app, &token, &code_now(&app, &user.secret)).await;
+    locked.expect_error(423, "ACCOUNT_LOCKED");
+    assert!(locked.header("retry-after").is_some());
 }
