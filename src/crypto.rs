@@ -1,11 +1,13 @@
-//! Encryption of secrets at rest (EdDSA private keys now; WeChat session keys and TOTP secrets
-//! later) with AES-256-GCM under the deployment's encryption key.
+//! Encryption of secrets at rest (EdDSA private keys, WeChat session keys, TOTP secrets) with
+//! AES-256-GCM under the deployment's encryption key, and keyed hashes (HMAC-SHA256 under a
+//! key derived from it) for values that are only ever compared, such as MFA recovery codes.
 //!
 //! Each value is sealed with a fresh random nonce and bound to a context string (such as
 //! `signing_key:<kid>`) as associated data, so a ciphertext copied into another row or column
 //! does not decrypt. Stored form: `v1.` + base64url(nonce ‖ ciphertext ‖ tag).
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -19,7 +21,13 @@ pub struct CryptoError;
 /// Seals and opens secrets with one key.
 pub struct SecretBox {
     key: LessSafeKey,
+    /// HMAC key for [`SecretBox::keyed_hash`]; derived, so the sealing key itself is used for
+    /// one purpose only.
+    mac_key: hmac::Key,
 }
+
+/// Label of the derivation of the keyed-hash key from the encryption key.
+const MAC_KEY_LABEL: &[u8] = b"hufu keyed-hash key v1";
 
 impl std::fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,9 +39,23 @@ impl SecretBox {
     /// A box for a 32-byte key.
     pub fn new(key: &[u8; 32]) -> Result<Self, CryptoError> {
         let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError)?;
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), MAC_KEY_LABEL);
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            mac_key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
         })
+    }
+
+    /// HMAC-SHA256 (hex) of `value`, bound to `context`: for secrets that are only compared
+    /// (recovery codes). Without the encryption key a leaked hash cannot be brute-forced.
+    pub fn keyed_hash(&self, value: &[u8], context: &str) -> String {
+        let mut message = Vec::with_capacity(context.len() + 1 + value.len());
+        message.extend_from_slice(context.as_bytes());
+        // A separator that cannot occur in a context, so (context, value) pairs never collide.
+        message.push(0);
+        message.extend_from_slice(value);
+        let tag = hmac::sign(&self.mac_key, &message);
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Encrypts `plaintext`, bound to `context`.
@@ -98,5 +120,17 @@ mod tests {
         let mut damaged = sealed.clone();
         damaged.pop();
         assert!(sealed_box.open(&damaged, "signing_key:a").is_err());
+    }
+
+    #[test]
+    fn keyed_hashes_depend_on_key_context_and_value() {
+        let a = SecretBox::new(&[7u8; 32]).unwrap();
+        let b = SecretBox::new(&[8u8; 32]).unwrap();
+        let h = a.keyed_hash(b"abcde-fghij", "mfa_recovery_code:1");
+        assert_eq!(h.len(), 64);
+        assert_eq!(h, a.keyed_hash(b"abcde-fghij", "mfa_recovery_code:1"));
+        assert_ne!(h, b.keyed_hash(b"abcde-fghij", "mfa_recovery_code:1"));
+        assert_ne!(h, a.keyed_hash(b"abcde-fghij", "mfa_recovery_code:2"));
+        assert_ne!(h, a.keyed_hash(b"abcde-fghik", "mfa_recovery_code:1"));
     }
 }

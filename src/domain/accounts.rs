@@ -79,6 +79,15 @@ pub struct SignedIn {
     pub session_id: i64,
 }
 
+/// What a right password leads to: a session, or (TOTP enabled) a second-factor challenge.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// Signed in (boxed: it is ten times the size of a challenge).
+    SignedIn(Box<SignedIn>),
+    /// No session yet: `POST /auth/mfa` completes the sign-in.
+    MfaRequired(super::mfa::MfaChallenge),
+}
+
 fn hash_error(e: HashError) -> Error {
     match e {
         HashError::Busy => Error::Busy,
@@ -230,7 +239,7 @@ pub async fn login(
     identifier: Option<String>,
     password: Option<SecretString>,
     client: &ClientContext,
-) -> Result<SignedIn> {
+) -> Result<LoginOutcome> {
     let mut problems = Problems::default();
     let identifier = problems.require("username", &identifier).map(validate::identifier);
     let password_present = password.as_ref().map(|_| String::new());
@@ -242,13 +251,7 @@ pub async fn login(
 
     // Counted before the password is checked (whether or not the account exists, so a lock
     // says nothing about it); a locked identifier is refused even with the right password.
-    if let Err(error) = core.limits.begin_attempt(identifier.normalised()).await {
-        if let Error::Locked { just_locked: true, .. } = error {
-            // Who the identifier belongs to is not looked up: a lock says nothing about it.
-            audit::record_alone(core, audit::entry(core, Event::Locked, None, client)).await;
-        }
-        return Err(error);
-    }
+    audit::begin_attempt(core, identifier.normalised(), None, client).await?;
     let checked = async {
         let account = find_by_identifier(core, &identifier).await?;
         let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
@@ -282,6 +285,12 @@ pub async fn login(
         audit::record_alone(core, failed).await;
         return Err(Error::AccountDisabled);
     }
+    if account.user.mfa_enabled {
+        let checked_hash = stored_hash.as_deref();
+        let challenge =
+            super::mfa::challenge(core, account.user.id, identifier.normalised(), checked_hash, client).await?;
+        return Ok(LoginOutcome::MfaRequired(challenge));
+    }
     let user_id = account.user.id;
     let signed_in = start_session(core, account.user, client, SignIn::Password).await?;
     // A password change or a disable may have landed while the password was being checked:
@@ -302,7 +311,7 @@ pub async fn login(
             Error::InvalidCredentials
         });
     }
-    Ok(signed_in)
+    Ok(LoginOutcome::SignedIn(Box::new(signed_in)))
 }
 
 /// How a user proved who they are, for the audit log.
@@ -520,7 +529,7 @@ pub async fn change_password(
         // A wrong old password counts toward the lockout of the account's username, so the
         // endpoint cannot be used to guess it past the limit.
         let username_key = account.user.username.to_ascii_lowercase();
-        core.limits.begin_attempt(&username_key).await?;
+        audit::begin_attempt(core, &username_key, Some(user_id), client).await?;
         match core.hasher.verify(old, Some(stored)).await.map_err(hash_error) {
             Ok(true) => {}
             Ok(false) => return Err(Error::InvalidCredentials),
@@ -538,6 +547,8 @@ pub async fn change_password(
     core.store
         .set_password_hash(user_id, &hash, now_ms, Some(&record))
         .await?;
+    // A sign-in waiting for its second factor proved the old password; it must not finish.
+    core.store.delete_mfa_challenges(user_id).await?;
     let revoked = core
         .store
         .revoke_user_sessions(user_id, Some(current_session), now_ms, None)

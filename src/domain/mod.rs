@@ -8,6 +8,7 @@ pub mod audit;
 pub mod error;
 pub mod keys;
 pub mod limits;
+pub mod mfa;
 pub mod password;
 pub mod revocation;
 pub mod sessions;

@@ -231,6 +231,11 @@ impl TokenService {
         self.ttl
     }
 
+    /// The `iss` of issued tokens (also the issuer named in TOTP `otpauth` URIs).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// Issues an access token for `user` in session `session_id`.
     pub fn issue(&self, user: &User, session_id: i64) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = self.clock.unix_seconds();

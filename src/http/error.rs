@@ -123,6 +123,10 @@ fn field_detail(error: &FieldError) -> PendingDetail {
             "nickname must not contain control characters".to_owned(),
             "昵称不能包含控制字符".to_owned(),
         ),
+        ("totp", Reason::Taken) => (
+            "TOTP is already enabled; disable it before setting it up again".to_owned(),
+            "已启用两步验证，请先停用再重新设置".to_owned(),
+        ),
         (_, Reason::Invalid) => (format!("{f} is not valid"), format!("{fz}格式不正确")),
         (_, Reason::Taken) => (format!("{f} is already taken"), format!("{fz}已被占用")),
         (_, Reason::SelfLockout) => (

@@ -13,7 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
-use routes::{admin, audit, auth, ops, users, wechat};
+use routes::{admin, audit, auth, mfa, ops, users, wechat};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -29,6 +29,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/mfa", post(mfa::complete))
         .route("/api/v1/auth/wechat/miniprogram", post(wechat::mini_program))
         .route("/api/v1/auth/wechat/oauth/authorize", get(wechat::authorize))
         .route("/api/v1/auth/wechat/oauth/callback", get(wechat::callback))
@@ -46,6 +47,9 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             get(admin::get_user).patch(admin::patch_user),
         )
         .route("/api/v1/admin/users/{id}/sessions", delete(admin::delete_sessions))
+        .route("/api/v1/users/mfa/totp/setup", post(mfa::setup))
+        .route("/api/v1/users/mfa/totp/enable", post(mfa::enable))
+        .route("/api/v1/users/mfa/totp/disable", post(mfa::disable))
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -6,8 +6,8 @@
 pub mod sql;
 
 pub use sql::{
-    AdminChange, AdminChanged, AuditFilter, AuditRow, NewIdentity, RolesChange, SessionRow, SigningKeyRow, SqlStore,
-    UserFilter,
+    AdminChange, AdminChanged, AuditFilter, AuditRow, Completion, MfaFactor, NewChallenge, NewIdentity, RolesChange,
+    SessionRow, SigningKeyRow, SqlStore, TotpRow, UserFilter,
 };
 
 use crate::domain::error::UniqueField;

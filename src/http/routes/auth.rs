@@ -1,7 +1,7 @@
 //! `POST /api/v1/auth/register` and `POST /api/v1/auth/login`.
 
 use crate::app::AppState;
-use crate::domain::accounts::{self, Registration, SignedIn};
+use crate::domain::accounts::{self, LoginOutcome, Registration, SignedIn};
 use crate::domain::limits::Action;
 use crate::domain::sessions;
 use crate::domain::user::User;
@@ -79,12 +79,17 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> ApiResult<Reply> {
     state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
-    let signed_in = accounts::login(&state.core, body.username, body.password, &client).await?;
-    Ok(Reply::new(
-        StatusCode::OK,
-        Success::LoggedIn,
-        &LoginResponse::from_signed_in(&signed_in),
-    ))
+    match accounts::login(&state.core, body.username, body.password, &client).await? {
+        LoginOutcome::SignedIn(signed_in) => Ok(Reply::new(
+            StatusCode::OK,
+            Success::LoggedIn,
+            &LoginResponse::from_signed_in(&signed_in),
+        )),
+        // Not signed in yet, so not "Logged in": the plain status message.
+        LoginOutcome::MfaRequired(challenge) => {
+            Ok(Reply::ok(&super::mfa::MfaRequiredResponse::from_challenge(&challenge)))
+        }
+    }
 }
 
 /// Refresh body.

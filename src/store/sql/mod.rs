@@ -11,6 +11,7 @@ mod rows;
 pub use admin::{AdminChange, AdminChanged, RolesChange, UserFilter};
 pub use audit::{AuditFilter, AuditRow};
 pub use keys::SigningKeyRow;
+pub use mfa::{Completion, MfaFactor, NewChallenge, TotpRow};
 pub use rows::SessionRow;
 pub use wechat::NewIdentity;
 
@@ -127,6 +128,7 @@ type TakenRow = (String, Option<String>, Option<String>);
 mod admin;
 mod audit;
 mod keys;
+mod mfa;
 mod sessions;
 mod users;
 mod wechat;

@@ -72,6 +72,23 @@ statements!(
     insert_audit,
     audit_count,
     audit_page,
+    mfa_totp_of_user,
+    delete_pending_totp,
+    insert_totp,
+    enable_totp,
+    accept_totp_step,
+    delete_enabled_totp,
+    delete_totp,
+    delete_recovery_codes,
+    insert_recovery_code,
+    use_recovery_code,
+    insert_mfa_challenge,
+    mfa_challenge,
+    use_mfa_challenge,
+    delete_user_mfa_challenges,
+    delete_mfa_challenge,
+    prune_mfa_challenges,
+    touch_user,
 );
 
 /// SQLite's statements, and the base of the others.
@@ -150,6 +167,33 @@ const PORTABLE: Queries = Queries {
     audit_count: "SELECT COUNT(*) FROM audit_log WHERE (? IS NULL OR user_id = ?) AND (? IS NULL OR event = ?)",
     audit_page: "SELECT id, user_id, actor_id, event, ip, user_agent, at, detail FROM audit_log \
                  WHERE (? IS NULL OR user_id = ?) AND (? IS NULL OR event = ?) ORDER BY id DESC LIMIT ? OFFSET ?",
+    mfa_totp_of_user: "SELECT secret, enabled_at, last_step FROM mfa_totp WHERE user_id = ?",
+    delete_pending_totp: "DELETE FROM mfa_totp WHERE user_id = ? AND enabled_at IS NULL",
+    insert_totp: "INSERT INTO mfa_totp (user_id, secret, enabled_at, last_step, created_at) VALUES (?, ?, NULL, 0, ?)",
+    // The secret is compared so a setup replaced meanwhile (by another request) is not the one
+    // that gets enabled; `last_step < ?` makes the enabling code count as used.
+    enable_totp: "UPDATE mfa_totp SET enabled_at = ?, last_step = ? \
+                  WHERE user_id = ? AND secret = ? AND enabled_at IS NULL AND last_step < ?",
+    // Replay protection on every node: a step is accepted only if it is newer than the last.
+    accept_totp_step: "UPDATE mfa_totp SET last_step = ? WHERE user_id = ? AND enabled_at IS NOT NULL AND last_step < ?",
+    delete_enabled_totp: "DELETE FROM mfa_totp WHERE user_id = ? AND enabled_at IS NOT NULL",
+    delete_totp: "DELETE FROM mfa_totp WHERE user_id = ?",
+    delete_recovery_codes: "DELETE FROM mfa_recovery_codes WHERE user_id = ?",
+    insert_recovery_code: "INSERT INTO mfa_recovery_codes (user_id, code_hash, used_at) VALUES (?, ?, NULL)",
+    use_recovery_code: "UPDATE mfa_recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+    insert_mfa_challenge: "INSERT INTO mfa_challenges (token_hash, user_id, identifier, ip, user_agent, created_at, expires_at) \
+                           VALUES (?, ?, ?, ?, ?, ?, ?)",
+    mfa_challenge: "SELECT user_id, identifier FROM mfa_challenges \
+                    WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+    // Exactly one of two racing completions affects the row.
+    use_mfa_challenge: "UPDATE mfa_challenges SET used_at = ? \
+                        WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+    delete_user_mfa_challenges: "DELETE FROM mfa_challenges WHERE user_id = ?",
+    delete_mfa_challenge: "DELETE FROM mfa_challenges WHERE token_hash = ?",
+    prune_mfa_challenges: "DELETE FROM mfa_challenges WHERE expires_at < ?",
+    // A change shown in the user object (`mfa_enabled`) that no users column holds: moving
+    // `updated_at` lets every node's database feed drop its cached profile.
+    touch_user: "UPDATE users SET updated_at = ? WHERE id = ?",
     insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
                          VALUES (?, ?, ?, ?, ?)",
     signing_keys: "SELECT kid, algorithm, public_key, private_key, created_at FROM signing_keys \
