@@ -3,7 +3,7 @@
 # few seconds. Run it alone (`deploy/check.sh`) or through .ci/run.
 #
 #   - nginx -t on the Nginx site, inside a throwaway nginx.conf, with a throwaway self-signed
-#     certificate (nginx is not started and binds no port);
+#     certificate (nginx is not started; it binds its ports for a moment but never listens);
 #   - systemd-analyze verify on a copy of the unit whose ExecStart names /bin/true (verify
 #     refuses a missing binary), failing on every complaint about the unit, and an offline
 #     hardening score that must stay at or below 2.0;
@@ -38,6 +38,17 @@ sed -E -e "s|^([[:space:]]*ssl_certificate)[[:space:]]+[^;]+;|\1 $tmp/cert.pem;|
        -e "s|^([[:space:]]*ssl_certificate_key)[[:space:]]+[^;]+;|\1 $tmp/key.pem;|" \
        deploy/nginx/hufu.conf > "$tmp/hufu.conf"
 grep -q "ssl_certificate $tmp/cert.pem;" "$tmp/hufu.conf" || fail "no ssl_certificate line to point at the test certificate"
+# nginx -t binds the listening addresses for a moment (without listening; an address in use is
+# no error), so it needs what binding needs: root for ports below 1024, and IPv6 for [::].
+if [ "$(id -u)" -ne 0 ]; then
+  echo "note: not root, so the copy listens on 18080/18443 instead of 80/443"
+  sed -i -E -e 's/^([[:space:]]*listen[[:space:]]+(\[::\]:)?)80([[:space:];])/\118080\3/' \
+            -e 's/^([[:space:]]*listen[[:space:]]+(\[::\]:)?)443([[:space:];])/\118443\3/' "$tmp/hufu.conf"
+fi
+if [ ! -e /proc/net/if_inet6 ]; then
+  echo "note: no IPv6 here, so the copy drops its [::] listen lines"
+  sed -i -E '/^[[:space:]]*listen[[:space:]]+\[::\]/d' "$tmp/hufu.conf"
+fi
 # Everything Nginx would write goes to the temp dir, so this needs no root and leaves no trace.
 cat > "$tmp/nginx.conf" <<EOF
 pid $tmp/nginx.pid;
