@@ -18,6 +18,7 @@ mod protection;
 mod redis_cluster;
 mod redis_outage;
 mod sessions;
+mod shutdown;
 mod tokens;
 mod verify_library;
 mod wechat;
