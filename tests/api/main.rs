@@ -12,6 +12,7 @@ mod eddsa;
 mod envelope;
 mod failures;
 mod fake_wechat;
+mod import;
 mod mfa;
 mod nodes;
 mod protection;
