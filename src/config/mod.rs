@@ -652,6 +652,26 @@ mod tests {
     }
 
     #[test]
+    fn shutdown_and_header_timeouts_come_from_the_file_or_the_environment() {
+        let s = load(None, &[]).unwrap();
+        assert_eq!(
+            (s.shutdown_timeout, s.header_read_timeout),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+        let s = load(
+            Some("shutdown_timeout = \"25s\"\nheader_read_timeout = \"2s\"\n"),
+            &[("HUFU_SHUTDOWN_TIMEOUT", "1m")],
+        )
+        .unwrap();
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(60));
+        assert_eq!(s.header_read_timeout, Duration::from_secs(2));
+        let err = load(None, &[("HUFU_HEADER_READ_TIMEOUT", "0s")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HUFU_HEADER_READ_TIMEOUT"), "{err}");
+    }
+
+    #[test]
     fn a_bad_setting_names_itself_in_one_line() {
         let err = load(None, &[("HUFU_ACCESS_TTL", "soon")]).unwrap_err().to_string();
         assert!(err.starts_with("invalid setting HUFU_ACCESS_TTL:"), "{err}");
