@@ -209,3 +209,27 @@ async fn a_client_that_never_finishes_its_headers_is_dropped() {
     let health = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_finishes_does_not_hold_up_the_exit_past_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hufu.db").display());
+    let data = dir.path().to_str().unwrap().to_owned();
+    let mut settings = envs(&url, &data);
+    settings.retain(|(name, _)| *name != "HUFU_SHUTDOWN_TIMEOUT");
+    settings.push(("HUFU_SHUTDOWN_TIMEOUT", "1s"));
+    let mut server = Server::start(&settings);
+    // Half a body, and never the rest.
+    let (_stuck, _rest) = start_slow_registration(&server.addr, "stuck");
+    std::thread::sleep(Duration::from_millis(200));
+
+    server.signal(libc::SIGINT);
+    let signalled = Instant::now();
+    let status = server.wait_exit(Duration::from_secs(10)).expect("hufu exited");
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "waited for the in-flight request up to the bound, then dropped it ({took:?})"
+    );
+}
