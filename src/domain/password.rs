@@ -109,6 +109,13 @@ fn hash_with(params: Argon2Params, password: &[u8], memory: &mut Vec<Block>) -> 
     Ok(phc.to_string())
 }
 
+/// Highest bcrypt cost accepted from an import (cost 16 is about 3.6 s per verification).
+pub const MAX_BCRYPT_COST: u32 = 16;
+/// Most argon2 memory accepted from an import: 2 GiB, RFC 9106's first recommendation.
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 2 * 1024 * 1024;
+/// Most argon2 iterations accepted from an import.
+pub const MAX_ARGON2_ITERATIONS: u32 = 64;
+
 /// Whether `stored` is a bcrypt hash (the variants other systems write).
 pub fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix))
@@ -273,15 +280,22 @@ impl PasswordHasher {
 
     /// Whether `stored` is a hash this pool can verify (bcrypt or an argon2 PHC string with
     /// usable parameters); `hufu import` refuses the others.
+    ///
+    /// Costs that would stall a hashing thread are refused too: bcrypt above cost
+    /// [`MAX_BCRYPT_COST`], argon2 above [`MAX_ARGON2_MEMORY_KIB`] or
+    /// [`MAX_ARGON2_ITERATIONS`].
     pub fn is_supported(stored: &str) -> bool {
         if is_bcrypt(stored) {
-            return stored.parse::<bcrypt::HashParts>().is_ok();
+            return stored
+                .parse::<bcrypt::HashParts>()
+                .is_ok_and(|parts| parts.get_cost() <= MAX_BCRYPT_COST);
         }
         let Ok(phc) = PasswordHash::new(stored) else {
             return false;
         };
         Algorithm::try_from(phc.algorithm.as_str()).is_ok()
-            && Params::try_from(&phc).is_ok()
+            && Params::try_from(&phc)
+                .is_ok_and(|p| p.m_cost() <= MAX_ARGON2_MEMORY_KIB && p.t_cost() <= MAX_ARGON2_ITERATIONS)
             && phc.salt.is_some()
             && phc.hash.is_some()
     }
@@ -427,6 +441,13 @@ mod tests {
         );
         assert!(!PasswordHasher::is_supported("md5$abc$def"));
         assert!(!PasswordHasher::is_supported("$2b$10$tooshort"));
+        let too_slow = bcrypt::hash_with_result("x", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        assert!(!PasswordHasher::is_supported(&too_slow.replacen("$04$", "$31$", 1)));
+        assert!(!PasswordHasher::is_supported(
+            "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy"
+        ));
     }
 
     fn weak_variant(algorithm: Algorithm, password: &[u8]) -> String {
