@@ -24,7 +24,6 @@ use crate::wechat::{MiniProgram, Website, Wechat};
 use anyhow::Context;
 use ipnet::IpNet;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -328,7 +327,15 @@ async fn watch_redis(state: AppState) {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests
+/// for at most `settings.shutdown_timeout` and closes the database pool.
+///
+/// Once `shutdown` resolves the listener is closed (new connections are refused), idle
+/// keep-alive connections are closed, and each connection with a request in progress
+/// finishes that request (answered with `Connection: close`). Connections still busy when the
+/// bound runs out are dropped, so a handler that never ends cannot keep the process alive.
+/// A response is only written after the handler's transaction committed, so whatever a
+/// client saw answered 2xx is in the database.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -337,15 +344,110 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let router = crate::http::router(state.clone(), settings.request_timeout);
     let background = spawn_background(state.clone());
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout,
+        shutdown_timeout: settings.shutdown_timeout,
+    };
+    serve_connections(listener, router, limits, shutdown).await;
     for task in background {
         task.abort();
     }
     state.core.store.close().await;
-    served?;
     Ok(())
+}
+
+/// Per-connection bounds of the HTTP server.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    header_read_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+/// Most request headers accepted; more is answered 431 by hyper and the connection closed.
+const MAX_HEADERS: usize = 100;
+/// Largest request line and headers together (and hyper's read buffer); a larger head is
+/// answered 431 and the connection closed.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The accept loop: HTTP/1.1 over hyper with a header-read timeout, each connection in its
+/// own task, and a bounded graceful drain when `shutdown` resolves.
+///
+/// axum's own `serve` sets no timer, so hyper's header-read timeout never runs there and a
+/// client that never finishes its headers holds a connection (and a task) forever.
+async fn serve_connections(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEAD_BYTES)
+        .max_buf_size(MAX_HEAD_BYTES);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Usually out of file descriptors: wait instead of spinning.
+                        tracing::warn!(error = %error, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = router.clone().map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(remote));
+                    request.map(axum::body::Body::new)
+                });
+                let connection = builder.serve_connection(
+                    TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(service),
+                );
+                let mut stopped = stopped.clone();
+                connections.spawn(async move {
+                    let mut connection = std::pin::pin!(connection);
+                    tokio::select! {
+                        _ = connection.as_mut() => return,
+                        _ = stopped.wait_for(|stop| *stop) => {}
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                });
+            }
+            // Reap finished connections so the set does not grow without bound.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let open = connections.len();
+    tracing::info!(connections = open, "stopped accepting; draining connections");
+    let drained = tokio::time::timeout(limits.shutdown_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            timeout_ms = u64::try_from(limits.shutdown_timeout.as_millis()).unwrap_or(u64::MAX),
+            "shutdown timeout reached; dropping the connections still busy"
+        );
+        connections.shutdown().await;
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,5 +1,5 @@
 //! The command line (contract section 8): `hufu [serve]`, `hufu migrate`, `hufu user …`,
-//! `hufu keys rotate`.
+//! `hufu keys rotate`, `hufu import FILE`.
 
 use crate::app;
 use crate::clock::SystemClock;
@@ -39,6 +39,12 @@ pub enum Command {
     /// Manage EdDSA signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import users from JSON lines (`username, email, phone, password_hash` with bcrypt or
+    /// argon2 hashes); bad lines are skipped with a reason.
+    Import {
+        /// The file, one JSON object per line.
+        file: PathBuf,
+    },
 }
 
 /// `hufu user …`
@@ -217,6 +223,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => run_user(&settings, command).await,
+        Command::Import { file } => run_import(&settings, &file).await,
         Command::Keys(KeysCommand::Rotate) => {
             let store = app::open_store(&settings).await?;
             let secret_box = crate::crypto::SecretBox::new(&app::encryption_key(&settings)?)?;
@@ -243,6 +250,51 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             app::serve(listener, state, &settings, app::shutdown_signal()).await
         }
     }
+}
+
+/// The progress bar on stderr (hidden when stderr is not a terminal), and skipped lines
+/// printed as they come.
+struct ImportProgress {
+    bar: indicatif::ProgressBar,
+}
+
+impl crate::import::Progress for ImportProgress {
+    fn advanced(&self, bytes: u64) {
+        self.bar.set_position(bytes);
+    }
+
+    fn skipped(&self, skipped: &crate::import::Skipped) {
+        self.bar
+            .suspend(|| println!("line {}: skipped: {}", skipped.line, skipped.reason));
+    }
+}
+
+async fn run_import(settings: &Settings, path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    // Opened before connecting, so a wrong path fails at once.
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let store = app::open_store(settings).await?;
+    let state = app::build_state(settings, store, Arc::new(SystemClock)).await?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(size);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {elapsed_precise} eta {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let progress = ImportProgress { bar };
+    let reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    let outcome = crate::import::import(&state.core, reader, &command_line(), &progress).await;
+    progress.bar.finish_and_clear();
+    state.core.store.close().await;
+    let summary = outcome.with_context(|| format!("import of {} stopped", path.display()))?;
+    println!("imported {}, skipped {}", summary.imported, summary.skipped.len());
+    Ok(())
 }
 
 /// Who acts when the command line changes something: no IP, and a user agent that says so in

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod id;
+pub mod import;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

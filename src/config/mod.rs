@@ -54,6 +54,8 @@ const KNOWN: &[&str] = &[
     "DATA_DIR",
     "NODE_ID",
     "REQUEST_TIMEOUT",
+    "SHUTDOWN_TIMEOUT",
+    "HEADER_READ_TIMEOUT",
     "PASSWORD_HASH_CONCURRENCY",
     "PASSWORD_HASH_QUEUE",
     "ARGON2_MEMORY_KIB",
@@ -207,6 +209,12 @@ pub struct Settings {
     pub node_id: Option<u16>,
     /// Longest time one request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// Longest time in-flight requests get to finish after SIGTERM/SIGINT before the
+    /// remaining connections are dropped.
+    pub shutdown_timeout: Duration,
+    /// Longest time a client may take to send a request's line and headers (also how long
+    /// an idle keep-alive connection stays open); slower connections are closed.
+    pub header_read_timeout: Duration,
     /// Password hashes computed at once (defaults to the number of cores).
     pub password_hash_concurrency: usize,
     /// Password hashes allowed to wait for a worker before new ones are refused with 503.
@@ -258,6 +266,8 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             node_id: None,
             request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
             password_hash_concurrency: cores,
             password_hash_queue: 32 * cores,
             argon2: Argon2Params::OWASP,
@@ -421,6 +431,8 @@ impl Settings {
             ("LOCKOUT_DURATION", &mut s.lockout_duration, SECOND, YEAR),
             ("WECHAT_TIMEOUT", &mut s.wechat_timeout, MILLI, HOUR),
             ("REQUEST_TIMEOUT", &mut s.request_timeout, MILLI, HOUR),
+            ("SHUTDOWN_TIMEOUT", &mut s.shutdown_timeout, MILLI, HOUR),
+            ("HEADER_READ_TIMEOUT", &mut s.header_read_timeout, MILLI, HOUR),
             ("DATABASE_TIMEOUT", &mut s.database_timeout, MILLI, HOUR),
         ] {
             if let Some(v) = with(raw, key, |v| parse::duration_within(v, min, max))? {
@@ -637,6 +649,26 @@ mod tests {
             load(None, &[("HUFU_WECHAT_TIMEOUT", "500ms")]).unwrap().wechat_timeout,
             Duration::from_millis(500)
         );
+    }
+
+    #[test]
+    fn shutdown_and_header_timeouts_come_from_the_file_or_the_environment() {
+        let s = load(None, &[]).unwrap();
+        assert_eq!(
+            (s.shutdown_timeout, s.header_read_timeout),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+        let s = load(
+            Some("shutdown_timeout = \"25s\"\nheader_read_timeout = \"2s\"\n"),
+            &[("HUFU_SHUTDOWN_TIMEOUT", "1m")],
+        )
+        .unwrap();
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(60));
+        assert_eq!(s.header_read_timeout, Duration::from_secs(2));
+        let err = load(None, &[("HUFU_HEADER_READ_TIMEOUT", "0s")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HUFU_HEADER_READ_TIMEOUT"), "{err}");
     }
 
     #[test]

@@ -255,14 +255,14 @@ pub async fn login(
     let checked = async {
         let account = find_by_identifier(core, &identifier).await?;
         let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
-        let matches = core
+        let verification = core
             .hasher
-            .verify(password, stored_hash.clone())
+            .check(password.clone(), stored_hash.clone())
             .await
             .map_err(hash_error)?;
-        Ok::<_, Error>((account, stored_hash, matches))
+        Ok::<_, Error>((account, stored_hash, verification))
     };
-    let (account, stored_hash, matches) = match checked.await {
+    let (account, stored_hash, verification) = match checked.await {
         Ok(checked) => checked,
         Err(error) => {
             // Not a wrong password (the database or the hashing pool failed): uncount it, or
@@ -272,7 +272,7 @@ pub async fn login(
         }
     };
     let known_user = account.as_ref().map(|a| a.user.id);
-    let Some(account) = account.filter(|_| matches) else {
+    let Some(account) = account.filter(|_| verification.matches) else {
         let failed = audit::entry(core, Event::LoginFailed, known_user, client)
             .with_detail(serde_json::json!({"reason": "invalid_credentials"}));
         audit::record_alone(core, failed).await;
@@ -311,7 +311,33 @@ pub async fn login(
             Error::InvalidCredentials
         });
     }
+    // Only after the check above, which compares the hash before and after: an imported
+    // (bcrypt) or weaker hash becomes argon2id with the configured cost now that the password
+    // is known to be right.
+    if verification.needs_rehash
+        && let Some(old) = stored_hash.as_deref()
+    {
+        upgrade_password_hash(core, user_id, old, password).await;
+    }
     Ok(LoginOutcome::SignedIn(Box::new(signed_in)))
+}
+
+/// Re-hashes a right password whose stored hash is bcrypt or weaker argon2, and stores the new
+/// hash if the stored one is still `old` (a password change meanwhile wins). Best effort: the
+/// sign-in has succeeded either way, and the next one tries again.
+async fn upgrade_password_hash(core: &Core, user_id: i64, old: &str, password: SecretString) {
+    let new = match core.hasher.hash(password).await {
+        Ok(new) => new,
+        Err(error) => {
+            tracing::info!(user_id, error = %error, "password hash upgrade postponed");
+            return;
+        }
+    };
+    match core.store.upgrade_password_hash(user_id, old, &new).await {
+        Ok(true) => tracing::info!(user_id, "password hash upgraded to argon2id"),
+        Ok(false) => {}
+        Err(error) => tracing::warn!(user_id, error = %error, "cannot store the upgraded password hash"),
+    }
 }
 
 /// How a user proved who they are, for the audit log.

@@ -7,6 +7,13 @@
 //! without limit.
 //! Unknown users are checked against a dummy hash made at start, so a login costs the same
 //! whether or not the account exists.
+//!
+//! Hashes imported from other systems (`hufu import`) are verified too: bcrypt (`$2a$`,
+//! `$2b$`, `$2y$`) and argon2 PHC strings of any variant and cost. Such a hash is reported as
+//! needing an upgrade, and the login re-hashes the password with the configured argon2id
+//! parameters. bcrypt only ever looked at the first 72 bytes of a password, so an imported
+//! bcrypt hash accepts any password with the same first 72 bytes until that upgrade; new
+//! passwords are always argon2id over the whole password.
 
 use crate::config::Argon2Params;
 use crate::secret::SecretString;
@@ -102,8 +109,53 @@ fn hash_with(params: Argon2Params, password: &[u8], memory: &mut Vec<Block>) -> 
     Ok(phc.to_string())
 }
 
-/// Checks `password` against a PHC string with the stored hash's own parameters.
+/// Highest bcrypt cost accepted from an import (cost 16 is about 3.6 s per verification).
+pub const MAX_BCRYPT_COST: u32 = 16;
+/// Most argon2 memory accepted from an import: 2 GiB, RFC 9106's first recommendation.
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 2 * 1024 * 1024;
+/// Most argon2 iterations accepted from an import.
+pub const MAX_ARGON2_ITERATIONS: u32 = 64;
+
+/// Whether `stored` is a bcrypt hash (the variants other systems write).
+pub fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix))
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// The password is right.
+    pub matches: bool,
+    /// The stored hash is bcrypt, or argon2 weaker than (or of another variant than) the
+    /// configured argon2id: re-hash the password once it is known to be right.
+    pub needs_rehash: bool,
+}
+
+/// Whether a stored hash should be replaced by one with the configured parameters.
+fn needs_rehash(stored: &str, configured: Argon2Params) -> bool {
+    if is_bcrypt(stored) {
+        return true;
+    }
+    let Ok(phc) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(phc.algorithm.as_str()), Params::try_from(&phc)) else {
+        return false;
+    };
+    let version = phc.version.and_then(|v| Version::try_from(v).ok());
+    algorithm != Algorithm::Argon2id
+        || version != Some(Version::V0x13)
+        || params.m_cost() < configured.memory_kib
+        || params.t_cost() < configured.iterations
+}
+
+/// Checks `password` against a stored hash: bcrypt, or a PHC string with the stored hash's
+/// own parameters.
 fn verify_with(password: &[u8], stored: &str, memory: &mut Vec<Block>) -> bool {
+    if is_bcrypt(stored) {
+        // Truncates at 72 bytes like every bcrypt that made these hashes did.
+        return bcrypt::verify(password, stored).unwrap_or(false);
+    }
     let Ok(phc) = PasswordHash::new(stored) else {
         return false;
     };
@@ -208,12 +260,44 @@ impl PasswordHasher {
     /// Checks `password` against `stored`, or against the dummy hash when there is no stored
     /// hash (unknown user, or an account without a password), which then always fails.
     pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool, HashError> {
+        Ok(self.check(password, stored).await?.matches)
+    }
+
+    /// Like [`PasswordHasher::verify`], and also says whether a matching stored hash should be
+    /// upgraded (bcrypt, or argon2 weaker than the configured parameters).
+    pub async fn check(&self, password: SecretString, stored: Option<String>) -> Result<Verification, HashError> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
+        let upgrade = known && needs_rehash(&hash, self.params);
         let matches = self
             .run(move |memory| verify_with(password.expose().as_bytes(), &hash, memory))
             .await?;
-        Ok(known && matches)
+        Ok(Verification {
+            matches: known && matches,
+            needs_rehash: known && matches && upgrade,
+        })
+    }
+
+    /// Whether `stored` is a hash this pool can verify (bcrypt or an argon2 PHC string with
+    /// usable parameters); `hufu import` refuses the others.
+    ///
+    /// Costs that would stall a hashing thread are refused too: bcrypt above cost
+    /// [`MAX_BCRYPT_COST`], argon2 above [`MAX_ARGON2_MEMORY_KIB`] or
+    /// [`MAX_ARGON2_ITERATIONS`].
+    pub fn is_supported(stored: &str) -> bool {
+        if is_bcrypt(stored) {
+            return stored
+                .parse::<bcrypt::HashParts>()
+                .is_ok_and(|parts| parts.get_cost() <= MAX_BCRYPT_COST);
+        }
+        let Ok(phc) = PasswordHash::new(stored) else {
+            return false;
+        };
+        Algorithm::try_from(phc.algorithm.as_str()).is_ok()
+            && Params::try_from(&phc)
+                .is_ok_and(|p| p.m_cost() <= MAX_ARGON2_MEMORY_KIB && p.t_cost() <= MAX_ARGON2_ITERATIONS)
+            && phc.salt.is_some()
+            && phc.hash.is_some()
     }
 
     async fn run<T: Send + 'static>(
@@ -292,6 +376,87 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_and_weaker_argon2_hashes_verify_and_ask_for_an_upgrade() {
+        let pool = hasher(1, 2);
+        for variant in [bcrypt::Version::TwoA, bcrypt::Version::TwoB, bcrypt::Version::TwoY] {
+            let stored = bcrypt::hash_with_result("old password", 4)
+                .unwrap()
+                .format_for_version(variant);
+            assert!(PasswordHasher::is_supported(&stored), "{stored}");
+            let right = pool
+                .check(SecretString::new("old password"), Some(stored.clone()))
+                .await
+                .unwrap();
+            assert_eq!(
+                right,
+                Verification {
+                    matches: true,
+                    needs_rehash: true
+                },
+                "{stored}"
+            );
+            let wrong = pool
+                .check(SecretString::new("old passworD"), Some(stored))
+                .await
+                .unwrap();
+            assert_eq!(
+                wrong,
+                Verification {
+                    matches: false,
+                    needs_rehash: false
+                }
+            );
+        }
+        // Made with the configured parameters: no upgrade; with less memory or another variant: upgrade.
+        let current = pool.hash(SecretString::new("pw")).await.unwrap();
+        assert!(
+            !pool
+                .check(SecretString::new("pw"), Some(current))
+                .await
+                .unwrap()
+                .needs_rehash
+        );
+        let weaker = Argon2Params {
+            memory_kib: Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY.memory_kib / 2,
+            ..Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY
+        };
+        let weak = hash_with(weaker, b"pw", &mut Vec::new()).unwrap();
+        assert!(
+            pool.check(SecretString::new("pw"), Some(weak))
+                .await
+                .unwrap()
+                .needs_rehash
+        );
+        let argon2i = weak_variant(Algorithm::Argon2i, b"pw");
+        assert!(PasswordHasher::is_supported(&argon2i));
+        assert_eq!(
+            pool.check(SecretString::new("pw"), Some(argon2i)).await.unwrap(),
+            Verification {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+        assert!(!PasswordHasher::is_supported("md5$abc$def"));
+        assert!(!PasswordHasher::is_supported("$2b$10$tooshort"));
+        let too_slow = bcrypt::hash_with_result("x", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        assert!(!PasswordHasher::is_supported(&too_slow.replacen("$04$", "$31$", 1)));
+        assert!(!PasswordHasher::is_supported(
+            "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy"
+        ));
+    }
+
+    fn weak_variant(algorithm: Algorithm, password: &[u8]) -> String {
+        use argon2::PasswordHasher as _;
+        let params = argon2_params(Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY, None).unwrap();
+        Argon2::new(algorithm, Version::V0x13, params)
+            .hash_password_with_salt(password, b"somesaltsomesalt")
+            .unwrap()
+            .to_string()
     }
 
     #[tokio::test]

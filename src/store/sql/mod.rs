@@ -363,6 +363,20 @@ impl SqlStore {
         self.user_by_id(id).await
     }
 
+    /// Replaces a user's password hash by a stronger hash of the same password, only if the
+    /// stored hash is still `old`; whether it was replaced.
+    pub async fn upgrade_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
+        let affected = dispatch!(&self.db, pool => sqlx::query(self.sql.upgrade_password_hash)
+            .bind(new)
+            .bind(id)
+            .bind(old)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_error)?;
+        Ok(affected > 0)
+    }
+
     /// Replaces a user's password hash, with its audit entry in the same transaction.
     pub async fn set_password_hash(
         &self,

@@ -41,6 +41,7 @@ statements!(
     taken_keys,
     update_profile,
     update_password_hash,
+    upgrade_password_hash,
     admin_user_for_update,
     admin_update_user,
     admin_count_users,
@@ -114,6 +115,9 @@ const PORTABLE: Queries = Queries {
                      updated_at = ? \
                      WHERE id = ?",
     update_password_hash: "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+    // Only if the hash is still the one the password was checked against: a password change
+    // that landed meanwhile must not be overwritten. Not a profile change: updated_at stays.
+    upgrade_password_hash: "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
     insert_session: "INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at) \
                      VALUES (?, ?, ?, ?, ?, ?, ?)",
     insert_refresh_token: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \

@@ -1,0 +1,157 @@
+//! `hufu import FILE` on every store: good lines become users who sign in with their old
+//! passwords (bcrypt upgraded to argon2id at the first success), bad lines are skipped with
+//! a reason each.
+
+use crate::harness::{Backend, fresh_database, read};
+use crate::on_every_store;
+use crate::process::{Server, run};
+use hufu::config::Argon2Params;
+use hufu::domain::password::PasswordHasher;
+use hufu::secret::SecretString;
+use serde_json::json;
+use std::time::Duration;
+
+on_every_store!(import_skips_bad_lines_and_imported_users_sign_in);
+
+fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
+    bcrypt::hash_with_result(password, 4)
+        .unwrap()
+        .format_for_version(version)
+}
+
+async fn import_skips_bad_lines_and_imported_users_sign_in(backend: Backend) {
+    let Some((url, dir)) = fresh_database(backend).await else {
+        return;
+    };
+    let data = dir.path().to_str().unwrap().to_owned();
+    let envs = [("HUFU_DATABASE_URL", url.as_str()), ("HUFU_DATA_DIR", data.as_str())];
+    let created = run(
+        &envs,
+        &[
+            "user",
+            "create",
+            "--username",
+            "existing",
+            "--email",
+            "existing@example.com",
+            "--password-stdin",
+        ],
+        Some("an existing password\n"),
+    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    let argon2 = PasswordHasher::new(Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY, 1, 1)
+        .unwrap()
+        .hash(SecretString::new("carol's password"))
+        .await
+        .unwrap();
+    let alice_hash = bcrypt_hash("alice's password", bcrypt::Version::TwoB);
+    let lines = [
+        json!({"username": "alice", "email": "alice@example.com", "phone": "13900000001", "password_hash": alice_hash}).to_string(),
+        json!({"username": "bob", "email": "bob@example.com", "phone": "+4915112345678",
+               "password_hash": bcrypt_hash("bob's password", bcrypt::Version::TwoY)}).to_string(),
+        json!({"username": "carol", "email": "carol@example.com", "phone": "13900000003", "password_hash": argon2}).to_string(),
+        "this is not json".to_owned(),
+        json!({"username": "dave", "phone": "13900000004", "password_hash": alice_hash}).to_string(),
+        json!({"username": "bad name", "email": "e@example.com", "phone": "13900000005", "password_hash": alice_hash}).to_string(),
+        json!({"username": "frank", "email": "frank@example.com", "phone": "13900000006", "password_hash": "md5$abcdef$0123456789"}).to_string(),
+        json!({"username": "ALICE", "email": "alice2@example.com", "phone": "13900000007", "password_hash": alice_hash}).to_string(),
+        json!({"username": "existing", "email": "x@example.com", "phone": "13900000008", "password_hash": alice_hash}).to_string(),
+        String::new(),
+    ];
+    let file = dir.path().join("users.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+
+    let output = run(&envs, &["import", file.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.trim().lines().last(), Some("imported 3, skipped 6"), "{stdout}");
+    for expected in [
+        "line 4: skipped: not JSON",
+        "line 5: skipped: email is required",
+        "line 6: skipped: username may contain only",
+        "line 7: skipped: password_hash is not a bcrypt",
+        "line 8: skipped: username duplicates line 1 of this file",
+        "line 9: skipped: username is already taken in the database",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(expected)),
+            "{expected:?} in\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains(&alice_hash) && !stdout.contains("md5$abcdef"),
+        "no hash is ever printed:\n{stdout}"
+    );
+
+    let missing = run(&envs, &["import", "/nonexistent/users.jsonl"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot open"));
+
+    let store = hufu::store::SqlStore::connect(&url, crate::harness::pool(Duration::from_secs(5)), false)
+        .await
+        .unwrap();
+    let stored = |name: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .user_by_username_key(name)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name} imported"))
+        }
+    };
+    let alice = stored("alice").await;
+    assert_eq!(alice.password_hash.as_deref(), Some(alice_hash.as_str()));
+    assert_eq!(stored("bob").await.user.phone.as_deref(), Some("+4915112345678"));
+    let filter = hufu::store::AuditFilter {
+        user_id: Some(alice.user.id),
+        event: Some("register".into()),
+    };
+    let (entries, _) = store.audit_page(&filter, 0, 10).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    let detail: serde_json::Value = serde_json::from_str(entries[0].detail.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["method"], "import");
+
+    let server = Server::start(&envs);
+    let client = reqwest::Client::new();
+    let login = |username: &'static str, password: &'static str| {
+        let request = client
+            .post(server.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password}));
+        async move { read(request.send().await.unwrap()).await }
+    };
+    login("alice", "alice's password!")
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
+    assert!(
+        stored("alice").await.password_hash.unwrap().starts_with("$2b$"),
+        "a wrong password upgrades nothing"
+    );
+    login("alice", "alice's password").await.expect_ok(200);
+    let upgraded = stored("alice").await.password_hash.unwrap();
+    assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
+    login("alice", "alice's password").await.expect_ok(200);
+    login("alice", "alice's passworD")
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
+    assert_eq!(stored("alice").await.password_hash.unwrap(), upgraded);
+
+    login("bob@example.com", "bob's password").await.expect_ok(200);
+    login("bob", "not bob's password")
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
+    assert!(stored("bob").await.password_hash.unwrap().starts_with("$argon2id$"));
+    login("carol", "carol's password").await.expect_ok(200);
+    login("carol", "carol's passwords")
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
+    // Argon2 weaker than the configured cost (the server runs with m=7168) is upgraded too.
+    let carol = stored("carol").await.password_hash.unwrap();
+    assert!(carol.starts_with("$argon2id$v=19$m=7168,"), "{carol}");
+    store.close().await;
+}
