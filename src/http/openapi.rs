@@ -324,8 +324,7 @@ mod tests {
         // Every stretch between two quote marks: escaped quotes elsewhere in the file make
         // pairing unreliable, and code between literals is never a bare capitalised word.
         for piece in table.split('"') {
-            let looks_like_code =
-                piece.len() >= 6 && piece.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+            let looks_like_code = piece.len() >= 6 && piece.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
             if looks_like_code && !found.contains(&piece) {
                 found.push(piece);
             }

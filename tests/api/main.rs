@@ -14,6 +14,7 @@ mod failures;
 mod fake_wechat;
 mod mfa;
 mod nodes;
+mod openapi;
 mod protection;
 mod redis_cluster;
 mod redis_outage;
