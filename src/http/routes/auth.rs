@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// 3–32 letters, digits, `_`, `.`, `-`; unique case-insensitively.
-    #[schema(value_type = String, min_length = 3, max_length = 32)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: Option<String>,
     /// A valid address, unique case-insensitively.
     #[schema(value_type = String, format = Email, max_length = 254)]
@@ -30,7 +30,7 @@ pub struct RegisterRequest {
     #[schema(value_type = String, format = Password, min_length = 6, max_length = 128)]
     password: Option<SecretString>,
     /// Mainland China mobile or E.164; required unless `HUFU_REQUIRE_PHONE=false`.
-    #[schema(value_type = Option<String>, nullable = false)]
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^(1[3-9][0-9]{9}|\\+[0-9]{8,15})$")]
     phone: Option<String>,
 }
 
