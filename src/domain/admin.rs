@@ -75,7 +75,7 @@ pub struct UserQuery {
 }
 
 /// One page of users.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     /// The users of this page, newest first.
     pub items: Vec<User>,

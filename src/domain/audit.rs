@@ -126,7 +126,7 @@ pub async fn record_alone(core: &Core, record: AuditRecord) {
 }
 
 /// One entry as administrators read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EntryView {
     /// Entry id.
     pub id: i64,
@@ -142,8 +142,10 @@ pub struct EntryView {
     pub user_agent: Option<String>,
     /// When.
     #[serde(serialize_with = "crate::timefmt::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
     /// The small JSON object written with the entry, or null.
+    #[schema(value_type = Option<Object>)]
     pub detail: serde_json::Value,
 }
 

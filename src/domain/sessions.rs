@@ -158,15 +158,17 @@ pub async fn revoke_all(core: &Core, user_id: i64) -> Result<usize> {
 }
 
 /// One live session as the user sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// The `sid` of the session's access tokens.
     pub id: String,
     /// Sign-in time.
     #[serde(serialize_with = "crate::timefmt::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// Last sign-in or refresh.
     #[serde(serialize_with = "crate::timefmt::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_used_at: OffsetDateTime,
     /// Client IP at sign-in.
     pub ip: Option<String>,

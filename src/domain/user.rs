@@ -12,7 +12,7 @@ pub const STATUS_DISABLED: i16 = 0;
 pub const DEFAULT_ROLE: &str = "user";
 
 /// The public user object.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct User {
     /// Time-ordered, JavaScript-safe id.
     pub id: i64,
@@ -36,9 +36,11 @@ pub struct User {
     pub wechat_bound: bool,
     /// When the account was made.
     #[serde(serialize_with = "crate::timefmt::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// When the account last changed.
     #[serde(serialize_with = "crate::timefmt::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
 }
 

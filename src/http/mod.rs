@@ -5,54 +5,64 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod openapi;
 pub mod routes;
 
 use crate::app::AppState;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post, put};
+use axum::{Extension, Router};
 use routes::{admin, audit, auth, mfa, ops, users, wechat};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest accepted request body (contract section 1).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Every route, each registered with its OpenAPI operation (`routes!` takes the method and
+/// path from the handler's `#[utoipa::path]`), so the document cannot miss a served route.
+/// Handlers sharing a path go in one `routes!`.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(mfa::complete))
+        .routes(routes!(wechat::mini_program))
+        .routes(routes!(wechat::authorize))
+        .routes(routes!(wechat::callback))
+        .routes(routes!(wechat::unbind))
+        .routes(routes!(wechat::bind))
+        .routes(routes!(wechat::phone))
+        .routes(routes!(users::get_profile, users::put_profile))
+        .routes(routes!(users::put_password))
+        .routes(routes!(users::list_sessions))
+        .routes(routes!(users::delete_session))
+        .routes(routes!(audit::list))
+        .routes(routes!(admin::list_users))
+        .routes(routes!(admin::get_user, admin::patch_user))
+        .routes(routes!(admin::delete_sessions))
+        .routes(routes!(mfa::setup))
+        .routes(routes!(mfa::enable))
+        .routes(routes!(mfa::disable))
+        .routes(routes!(ops::jwks))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(openapi::openapi_json))
+}
+
 /// The whole router with its layers. `request_timeout` bounds every request; past it the
 /// client gets an enveloped 503 instead of waiting on a stuck dependency.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
-    Router::new()
-        .route("/api/v1/auth/register", post(auth::register))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/refresh", post(auth::refresh))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/mfa", post(mfa::complete))
-        .route("/api/v1/auth/wechat/miniprogram", post(wechat::mini_program))
-        .route("/api/v1/auth/wechat/oauth/authorize", get(wechat::authorize))
-        .route("/api/v1/auth/wechat/oauth/callback", get(wechat::callback))
-        .route("/api/v1/users/wechat", delete(wechat::unbind))
-        .route("/api/v1/users/wechat/bind", post(wechat::bind))
-        .route("/api/v1/users/wechat/phone", post(wechat::phone))
-        .route("/api/v1/users/profile", get(users::get_profile).put(users::put_profile))
-        .route("/api/v1/users/password", put(users::put_password))
-        .route("/api/v1/users/sessions", get(users::list_sessions))
-        .route("/api/v1/users/sessions/{id}", delete(users::delete_session))
-        .route("/api/v1/admin/audit", get(audit::list))
-        .route("/api/v1/admin/users", get(admin::list_users))
-        .route(
-            "/api/v1/admin/users/{id}",
-            get(admin::get_user).patch(admin::patch_user),
-        )
-        .route("/api/v1/admin/users/{id}/sessions", delete(admin::delete_sessions))
-        .route("/api/v1/users/mfa/totp/setup", post(mfa::setup))
-        .route("/api/v1/users/mfa/totp/enable", post(mfa::enable))
-        .route("/api/v1/users/mfa/totp/disable", post(mfa::disable))
-        .route("/.well-known/jwks.json", get(ops::jwks))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
+    let (routes, document) = api().split_for_parts();
+    routes
+        .layer(Extension(openapi::SpecJson::new(&document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(

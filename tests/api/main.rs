@@ -15,6 +15,7 @@ mod fake_wechat;
 mod import;
 mod mfa;
 mod nodes;
+mod openapi;
 mod protection;
 mod redis_cluster;
 mod redis_outage;

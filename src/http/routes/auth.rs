@@ -9,21 +9,49 @@ use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::i18n::Success;
+use crate::http::openapi::{ErrorEnvelope, LoginEnvelope, LoginOrMfaEnvelope, LogoutEnvelope, UserEnvelope, errors};
 use crate::secret::SecretString;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Registration body; every field optional here so a missing one is a 400 with details.
-#[derive(Debug, Deserialize)]
+/// The schema says what a valid request holds.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// 3–32 letters, digits, `_`, `.`, `-`; unique case-insensitively.
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: Option<String>,
+    /// A valid address, unique case-insensitively.
+    #[schema(value_type = String, format = Email, max_length = 254)]
     email: Option<String>,
+    /// At least 8 characters by default (configurable, never below 6), at most 128.
+    #[schema(value_type = String, format = Password, min_length = 6, max_length = 128)]
     password: Option<SecretString>,
+    /// Mainland China mobile or E.164; required unless `HUFU_REQUIRE_PHONE=false`.
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^(1[3-9][0-9]{9}|\\+[0-9]{8,15})$")]
     phone: Option<String>,
 }
 
 /// Creates an account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered; `data` is the new user", body = UserEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 403, description = "`REGISTRATION_DISABLED`", body = ErrorEnvelope),
+        (status = 409, description = "`USERNAME_TAKEN`, `EMAIL_TAKEN` or `PHONE_TAKEN`", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -41,21 +69,41 @@ pub async fn register(
 }
 
 /// Login body: `username` may be a username, an email or a phone.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    /// The username, the email or the phone.
+    #[schema(value_type = String)]
     username: Option<String>,
+    #[schema(value_type = String, format = Password)]
     password: Option<SecretString>,
 }
 
 /// The login response of contract section 3.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse<'a> {
+    /// The access token (a JWT).
     token: &'a str,
+    /// Always `Bearer`.
+    #[schema(value_type = String, pattern = "^Bearer$")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: u64,
+    /// The opaque refresh token.
     refresh_token: &'a str,
+    /// Seconds until the refresh token expires.
     refresh_expires_in: u64,
+    #[schema(value_type = User)]
     user: &'a User,
+}
+
+/// What login answers: tokens, or a request for the second factor.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginOrMfa<'a> {
+    /// Signed in.
+    SignedIn(LoginResponse<'a>),
+    /// The account has TOTP on: complete with `POST /api/v1/auth/mfa`.
+    MfaRequired(super::mfa::MfaRequiredResponse<'a>),
 }
 
 impl<'a> LoginResponse<'a> {
@@ -73,6 +121,25 @@ impl<'a> LoginResponse<'a> {
 }
 
 /// Signs in with a password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in, or (for an MFA user) `mfa_required` with an `mfa_token`",
+         body = LoginOrMfaEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = "`INVALID_CREDENTIALS`: wrong identifier or password", body = ErrorEnvelope),
+        (status = 403, description = "`ACCOUNT_DISABLED` (after the right password)", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 423, description = "`ACCOUNT_LOCKED`: too many failed sign-ins; `Retry-After`", body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -83,22 +150,42 @@ pub async fn login(
         LoginOutcome::SignedIn(signed_in) => Ok(Reply::new(
             StatusCode::OK,
             Success::LoggedIn,
-            &LoginResponse::from_signed_in(&signed_in),
+            &LoginOrMfa::SignedIn(LoginResponse::from_signed_in(&signed_in)),
         )),
         // Not signed in yet, so not "Logged in": the plain status message.
-        LoginOutcome::MfaRequired(challenge) => {
-            Ok(Reply::ok(&super::mfa::MfaRequiredResponse::from_challenge(&challenge)))
-        }
+        LoginOutcome::MfaRequired(challenge) => Ok(Reply::ok(&LoginOrMfa::MfaRequired(
+            super::mfa::MfaRequiredResponse::from_challenge(&challenge),
+        ))),
     }
 }
 
 /// Refresh body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    #[schema(value_type = String)]
     refresh_token: Option<SecretString>,
 }
 
 /// Rotates a refresh token into a new pair for the same session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair; the old refresh token is retired", body = LoginEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = "`REFRESH_TOKEN_INVALID`, `REFRESH_TOKEN_EXPIRED` or `REFRESH_TOKEN_REUSED` \
+            (the session is now revoked)", body = ErrorEnvelope),
+        (status = 403, description = "`ACCOUNT_DISABLED`", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -114,19 +201,37 @@ pub async fn refresh(
 }
 
 /// Logout body; empty means this session only.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LogoutRequest {
+    /// `true` revokes every session of the caller, not just this one.
     #[serde(default)]
     all: bool,
 }
 
 /// What logout revoked.
-#[derive(Debug, Serialize)]
-struct LogoutResponse {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogoutResponse {
+    /// How many sessions were revoked.
     revoked_sessions: usize,
 }
 
 /// Revokes this session, or all of the caller's sessions.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body(content = Option<LogoutRequest>, description = "Optional; empty means this session only"),
+    responses(
+        (status = 200, description = "Logged out", body = LogoutEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     Client(client): Client,

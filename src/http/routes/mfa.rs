@@ -10,16 +10,22 @@ use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::i18n::Success;
+use crate::http::openapi::{EmptyEnvelope, EnableEnvelope, ErrorEnvelope, LoginEnvelope, SetupEnvelope, errors};
 use crate::secret::SecretString;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Login's answer when the account has TOTP on (contract section 4).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MfaRequiredResponse<'a> {
+    /// Always `true`.
     mfa_required: bool,
+    /// Pass to `POST /api/v1/auth/mfa` with the code.
     mfa_token: &'a str,
+    /// `totp` and `recovery_code`.
+    #[schema(value_type = Vec<String>)]
     methods: [&'static str; 2],
 }
 
@@ -35,13 +41,29 @@ impl<'a> MfaRequiredResponse<'a> {
 }
 
 /// What an authenticator app needs; the only response that ever holds the secret.
-#[derive(Debug, Serialize)]
-struct SetupResponse<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupResponse<'a> {
+    /// The base32 TOTP secret (RFC 6238, SHA-1, 6 digits, 30 s).
     secret: &'a str,
+    /// The `otpauth://totp/…` URI for a QR code.
     otpauth_uri: &'a str,
 }
 
 /// Starts TOTP setup for the caller (replacing an unconfirmed one).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/mfa/totp/setup",
+    tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A new secret; confirm it with `/enable`", body = SetupEnvelope),
+        (status = 400, description = "`VALIDATION_FAILED`: TOTP is already enabled", body = ErrorEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn setup(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Reply> {
     let setup = mfa::setup(&state.core, caller.user_id()).await?;
     Ok(Reply::ok(&SetupResponse {
@@ -51,18 +73,39 @@ pub async fn setup(State(state): State<AppState>, caller: Authenticated) -> ApiR
 }
 
 /// `{code}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TotpCodeRequest)]
 pub struct CodeRequest {
+    /// A current TOTP code.
+    #[schema(value_type = String)]
     code: Option<SecretString>,
 }
 
 /// The recovery codes, shown once.
-#[derive(Debug, Serialize)]
-struct EnableResponse {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnableResponse {
+    /// Ten single-use recovery codes.
     recovery_codes: Vec<String>,
 }
 
 /// Enables TOTP with a code from the pending setup.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/mfa/totp/enable",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "TOTP is on", body = EnableEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = "A token failure (see `TOKEN_*`), or `MFA_INVALID` for a wrong code", body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn enable(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -74,13 +117,34 @@ pub async fn enable(
 }
 
 /// `{code}` or `{password}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct DisableRequest {
+    /// A current TOTP code (or a recovery code)…
+    #[schema(value_type = Option<String>, nullable = false)]
     code: Option<SecretString>,
+    /// …or the account password.
+    #[schema(value_type = Option<String>, nullable = false, format = Password)]
     password: Option<SecretString>,
 }
 
 /// Switches TOTP off.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/mfa/totp/disable",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = DisableRequest,
+    responses(
+        (status = 200, description = "TOTP is off", body = EmptyEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = "A token failure (see `TOKEN_*`), `MFA_INVALID` or `INVALID_CREDENTIALS`", body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn disable(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -92,14 +156,36 @@ pub async fn disable(
 }
 
 /// `{mfa_token, code}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CompleteRequest {
+    /// The `mfa_token` from login.
+    #[schema(value_type = String)]
     mfa_token: Option<SecretString>,
+    /// A TOTP code or a recovery code (a recovery code works once).
+    #[schema(value_type = String)]
     code: Option<SecretString>,
 }
 
 /// Completes a password sign-in with the second factor. Counted under the login rate limit:
 /// it is the other half of a login.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/mfa",
+    tag = "auth",
+    request_body = CompleteRequest,
+    responses(
+        (status = 200, description = "Signed in", body = LoginEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = "`MFA_INVALID`: wrong or expired code or `mfa_token`", body = ErrorEnvelope),
+        (status = 403, description = "`ACCOUNT_DISABLED`", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 423, description = "`ACCOUNT_LOCKED`: too many wrong codes; `Retry-After`", body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn complete(
     State(state): State<AppState>,
     Client(client): Client,

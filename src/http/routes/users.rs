@@ -8,10 +8,12 @@ use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::i18n::Success;
+use crate::http::openapi::{EmptyEnvelope, ErrorEnvelope, SessionsEnvelope, UserEnvelope, errors};
 use crate::secret::SecretString;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
 /// With `#[serde(default)]`: absent → `Absent`, `null` → `Null`, a value → `Value`.
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
@@ -23,28 +25,66 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
-/// Profile update body: any subset of the fields.
-#[derive(Debug, Deserialize)]
+/// Profile update body: any subset of the fields; `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ProfileRequest {
+    /// A new username (same rules as at registration).
     #[serde(default)]
+    #[schema(value_type = Option<String>, nullable = false)]
     username: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     email: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     phone: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     nickname: Patch<String>,
+    /// An http or https URL.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     avatar_url: Patch<String>,
 }
 
 /// The caller's profile.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/profile",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's user object", body = UserEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn get_profile(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Reply> {
     let json = accounts::profile_json(&state.core, caller.user_id()).await?;
     Ok(Reply::ok_json(json))
 }
 
 /// Updates the caller's profile.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/profile",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = ProfileRequest,
+    responses(
+        (status = 200, description = "The updated user", body = UserEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 409, description = "`USERNAME_TAKEN`, `EMAIL_TAKEN` or `PHONE_TAKEN`", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn put_profile(
     State(state): State<AppState>,
     Client(client): Client,
@@ -63,13 +103,35 @@ pub async fn put_profile(
 }
 
 /// Password change body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordRequest {
+    /// The current password; omitted by a WeChat-only user setting a first password.
+    #[schema(value_type = Option<String>, nullable = false, format = Password)]
     old_password: Option<SecretString>,
+    /// The new password (same rules as at registration).
+    #[schema(value_type = String, format = Password)]
     new_password: Option<SecretString>,
 }
 
 /// Changes the caller's password and signs out their other sessions.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/password",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = PasswordRequest,
+    responses(
+        (status = 200, description = "Changed; every other session is revoked", body = EmptyEnvelope),
+        (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
+        (status = 401, description = "A token failure (see `TOKEN_*`), or `INVALID_CREDENTIALS` for a wrong \
+            `old_password`", body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn put_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -94,12 +156,38 @@ pub async fn put_password(
 }
 
 /// The caller's live sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/sessions",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The live sessions; `current` marks the caller's", body = SessionsEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn list_sessions(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Reply> {
     let list = sessions::list(&state.core, caller.user_id(), caller.session_id()?).await?;
     Ok(Reply::ok(&list))
 }
 
 /// Revokes one of the caller's sessions.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/sessions/{id}",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "A session `id` from `GET /api/v1/users/sessions`")),
+    responses(
+        (status = 200, description = "Revoked", body = EmptyEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such session of the caller's", body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn delete_session(
     State(state): State<AppState>,
     Client(client): Client,

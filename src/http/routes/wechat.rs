@@ -11,16 +11,19 @@ use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::i18n::Success;
+use crate::http::openapi::{ErrorEnvelope, UserEnvelope, WechatLoginEnvelope, errors};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// The login response with `is_new_user`.
-#[derive(Debug, Serialize)]
-struct WechatLogin<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WechatLogin<'a> {
     #[serde(flatten)]
     login: LoginResponse<'a>,
+    /// Whether this sign-in created the account.
     is_new_user: bool,
 }
 
@@ -33,12 +36,33 @@ fn login_reply(signed_in: &SignedIn, is_new_user: bool) -> Reply {
 }
 
 /// `{code}` from `wx.login()`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = WechatCodeRequest)]
 pub struct CodeRequest {
+    /// The code from `wx.login()`.
+    #[schema(value_type = String)]
     code: Option<String>,
 }
 
 /// Signs in with a Mini Program code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/wechat/miniprogram",
+    tag = "wechat",
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "Signed in (the account is created on first sign-in)", body = WechatLoginEnvelope),
+        (status = 400, description = "`VALIDATION_FAILED`, `INVALID_JSON` or `WECHAT_CODE_INVALID`", body = ErrorEnvelope),
+        (status = 403, description = "`ACCOUNT_DISABLED` or `WECHAT_USER_BLOCKED`", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 429, description = errors::WECHAT_RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 501, description = errors::WECHAT_NOT_CONFIGURED, body = ErrorEnvelope),
+        (status = 503, description = errors::WECHAT_UNAVAILABLE, body = ErrorEnvelope),
+        (status = 504, description = errors::UPSTREAM_TIMEOUT, body = ErrorEnvelope),
+    ),
+)]
 pub async fn mini_program(
     State(state): State<AppState>,
     Client(client): Client,
@@ -50,8 +74,10 @@ pub async fn mini_program(
 }
 
 /// `?redirect_uri=` of the authorize step.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
+    /// Where the callback sends the browser with the tokens; must match the allow-list.
     redirect_uri: Option<String>,
 }
 
@@ -66,21 +92,57 @@ fn found(location: &str) -> ApiResult<Response> {
 }
 
 /// Redirects the browser to WeChat's QR page with a signed, single-use state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/wechat/oauth/authorize",
+    tag = "wechat",
+    params(AuthorizeQuery),
+    responses(
+        (status = 302, description = "To WeChat's authorize (QR) page with a signed, single-use, 10-minute `state`",
+         headers(("Location" = String, description = "The WeChat URL"))),
+        (status = 400, description = "`VALIDATION_FAILED` or `REDIRECT_URI_NOT_ALLOWED`", body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 501, description = errors::WECHAT_NOT_CONFIGURED, body = ErrorEnvelope),
+    ),
+)]
 pub async fn authorize(State(state): State<AppState>, Query(query): Query<AuthorizeQuery>) -> ApiResult<Response> {
     let url = wechat::authorize_url(&state.core, query.redirect_uri.as_deref().filter(|r| !r.is_empty()))?;
     found(&url)
 }
 
 /// What WeChat sends back to the callback (plus our own `redirect_uri`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    /// WeChat's authorization code.
     code: Option<String>,
+    /// The `state` the authorize step issued.
     state: Option<String>,
+    /// The `redirect_uri` the flow started with, if any.
     redirect_uri: Option<String>,
 }
 
 /// Finishes QR login: back to the `redirect_uri` with the tokens in the fragment, or the
 /// login response when the flow started without one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/wechat/oauth/callback",
+    tag = "wechat",
+    params(CallbackQuery),
+    responses(
+        (status = 200, description = "Signed in (the flow had no `redirect_uri`)", body = WechatLoginEnvelope),
+        (status = 302, description = "To the `redirect_uri` with `#token=…&refresh_token=…&expires_in=…`",
+         headers(("Location" = String, description = "The `redirect_uri` with the tokens in the fragment"))),
+        (status = 400, description = "`VALIDATION_FAILED`, `OAUTH_STATE_INVALID`, `REDIRECT_URI_NOT_ALLOWED` or \
+            `WECHAT_CODE_INVALID`", body = ErrorEnvelope),
+        (status = 403, description = "`ACCOUNT_DISABLED` or `WECHAT_USER_BLOCKED`", body = ErrorEnvelope),
+        (status = 429, description = errors::WECHAT_RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 501, description = errors::WECHAT_NOT_CONFIGURED, body = ErrorEnvelope),
+        (status = 503, description = errors::WECHAT_UNAVAILABLE, body = ErrorEnvelope),
+        (status = 504, description = errors::UPSTREAM_TIMEOUT, body = ErrorEnvelope),
+    ),
+)]
 pub async fn callback(
     State(state): State<AppState>,
     Client(client): Client,
@@ -108,6 +170,28 @@ pub async fn callback(
 }
 
 /// Binds the caller's account to the WeChat user of a Mini Program code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/wechat/bind",
+    tag = "wechat",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "The user, with `wechat_bound: true`", body = UserEnvelope),
+        (status = 400, description = "`VALIDATION_FAILED`, `INVALID_JSON` or `WECHAT_CODE_INVALID`", body = ErrorEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 403, description = "`WECHAT_USER_BLOCKED`", body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 409, description = "`WECHAT_ALREADY_BOUND`: that WeChat user belongs to another account", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 429, description = errors::WECHAT_RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 501, description = errors::WECHAT_NOT_CONFIGURED, body = ErrorEnvelope),
+        (status = 503, description = errors::WECHAT_UNAVAILABLE, body = ErrorEnvelope),
+        (status = 504, description = errors::UPSTREAM_TIMEOUT, body = ErrorEnvelope),
+    ),
+)]
 pub async fn bind(
     State(state): State<AppState>,
     Client(client): Client,
@@ -120,20 +204,62 @@ pub async fn bind(
 }
 
 /// Unbinds the caller's WeChat identities (refused when it is the only way to sign in).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/wechat",
+    tag = "wechat",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user, with `wechat_bound: false`", body = UserEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 409, description = "`LAST_LOGIN_METHOD`: the user has no password", body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
 pub async fn unbind(State(state): State<AppState>, Client(client): Client, caller: Authenticated) -> ApiResult<Reply> {
     let user = wechat::unbind(&state.core, caller.user_id(), &client).await?;
     Ok(Reply::ok(&user))
 }
 
 /// Phone body: the new API's `code`, or the legacy `encrypted_data` and `iv`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PhoneRequest {
+    /// The new phone-number API's code…
+    #[schema(nullable = false)]
     code: Option<String>,
+    /// …or the legacy `encryptedData`, with `iv`.
+    #[schema(nullable = false)]
     encrypted_data: Option<String>,
+    /// The legacy `iv`.
+    #[schema(nullable = false)]
     iv: Option<String>,
 }
 
 /// Sets the caller's phone to the number WeChat vouches for.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/wechat/phone",
+    tag = "wechat",
+    security(("bearer" = [])),
+    request_body = PhoneRequest,
+    responses(
+        (status = 200, description = "The user, with the phone set", body = UserEnvelope),
+        (status = 400, description = "`VALIDATION_FAILED`, `INVALID_JSON`, `WECHAT_CODE_INVALID` or \
+            `WECHAT_DECRYPT_FAILED`", body = ErrorEnvelope),
+        (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 409, description = "`PHONE_TAKEN`", body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 429, description = errors::WECHAT_RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 501, description = errors::WECHAT_NOT_CONFIGURED, body = ErrorEnvelope),
+        (status = 503, description = errors::WECHAT_UNAVAILABLE, body = ErrorEnvelope),
+        (status = 504, description = errors::UPSTREAM_TIMEOUT, body = ErrorEnvelope),
+    ),
+)]
 pub async fn phone(
     State(state): State<AppState>,
     Client(client): Client,

@@ -1,0 +1,353 @@
+//! The OpenAPI 3.1 description served at `GET /api/v1/openapi.json`.
+//!
+//! This module owns what the handlers' `#[utoipa::path]` annotations share: the success and
+//! error envelopes as schemas, the `error_code` list, the error-response descriptions, the
+//! bearer security scheme, the tags, and the document's header. The paths themselves come from
+//! the handlers: [`super::router`] registers every route through `utoipa_axum::routes!`, so a
+//! route cannot be served without its operation being in the document. The document is
+//! serialised once, when the router is built, and handed to [`openapi_json`] as bytes.
+
+use crate::domain::admin::UserPage;
+use crate::domain::audit::Event;
+use crate::domain::sessions::SessionView;
+use crate::domain::user::User;
+use crate::http::routes::auth::{LoginOrMfa, LoginResponse, LogoutResponse};
+use crate::http::routes::mfa::{EnableResponse, SetupResponse};
+use crate::http::routes::ops::{Health, Ready};
+use crate::http::routes::wechat::WechatLogin;
+use crate::http::routes::{admin, audit};
+use axum::Extension;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Name of the bearer security scheme, as the annotations write `security(("bearer" = []))`.
+pub const BEARER: &str = "bearer";
+
+/// Documented paths that this build does not serve itself (the route test skips them).
+/// `/metrics` is added by the metrics work; drop it here once its route is in the router.
+pub const NOT_SERVED_HERE: &[&str] = &["/metrics"];
+
+/// Every `error_code` the service gives (contract section 6 plus the OAuth-specific two).
+/// A unit test below keeps this in step with the error table in `error.rs`.
+pub const ERROR_CODES: &[&str] = &[
+    "VALIDATION_FAILED",
+    "INVALID_JSON",
+    "INVALID_CREDENTIALS",
+    "TOKEN_MISSING",
+    "TOKEN_MALFORMED",
+    "TOKEN_INVALID",
+    "TOKEN_EXPIRED",
+    "TOKEN_REVOKED",
+    "REFRESH_TOKEN_INVALID",
+    "REFRESH_TOKEN_EXPIRED",
+    "REFRESH_TOKEN_REUSED",
+    "MFA_INVALID",
+    "FORBIDDEN",
+    "ACCOUNT_DISABLED",
+    "REGISTRATION_DISABLED",
+    "WECHAT_USER_BLOCKED",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "USERNAME_TAKEN",
+    "EMAIL_TAKEN",
+    "PHONE_TAKEN",
+    "WECHAT_ALREADY_BOUND",
+    "LAST_LOGIN_METHOD",
+    "BODY_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "ACCOUNT_LOCKED",
+    "RATE_LIMITED",
+    "WECHAT_RATE_LIMITED",
+    "WECHAT_CODE_INVALID",
+    "WECHAT_DECRYPT_FAILED",
+    "REDIRECT_URI_NOT_ALLOWED",
+    "OAUTH_STATE_INVALID",
+    "WECHAT_NOT_CONFIGURED",
+    "WECHAT_UNAVAILABLE",
+    "UPSTREAM_TIMEOUT",
+    "SERVICE_UNAVAILABLE",
+    "INTERNAL_ERROR",
+];
+
+/// Descriptions of error responses, named for what they cover; the annotations pair each
+/// with `body = ErrorEnvelope`.
+pub mod errors {
+    /// 400 on a JSON-body endpoint.
+    pub const BAD_REQUEST: &str = "`VALIDATION_FAILED` (one `details` entry per bad field) or `INVALID_JSON` (not JSON, or a field of the wrong type)";
+    /// 400 on a query-string endpoint.
+    pub const BAD_QUERY: &str = "`VALIDATION_FAILED`: a query parameter is invalid (`details` names it)";
+    /// 401 on a Bearer endpoint.
+    pub const TOKEN: &str = "`TOKEN_MISSING`, `TOKEN_MALFORMED`, `TOKEN_INVALID`, `TOKEN_EXPIRED` or `TOKEN_REVOKED`; \
+         `WWW-Authenticate: Bearer` (with `error=\"invalid_token\"` unless the header was missing)";
+    /// 403 on an admin endpoint.
+    pub const FORBIDDEN: &str = "`FORBIDDEN`: the caller does not have the `admin` role";
+    /// 404 for a resource.
+    pub const NOT_FOUND: &str = "`NOT_FOUND`: no such resource";
+    /// 413.
+    pub const TOO_LARGE: &str = "`BODY_TOO_LARGE`: the body is over 64 KiB";
+    /// 415.
+    pub const MEDIA_TYPE: &str = "`UNSUPPORTED_MEDIA_TYPE`: a non-empty body that is not `application/json`";
+    /// 429 from the per-IP limits.
+    pub const RATE_LIMITED: &str = "`RATE_LIMITED`: per-client-IP limit; `Retry-After` says when to retry";
+    /// 429 on WeChat endpoints.
+    pub const WECHAT_RATE_LIMITED: &str =
+        "`RATE_LIMITED` (per-IP limit, with `Retry-After`) or `WECHAT_RATE_LIMITED` (WeChat's own limit)";
+    /// 500.
+    pub const INTERNAL: &str = "`INTERNAL_ERROR`: details are only in the server log";
+    /// 503.
+    pub const UNAVAILABLE: &str =
+        "`SERVICE_UNAVAILABLE`: the database is unreachable, or too many sign-ins at once; `Retry-After`";
+    /// 501/503/504 from WeChat endpoints, beyond the plain 503.
+    pub const WECHAT_NOT_CONFIGURED: &str = "`WECHAT_NOT_CONFIGURED`: no appid/secret configured";
+    /// 503 on WeChat endpoints.
+    pub const WECHAT_UNAVAILABLE: &str =
+        "`WECHAT_UNAVAILABLE` (WeChat answered -1 or unexpectedly) or `SERVICE_UNAVAILABLE` (database)";
+    /// 504.
+    pub const UPSTREAM_TIMEOUT: &str = "`UPSTREAM_TIMEOUT`: WeChat did not answer in time";
+}
+
+/// Declares a success envelope `{code, message, data, timestamp}` around a data schema.
+macro_rules! envelope {
+    ($($name:ident => $data:ty, $doc:literal;)*) => {$(
+        #[doc = $doc]
+        #[derive(ToSchema)]
+        #[allow(dead_code)] // Only described: the envelope layer writes these bytes itself.
+        pub struct $name {
+            /// Equals the HTTP status.
+            code: u16,
+            /// Short human text for the status, in the client's language.
+            message: String,
+            data: $data,
+            /// RFC 3339, UTC, second precision.
+            #[schema(format = DateTime)]
+            timestamp: String,
+        }
+    )*};
+}
+
+envelope! {
+    UserEnvelope => User, "Success envelope: `data` is the user object.";
+    LoginEnvelope => LoginResponse<'static>, "Success envelope: `data` is the login response.";
+    LoginOrMfaEnvelope => LoginOrMfa<'static>, "Success envelope: tokens, or a second factor is needed.";
+    WechatLoginEnvelope => WechatLogin<'static>, "Success envelope: the login response with `is_new_user`.";
+    LogoutEnvelope => LogoutResponse, "Success envelope: how many sessions logout revoked.";
+    SessionsEnvelope => Vec<SessionView>, "Success envelope: the caller's live sessions, newest first.";
+    SetupEnvelope => SetupResponse<'static>, "Success envelope: the new TOTP secret.";
+    EnableEnvelope => EnableResponse, "Success envelope: the recovery codes, shown once.";
+    UserPageEnvelope => UserPage, "Success envelope: one page of users.";
+    AuditPageEnvelope => audit::AuditPage, "Success envelope: one page of audit entries.";
+    RevokedEnvelope => admin::RevokedResponse, "Success envelope: how many sessions were revoked.";
+    HealthEnvelope => Health, "Success envelope: the process runs.";
+    ReadyEnvelope => Ready, "Success envelope: the dependencies answer.";
+}
+
+/// Success envelope whose `data` is `null`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Only described.
+pub struct EmptyEnvelope {
+    /// Equals the HTTP status.
+    code: u16,
+    /// Short human text for the status, in the client's language.
+    message: String,
+    /// Always `null`.
+    #[schema(schema_with = null_schema)]
+    data: (),
+    /// RFC 3339, UTC, second precision.
+    #[schema(format = DateTime)]
+    timestamp: String,
+}
+
+fn null_schema() -> Schema {
+    ObjectBuilder::new().schema_type(Type::Null).into()
+}
+
+/// The error envelope every failure is rendered in (contract section 1).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Only described: `envelope.rs` renders it.
+pub struct ErrorEnvelope {
+    /// Equals the HTTP status.
+    code: u16,
+    /// Short human text for the status, in the client's language.
+    message: String,
+    /// The specific reason, in the client's language.
+    error: String,
+    /// The stable machine-readable reason; never changes with language.
+    #[schema(schema_with = error_code_schema)]
+    error_code: String,
+    /// The `X-Request-Id` of this response.
+    request_id: String,
+    /// RFC 3339, UTC, second precision.
+    #[schema(format = DateTime)]
+    timestamp: String,
+    /// On validation errors, one entry per bad field; may be absent otherwise.
+    #[schema(nullable = false)]
+    details: Option<Vec<ErrorDetail>>,
+}
+
+/// One refused field.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Only described.
+pub struct ErrorDetail {
+    /// The field (or query parameter, or dependency for `/readyz`).
+    field: String,
+    /// Machine-readable reason, e.g. `required`, `invalid`, `too_short`, `taken`.
+    reason: String,
+    /// Human text, in the client's language.
+    message: String,
+}
+
+fn error_code_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .description(Some("The stable machine-readable reason (contract section 6)."))
+        .into()
+}
+
+/// The `event` query parameter's schema: one of the audit events.
+pub fn event_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Event::ALL.map(Event::name)))
+        .into()
+}
+
+/// A JSON Web Key Set (RFC 7517); empty `keys` under HS256.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Only described: the token service renders the JWKS.
+pub struct Jwks {
+    /// The public Ed25519 keys (`kty: OKP`, `crv: Ed25519`, `x`, `kid`, `alg: EdDSA`, `use: sig`).
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `/metrics` is served by the metrics work; described here so the document is complete.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format (no envelope)",
+         content_type = "text/plain; version=0.0.4", body = String),
+    ),
+)]
+#[allow(dead_code)] // Only described.
+fn metrics() {}
+
+/// The document's header, tags and security scheme; the paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hufu",
+        description = "User accounts and sign-in. Every JSON answer under `/api/v1` is in the envelope \
+            `{code, message, data, timestamp}`, or on failure `{code, message, error, error_code, request_id, \
+            timestamp, details?}`; `code` equals the HTTP status. Every response carries `X-Request-Id`.",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
+    ),
+    paths(metrics),
+    components(schemas(ErrorEnvelope, ErrorDetail)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "auth", description = "Registration and sign-in (no token needed)"),
+        (name = "users", description = "The signed-in user (Bearer token)"),
+        (name = "mfa", description = "The TOTP second factor"),
+        (name = "wechat", description = "WeChat sign-in and binding"),
+        (name = "admin", description = "Administration (role `admin`)"),
+        (name = "operations", description = "Health, readiness, keys, metrics and this document"),
+    ),
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from login, `/auth/mfa` or `/auth/refresh`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document serialised once, at start-up.
+#[derive(Clone)]
+pub struct SpecJson(Bytes);
+
+impl SpecJson {
+    /// Serialises `document`.
+    pub fn new(document: &Document) -> Self {
+        // Our own document always serialises; an empty object keeps the route answering.
+        Self(Bytes::from(
+            serde_json::to_vec(document).unwrap_or_else(|_| b"{}".to_vec()),
+        ))
+    }
+}
+
+/// `GET /api/v1/openapi.json`: this document, as is (a standard format: no envelope).
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 description of every endpoint (no envelope)",
+         content_type = "application/json", body = Object),
+    ),
+)]
+pub async fn openapi_json(Extension(spec): Extension<SpecJson>) -> Response {
+    let mut response = spec.0.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every error code written in the error table is one the document lists.
+    #[test]
+    fn the_error_code_list_matches_the_error_table() {
+        let table = include_str!("error.rs");
+        let mut found = Vec::new();
+        // Every stretch between two quote marks: escaped quotes elsewhere in the file make
+        // pairing unreliable, and code between literals is never a bare capitalised word.
+        for piece in table.split('"') {
+            let looks_like_code = piece.len() >= 6 && piece.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+            if looks_like_code && !found.contains(&piece) {
+                found.push(piece);
+            }
+        }
+        assert!(found.len() > 20, "the scan found too few codes: {found:?}");
+        for code in &found {
+            assert!(
+                ERROR_CODES.contains(code),
+                "{code} is in error.rs but not in ERROR_CODES"
+            );
+        }
+        for code in ERROR_CODES {
+            assert!(found.contains(code), "{code} is in ERROR_CODES but not in error.rs");
+        }
+    }
+
+    /// No route bypasses `routes!` (and with it the document): the router has no bare `.route(`.
+    #[test]
+    fn every_route_goes_through_the_document() {
+        let router = include_str!("mod.rs");
+        assert!(
+            !router.contains(concat!(".route", "(")),
+            "src/http/mod.rs adds a route with `.route(`; use `.routes(routes!(handler))` so it is in the OpenAPI document"
+        );
+    }
+}
