@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod id;
+pub mod metrics;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

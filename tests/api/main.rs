@@ -12,6 +12,7 @@ mod eddsa;
 mod envelope;
 mod failures;
 mod fake_wechat;
+mod metrics;
 mod mfa;
 mod nodes;
 mod protection;
