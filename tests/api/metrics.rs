@@ -319,3 +319,33 @@ async fn the_request_log_line_has_its_fields_and_no_secrets() {
         assert!(!log.contains(secret), "a secret reached the log:\n{log}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_calls_and_mini_program_logins_are_counted() {
+    use crate::fake_wechat::{Api, FakeWechat};
+    let fake = FakeWechat::start().await;
+    let Some(app) = crate::wechat::wechat_app(Backend::Sqlite, &fake, |_| {}).await else {
+        return;
+    };
+    let code = fake.login_code("oMetricsOpenid000000000001", None, "tiihtNczf5v6AKRyjwEUhQ==");
+    app.post("/api/v1/auth/wechat/miniprogram", json!({ "code": code }))
+        .await
+        .expect_ok(200);
+    fake.fail_next(Api::JsCode2Session, 40029);
+    let bad = app
+        .post("/api/v1/auth/wechat/miniprogram", json!({ "code": "whatever" }))
+        .await;
+    bad.expect_error(400, "WECHAT_CODE_INVALID");
+    let after = scrape(&app).await;
+    let wechat = |outcome| {
+        after.get(
+            "hufu_wechat_requests_total",
+            &[("api", "jscode2session"), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(wechat("success"), 1.0, "{after:?}");
+    assert_eq!(wechat("errcode"), 1.0, "{after:?}");
+    let logins = |outcome| after.get("hufu_logins_total", &[("method", "miniprogram"), ("outcome", outcome)]);
+    assert_eq!(logins("success"), 1.0, "{after:?}");
+    assert_eq!(logins("wechat_error"), 1.0, "{after:?}");
+}
