@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod id;
 pub mod import;
+pub mod metrics;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

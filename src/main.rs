@@ -34,7 +34,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    hufu::telemetry::init(settings.log_format);
+    // Held until main returns, so the last lines are written out.
+    let _log_writer = hufu::telemetry::init(settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -20,7 +20,11 @@ impl Server {
             .arg("serve")
             .env("HUFU_LISTEN", "127.0.0.1:0")
             .env("HUFU_LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn,hufu::cli=info")
+            // BENCH_HUFU_LOG=info measures the cost of the request log (one line per request).
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_HUFU_LOG").unwrap_or_else(|_| "warn,hufu::cli=info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (name, value) in envs {

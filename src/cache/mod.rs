@@ -47,6 +47,10 @@ pub struct CacheStats {
     pub l2_hits: AtomicU64,
     /// Read from the database.
     pub misses: AtomicU64,
+    /// Looked for in this node's memory and not found.
+    pub l1_misses: AtomicU64,
+    /// Looked for in Redis and not found (or Redis failed).
+    pub l2_misses: AtomicU64,
 }
 
 /// The profile cache: serialised user JSON by user id.
@@ -103,6 +107,17 @@ impl ProfileCache {
         redis.key(&format!("userId:{user_id}"))
     }
 
+    /// (memory hits, memory misses, Redis hits, Redis misses) so far, for `/metrics`.
+    pub fn level_counts(&self) -> [u64; 4] {
+        let s = &self.stats;
+        [&s.l1_hits, &s.l1_misses, &s.l2_hits, &s.l2_misses].map(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Whether Redis backs this cache.
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
     fn l1_usable(&self) -> bool {
         self.subscribed.load(Ordering::Acquire) && self.redis.as_ref().is_none_or(|r| r.is_healthy())
     }
@@ -131,6 +146,9 @@ impl ProfileCache {
             self.stats.l1_hits.fetch_add(1, Ordering::Relaxed);
             return Some(json);
         }
+        if l1_usable {
+            self.stats.l1_misses.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(redis) = &self.redis
             && self.pending_is_empty()
         {
@@ -143,6 +161,7 @@ impl ProfileCache {
                 self.stats.l2_hits.fetch_add(1, Ordering::Relaxed);
                 return Some(json);
             }
+            self.stats.l2_misses.fetch_add(1, Ordering::Relaxed);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         None

@@ -56,6 +56,8 @@ pub struct PasswordHasher {
     capacity: usize,
     /// A real hash of a random password, verified against when the user is unknown.
     dummy_hash: String,
+    /// Where each hash's duration is observed, on the hashing thread.
+    duration: metrics::Histogram,
 }
 
 /// Decrements the in-flight count however the request ends (answered, or dropped while
@@ -232,7 +234,13 @@ impl PasswordHasher {
             completed: Arc::new(AtomicU64::new(0)),
             capacity: concurrency + queue,
             dummy_hash,
+            duration: metrics::Histogram::noop(),
         })
+    }
+
+    /// Observes every hash's duration (seconds) in `histogram` from now on.
+    pub fn set_duration_histogram(&mut self, histogram: metrics::Histogram) {
+        self.duration = histogram;
     }
 
     /// Hashes running or waiting right now (the queue-depth metric).
@@ -310,9 +318,12 @@ impl PasswordHasher {
         }
         let in_flight = InFlight(self.in_flight.clone());
         let completed = self.completed.clone();
+        let duration = self.duration.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |memory| {
+            let started = std::time::Instant::now();
             let result = work(memory);
+            duration.record(started.elapsed().as_secs_f64());
             completed.fetch_add(1, Ordering::Relaxed);
             // Counted as done when the thread is free again, even if the caller left.
             drop(in_flight);

@@ -18,7 +18,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
-use std::time::Instant;
 use tracing::Instrument;
 
 /// The request-id header.
@@ -148,9 +147,9 @@ fn error_body(status: StatusCode, lang: Lang, request_id: &str, pending: &Pendin
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// The outermost layer: request id, language, envelope, and one log line per request.
+/// The outermost layer: request id, language, the request's span, and the envelope (the
+/// request log line is written by `observe`, inside this span).
 pub async fn envelope(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
     let request_id = match request.headers().get(&X_REQUEST_ID) {
         Some(value) if acceptable_request_id(value) => value.clone(),
         _ => HeaderValue::from_str(&ulid::Ulid::new().to_string()).unwrap_or(HeaderValue::from_static("0")),
@@ -162,10 +161,9 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let id_text = request_id.to_str().unwrap_or_default().to_owned();
-    let span = tracing::info_span!("request", request_id = %id_text);
+    // `user_id` is filled in by the `Authenticated` extractor once a token checks out.
+    let span = tracing::info_span!("request", request_id = %id_text, user_id = tracing::field::Empty);
 
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
@@ -195,15 +193,6 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
         *response.body_mut() = Body::from(body);
     }
     response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
-    span.in_scope(|| {
-        tracing::info!(
-            method = %method,
-            path = %path,
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1_000.0,
-            "request"
-        );
-    });
     response
 }
 

@@ -97,6 +97,8 @@ impl FromRequestParts<AppState> for Authenticated {
             return Err(TokenError::Malformed.into());
         }
         let claims = sessions::authenticate(&state.core, token).await?;
+        // The request's span (made by the envelope layer) carries the user into its log lines.
+        tracing::Span::current().record("user_id", claims.user_id);
         Ok(Authenticated { claims })
     }
 }
@@ -243,25 +245,43 @@ pub fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[i
     Some(last_seen)
 }
 
+/// The client IP of a request: its socket peer (from `ConnectInfo`), or what a trusted proxy
+/// says in `X-Forwarded-For` (see [`client_ip`]).
+pub fn client_ip_of(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d; compare it as IPv4.
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical());
+    let mut lines = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    // Every X-Forwarded-For line, in order: a proxy that adds its own line must not leave a
+    // client's forged first line in charge. (Joined only when there are several.)
+    let ip = match (lines.next(), lines.next()) {
+        (None, _) => client_ip(peer, None, trusted),
+        (Some(only), None) => client_ip(peer, Some(only), trusted),
+        (Some(first), Some(second)) => {
+            let mut joined = format!("{first},{second}");
+            for line in lines {
+                joined.push(',');
+                joined.push_str(line);
+            }
+            client_ip(peer, Some(&joined), trusted)
+        }
+    };
+    ip.map(|ip| ip.to_canonical())
+}
+
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d; compare it as IPv4.
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_canonical());
-        // Every X-Forwarded-For line, in order: a proxy that adds its own line must not leave a
-        // client's forged first line in charge.
-        let lines: Vec<&str> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let forwarded = (!lines.is_empty()).then(|| lines.join(","));
-        let ip = client_ip(peer, forwarded.as_deref(), &state.trusted_proxies).map(|ip| ip.to_canonical().to_string());
+        let ip = client_ip_of(&parts.headers, &parts.extensions, &state.trusted_proxies).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

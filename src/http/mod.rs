@@ -5,15 +5,18 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod observe;
 pub mod openapi;
 pub mod routes;
 
 use crate::app::AppState;
+use crate::metrics::HttpTable;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Router};
 use routes::{admin, audit, auth, mfa, ops, users, wechat};
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -54,6 +57,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::jwks))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
         .routes(routes!(openapi::openapi_json))
 }
 
@@ -61,6 +65,19 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// client gets an enveloped 503 instead of waiting on a stuck dependency.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let (routes, document) = api().split_for_parts();
+    // The metrics table is built from the document's paths, which are the router's templates
+    // (both come from the same `routes!` declarations). Labels must be `'static`; the router is
+    // built once per app, so the few dozen short templates are leaked once, not per request.
+    let templates: Vec<&'static str> = document
+        .paths
+        .paths
+        .keys()
+        .map(|path| &*Box::leak(path.clone().into_boxed_str()))
+        .collect();
+    let observer = Arc::new(observe::Observer {
+        table: HttpTable::new(state.metrics.clone(), &templates),
+        trusted_proxies: state.trusted_proxies.clone(),
+    });
     routes
         .layer(Extension(openapi::SpecJson::new(&document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -72,5 +89,6 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(observer, observe::observe))
         .layer(axum::middleware::from_fn(envelope::envelope))
 }

@@ -28,10 +28,6 @@ use utoipa::{Modify, OpenApi, ToSchema};
 /// Name of the bearer security scheme, as the annotations write `security(("bearer" = []))`.
 pub const BEARER: &str = "bearer";
 
-/// Documented paths that this build does not serve itself (the route test skips them).
-/// `/metrics` is added by the metrics work; drop it here once its route is in the router.
-pub const NOT_SERVED_HERE: &[&str] = &["/metrics"];
-
 /// Every `error_code` the service gives (contract section 6 plus the OAuth-specific two).
 /// A unit test below keeps this in step with the error table in `error.rs`.
 pub const ERROR_CODES: &[&str] = &[
@@ -225,19 +221,6 @@ pub struct Jwks {
     keys: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// `/metrics` is served by the metrics work; described here so the document is complete.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    responses(
-        (status = 200, description = "Prometheus text exposition format (no envelope)",
-         content_type = "text/plain; version=0.0.4", body = String),
-    ),
-)]
-#[allow(dead_code)] // Only described.
-fn metrics() {}
-
 /// The document's header, tags and security scheme; the paths come from the router.
 #[derive(OpenApi)]
 #[openapi(
@@ -248,7 +231,6 @@ fn metrics() {}
             timestamp, details?}`; `code` equals the HTTP status. Every response carries `X-Request-Id`.",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
-    paths(metrics),
     components(schemas(ErrorEnvelope, ErrorDetail)),
     modifiers(&BearerScheme),
     tags(

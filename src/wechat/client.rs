@@ -98,6 +98,7 @@ pub struct UserInfo {
 pub struct WechatClient {
     http: reqwest::Client,
     api_base: String,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 #[derive(Deserialize)]
@@ -118,10 +119,35 @@ impl WechatClient {
         Ok(Self {
             http,
             api_base: api_base.trim_end_matches('/').to_owned(),
+            metrics: None,
         })
     }
 
+    /// Counts every call in `hufu_wechat_requests_total` of `metrics`.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     async fn call<T: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, WechatError> {
+        let result = self.call_unobserved(api, request).await;
+        if let Some(metrics) = &self.metrics {
+            let outcome = match &result {
+                Ok(_) => "success",
+                Err(WechatError::Code { .. }) => "errcode",
+                Err(WechatError::Timeout) => "timeout",
+                Err(WechatError::Unexpected(_)) => "unexpected",
+            };
+            metrics.wechat(api, outcome);
+        }
+        result
+    }
+
+    async fn call_unobserved<T: DeserializeOwned>(
         &self,
         api: &'static str,
         request: reqwest::RequestBuilder,

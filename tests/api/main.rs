@@ -13,6 +13,7 @@ mod envelope;
 mod failures;
 mod fake_wechat;
 mod import;
+mod metrics;
 mod mfa;
 mod nodes;
 mod openapi;

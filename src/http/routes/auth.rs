@@ -9,7 +9,9 @@ use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::i18n::Success;
+use crate::http::observe;
 use crate::http::openapi::{ErrorEnvelope, LoginEnvelope, LoginOrMfaEnvelope, LogoutEnvelope, UserEnvelope, errors};
+use crate::metrics::{LoginMethod, LoginResult};
 use crate::secret::SecretString;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -145,8 +147,20 @@ pub async fn login(
     Client(client): Client,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> ApiResult<Reply> {
-    state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
-    match accounts::login(&state.core, body.username, body.password, &client).await? {
+    let outcome = async {
+        state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
+        Ok::<_, crate::http::error::ApiError>(
+            accounts::login(&state.core, body.username, body.password, &client).await?,
+        )
+    }
+    .await;
+    let metric = match &outcome {
+        Ok(LoginOutcome::SignedIn(_)) => LoginResult::Success,
+        Ok(LoginOutcome::MfaRequired(_)) => LoginResult::MfaRequired,
+        Err(error) => observe::login_failure(error),
+    };
+    state.metrics.login(LoginMethod::Password, metric);
+    match outcome? {
         LoginOutcome::SignedIn(signed_in) => Ok(Reply::new(
             StatusCode::OK,
             Success::LoggedIn,

@@ -191,8 +191,13 @@ pub async fn complete(
     Client(client): Client,
     JsonBody(body): JsonBody<CompleteRequest>,
 ) -> ApiResult<Reply> {
-    state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
-    let signed_in = mfa::complete(&state.core, body.mfa_token, body.code, &client).await?;
+    let outcome = async {
+        state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
+        Ok::<_, crate::http::error::ApiError>(mfa::complete(&state.core, body.mfa_token, body.code, &client).await?)
+    }
+    .await;
+    crate::http::observe::count_login(&state.metrics, crate::metrics::LoginMethod::Mfa, &outcome);
+    let signed_in = outcome?;
     Ok(Reply::new(
         StatusCode::OK,
         Success::LoggedIn,

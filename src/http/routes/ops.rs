@@ -1,4 +1,5 @@
-//! Operations endpoints: `/healthz` (the process runs) and `/readyz` (its dependencies answer).
+//! Operations endpoints: `/healthz` (the process runs), `/readyz` (its dependencies answer)
+//! and `/metrics` (Prometheus text, no envelope).
 
 use crate::app::AppState;
 use crate::http::envelope::Reply;
@@ -28,6 +29,35 @@ pub struct Ready {
     redis: &'static str,
     /// Always `ready`.
     status: &'static str,
+}
+
+/// The Prometheus text format of this node's metrics (no envelope: the format is standard).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format (no envelope)",
+         content_type = "text/plain; version=0.0.4", body = String),
+    ),
+)]
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let core = &state.core;
+    let values = crate::metrics::ScrapeValues {
+        hash_queue_depth: core.hasher.in_flight(),
+        cache: core.cache.level_counts(),
+        has_redis: core.cache.has_redis(),
+        pool: core.store.pool_connections(),
+    };
+    let body = state.metrics.render(values);
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 /// 200 while the process runs; touches nothing else.

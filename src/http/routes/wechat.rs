@@ -68,8 +68,13 @@ pub async fn mini_program(
     Client(client): Client,
     JsonBody(body): JsonBody<CodeRequest>,
 ) -> ApiResult<Reply> {
-    state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
-    let (signed_in, is_new_user) = wechat::mini_program_login(&state.core, body.code, &client).await?;
+    let outcome = async {
+        state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
+        Ok::<_, crate::http::error::ApiError>(wechat::mini_program_login(&state.core, body.code, &client).await?)
+    }
+    .await;
+    crate::http::observe::count_login(&state.metrics, crate::metrics::LoginMethod::MiniProgram, &outcome);
+    let (signed_in, is_new_user) = outcome?;
     Ok(login_reply(&signed_in, is_new_user))
 }
 
@@ -148,10 +153,16 @@ pub async fn callback(
     Client(client): Client,
     Query(query): Query<CallbackQuery>,
 ) -> ApiResult<Response> {
-    state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
     let redirect = query.redirect_uri.as_deref().filter(|r| !r.is_empty());
-    let (signed_in, is_new_user) =
-        wechat::oauth_callback(&state.core, query.code, query.state, redirect, &client).await?;
+    let outcome = async {
+        state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
+        Ok::<_, crate::http::error::ApiError>(
+            wechat::oauth_callback(&state.core, query.code, query.state, redirect, &client).await?,
+        )
+    }
+    .await;
+    crate::http::observe::count_login(&state.metrics, crate::metrics::LoginMethod::Website, &outcome);
+    let (signed_in, is_new_user) = outcome?;
     let Some(redirect) = redirect else {
         return Ok(login_reply(&signed_in, is_new_user).into_response());
     };

@@ -224,6 +224,11 @@ impl SqlStore {
         Ok(())
     }
 
+    /// The pool's open connections and how many of them are idle (for `/metrics`).
+    pub fn pool_connections(&self) -> (u32, usize) {
+        dispatch!(&self.db, pool => (pool.size(), pool.num_idle()))
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         dispatch!(&self.db, pool => pool.close().await)
