@@ -149,14 +149,6 @@ pub async fn logout(core: &Core, user_id: i64, session_id: i64, all: bool, clien
     Ok(revoked.len())
 }
 
-/// Revokes every session of a user (administration, disabling, the command line).
-pub async fn revoke_all(core: &Core, user_id: i64) -> Result<usize> {
-    let now_ms = core.clock.unix_millis();
-    let revoked = core.store.revoke_user_sessions(user_id, None, now_ms, None).await?;
-    core.announce_revoked(&revoked).await;
-    Ok(revoked.len())
-}
-
 /// One live session as the user sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
