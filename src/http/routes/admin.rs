@@ -65,7 +65,6 @@ pub async fn list_users(State(state): State<AppState>, _admin: AdminUser, RawQue
     params(("id" = i64, Path, description = "The user's id", minimum = 1)),
     responses(
         (status = 200, description = "The user", body = UserEnvelope),
-        (status = 400, description = "`VALIDATION_FAILED`: `id` is not a positive number", body = ErrorEnvelope),
         (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
         (status = 403, description = errors::FORBIDDEN, body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
@@ -141,7 +140,6 @@ pub struct RevokedResponse {
     params(("id" = i64, Path, description = "The user's id", minimum = 1)),
     responses(
         (status = 200, description = "Every session of the user is revoked", body = RevokedEnvelope),
-        (status = 400, description = "`VALIDATION_FAILED`: `id` is not a positive number", body = ErrorEnvelope),
         (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
         (status = 403, description = errors::FORBIDDEN, body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
