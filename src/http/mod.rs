@@ -15,7 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Router};
-use routes::{admin, audit, auth, mfa, ops, users, wechat};
+use routes::{admin, audit, auth, mfa, ops, users, web, wechat};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -59,6 +59,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(web::index))
+        .routes(routes!(web::asset))
 }
 
 /// The whole router with its layers. `request_timeout` bounds every request; past it the

@@ -240,6 +240,7 @@ pub struct Jwks {
         (name = "wechat", description = "WeChat sign-in and binding"),
         (name = "admin", description = "Administration (role `admin`)"),
         (name = "operations", description = "Health, readiness, keys, metrics and this document"),
+        (name = "web", description = "The web page at `/` and its files (no envelope)"),
     ),
 )]
 pub struct ApiDoc;

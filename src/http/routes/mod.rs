@@ -7,4 +7,5 @@ pub mod auth;
 pub mod mfa;
 pub mod ops;
 pub mod users;
+pub mod web;
 pub mod wechat;

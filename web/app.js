@@ -1,0 +1,265 @@
+// app.js — the page's shell: the hash router, the header and navigation, the signed-out
+// screens (sign in, the MFA step, register), and keeping the signed-in user current.
+// The signed-in screens come from account.js (profile, password, sessions, second factor)
+// and admin.js (users, audit log), each a list of routes `{path, label, admin, render}`;
+// `render(main, ctx)` builds the screen into `main`.
+
+import * as api from './api.js';
+import { h, field, form } from './dom.js';
+import { t, lang } from './i18n.js';
+import { routes as accountRoutes } from './account.js';
+import { routes as adminRoutes } from './admin.js';
+
+// How often a signed-in page re-reads the profile, so a session revoked elsewhere (sign out
+// everywhere, an admin disabling the account) signs this page out without a click. The
+// profile read is served from memory, so this costs the server almost nothing.
+const CHECK_INTERVAL_MS = 10_000;
+
+const signedInRoutes = [...accountRoutes, ...adminRoutes];
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const notice = document.getElementById('notice');
+
+let user = null; // the signed-in user's profile, or null
+let pendingMfa = null; // {mfa_token, identifier} between the password and the code
+
+document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+document.title = t('app.name');
+
+/** Shows a short message above the screen (announced to screen readers). */
+function notify(text, kind = 'info') {
+  notice.textContent = text || '';
+  notice.className = text ? `notice ${kind}` : '';
+}
+
+function isAdmin() {
+  return !!user && Array.isArray(user.roles) && user.roles.includes('admin');
+}
+
+/** The context each screen gets. */
+const ctx = {
+  get user() {
+    return user;
+  },
+  isAdmin,
+  notify,
+  navigate,
+  /** Re-reads the profile (after an edit) and redraws the navigation. */
+  async refreshUser() {
+    user = await api.call('GET', '/api/v1/users/profile');
+    drawNav();
+    return user;
+  },
+  /** Replaces the known profile with one an endpoint returned. */
+  setUser(next) {
+    user = next;
+    drawNav();
+  },
+  /** Ends the page's session after the server has ended it (password change, TOTP off…). */
+  signedOut(message) {
+    api.forget();
+    user = null;
+    navigate('#/signin', message);
+  },
+};
+
+function navigate(path, message, kind = 'info') {
+  if (location.hash !== path) {
+    history.pushState(null, '', path);
+  }
+  notify(message, kind);
+  render();
+}
+
+window.addEventListener('popstate', () => {
+  notify('');
+  render();
+});
+window.addEventListener('hashchange', () => render());
+
+function drawNav() {
+  if (!user) {
+    nav.replaceChildren();
+    return;
+  }
+  const links = signedInRoutes
+    .filter((route) => route.label && (!route.admin || isAdmin()))
+    .map((route) =>
+      h(
+        'a',
+        { href: route.path, 'aria-current': location.hash.startsWith(route.path) ? 'page' : null },
+        t(route.label),
+      ),
+    );
+  nav.replaceChildren(
+    h('span', { class: 'who', 'data-testid': 'signed-in-as' }, user.nickname || user.username),
+    ...links,
+    h('button', { type: 'button', class: 'link', onclick: () => doSignOut(false) }, t('nav.signout')),
+    h('button', { type: 'button', class: 'link', onclick: () => doSignOut(true) }, t('nav.signout_all')),
+  );
+}
+
+async function doSignOut(all) {
+  try {
+    await api.signOut(all);
+  } catch {
+    // The local session is gone either way (api.signOut forgets it in `finally`).
+  }
+  user = null;
+  navigate('#/signin', t(all ? 'signout.all_done' : 'signout.done'));
+}
+
+/** Draws the screen for the current hash. */
+async function render() {
+  const hash = location.hash.startsWith('#/') ? location.hash : user ? '#/profile' : '#/signin';
+  const path = hash.split('?')[0];
+  if (user) {
+    const route = signedInRoutes.find((r) => r.path === path) || signedInRoutes[0];
+    if (route.admin && !isAdmin()) return navigate('#/profile');
+    drawNav();
+    await show(route.title ? t(route.title) : t(route.label), (el) => route.render(el, ctx));
+    return;
+  }
+  drawNav();
+  if (path === '#/register') return show(t('register.title'), registerScreen);
+  if (path === '#/mfa' && pendingMfa) return show(t('mfa.title'), mfaScreen);
+  return show(t('signin.title'), signInScreen);
+}
+
+async function show(title, build) {
+  document.title = `${title} · ${t('app.name')}`;
+  const view = h('section', { class: 'view', 'aria-labelledby': 'view-title' });
+  main.replaceChildren(view);
+  try {
+    await build(view);
+  } catch (error) {
+    view.append(h('p', { class: 'form-message error', role: 'alert' }, (error && error.envelope && error.envelope.error) || t('error.unknown')));
+  }
+  // Move focus to the new screen's heading so keyboard and screen-reader users land there.
+  const heading = view.querySelector('h1');
+  if (heading) {
+    heading.id = heading.id || 'view-title';
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+}
+
+function signInScreen(view) {
+  const prefill = sessionStorage.getItem('hufu.last_identifier') || '';
+  view.append(
+    h('h1', {}, t('signin.title')),
+    form(
+      { 'aria-label': t('signin.title') },
+      [
+        field('username', t('signin.identifier'), { autocomplete: 'username', required: true, value: prefill }),
+        field('password', t('signin.password'), { type: 'password', autocomplete: 'current-password', required: true }),
+        h('button', { type: 'submit', class: 'primary' }, t('signin.submit')),
+      ],
+      async ({ username, password }) => {
+        const data = await api.anonymous('POST', '/api/v1/auth/login', { username, password });
+        sessionStorage.setItem('hufu.last_identifier', username);
+        if (data.mfa_required) {
+          pendingMfa = { mfa_token: data.mfa_token };
+          return navigate('#/mfa');
+        }
+        await signedIn(data);
+      },
+    ),
+    h('p', {}, t('signin.no_account'), ' ', h('a', { href: '#/register' }, t('signin.to_register'))),
+  );
+}
+
+function mfaScreen(view) {
+  view.append(
+    h('h1', {}, t('mfa.title')),
+    h('p', {}, t('mfa.hint')),
+    form(
+      { 'aria-label': t('mfa.title') },
+      [
+        field('code', t('mfa.code'), { autocomplete: 'one-time-code', required: true, spellcheck: 'false' }),
+        h('button', { type: 'submit', class: 'primary' }, t('mfa.submit')),
+      ],
+      async ({ code }) => {
+        const data = await api.anonymous('POST', '/api/v1/auth/mfa', {
+          mfa_token: pendingMfa.mfa_token,
+          code: code.trim(),
+        });
+        pendingMfa = null;
+        await signedIn(data);
+      },
+    ),
+    h('p', {}, h('a', { href: '#/signin', onclick: () => (pendingMfa = null) }, t('mfa.back'))),
+  );
+}
+
+function registerScreen(view) {
+  view.append(
+    h('h1', {}, t('register.title')),
+    form(
+      { 'aria-label': t('register.title') },
+      [
+        field('username', t('register.username'), { autocomplete: 'username', required: true }),
+        field('email', t('register.email'), { type: 'email', autocomplete: 'email', required: true }),
+        field('phone', t('register.phone'), { type: 'tel', autocomplete: 'tel' }),
+        field('password', t('register.password'), { type: 'password', autocomplete: 'new-password', required: true }),
+        h('button', { type: 'submit', class: 'primary' }, t('register.submit')),
+      ],
+      async ({ username, email, phone, password }) => {
+        const body = { username, email, password };
+        // Sent only when given, so a deployment with optional phones accepts an empty one.
+        if (phone.trim() !== '') body.phone = phone.trim();
+        const created = await api.anonymous('POST', '/api/v1/auth/register', body);
+        sessionStorage.setItem('hufu.last_identifier', created.username);
+        navigate('#/signin', t('register.done'), 'success');
+      },
+    ),
+    h('p', {}, t('register.have_account'), ' ', h('a', { href: '#/signin' }, t('register.to_signin'))),
+  );
+}
+
+async function signedIn(loginData) {
+  api.keep(loginData);
+  user = loginData.user;
+  navigate('#/profile');
+}
+
+// A session ended by the server (revoked, disabled, refresh refused) or by another tab.
+api.onSessionEnded((reason) => {
+  if (!user) return;
+  user = null;
+  const text = reason && reason.envelope && reason.envelope.error ? reason.envelope.error : t('error.session_ended');
+  navigate('#/signin', text, 'error');
+});
+
+async function checkSession() {
+  if (!user || document.visibilityState !== 'visible') return;
+  try {
+    await ctx.refreshUser();
+  } catch {
+    // A revoked session has already signed the page out (onSessionEnded); a network
+    // failure is retried at the next check.
+  }
+}
+setInterval(checkSession, CHECK_INTERVAL_MS);
+document.addEventListener('visibilitychange', checkSession);
+
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+// Start: renew silently when a refresh token is stored (a reload, a new tab).
+(async () => {
+  main.replaceChildren(h('p', { class: 'loading' }, t('loading')));
+  if (api.hasSession()) {
+    try {
+      await api.renew();
+      user = await api.call('GET', '/api/v1/users/profile');
+    } catch (error) {
+      user = null;
+      if (!error.network) api.forget();
+      else notify(t('error.network'), 'error');
+    }
+  }
+  render();
+})();

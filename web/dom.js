@@ -1,0 +1,143 @@
+// dom.js — building the page's elements. Everything is made with createElement and text
+// nodes, never by assigning HTML strings, so nothing a user typed (a nickname, a user agent)
+// can become markup. Each screen module builds its view with `h` and the form helpers here.
+
+import { t } from './i18n.js';
+
+/** `h('button', {class: 'primary', onclick: f}, 'Save')`: an element with attributes,
+ * properties (`on*` become listeners) and children (strings become text nodes). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'class') {
+      el.className = value;
+    } else if (key === 'dataset') {
+      Object.assign(el.dataset, value);
+    } else if (value === true) {
+      el.setAttribute(key, '');
+    } else {
+      el.setAttribute(key, String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+let fieldCounter = 0;
+
+/** A labelled input. `name` is the API field it fills; errors for that field (from the
+ * envelope's `details`) are shown under it by `showFieldErrors`. */
+export function field(name, label, attrs = {}) {
+  const id = `f-${name}-${++fieldCounter}`;
+  const input = h('input', { id, name, 'aria-describedby': `${id}-error`, ...attrs });
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    input,
+    h('div', { class: 'field-error', id: `${id}-error`, 'data-error-for': name, role: 'status' }),
+  );
+}
+
+/** A form whose submit runs `onsubmit(values, form)` with the inputs' values by name; the
+ * submit button is disabled while it runs, and the form's message area shows any error. */
+export function form(attrs, children, onsubmit) {
+  const message = h('div', { class: 'form-message', role: 'alert' });
+  const el = h('form', { novalidate: true, ...attrs }, ...children, message);
+  el.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const buttons = el.querySelectorAll('button');
+    buttons.forEach((b) => (b.disabled = true));
+    clearErrors(el);
+    try {
+      await onsubmit(values(el), el);
+    } catch (error) {
+      showError(el, error);
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
+    }
+  });
+  return el;
+}
+
+/** The named inputs of a form as an object; empty strings stay empty strings. */
+export function values(el) {
+  const out = {};
+  for (const input of el.querySelectorAll('input[name], select[name], textarea[name]')) {
+    out[input.name] = input.type === 'checkbox' ? input.checked : input.value;
+  }
+  return out;
+}
+
+export function clearErrors(el) {
+  el.querySelectorAll('.field-error').forEach((e) => (e.textContent = ''));
+  el.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
+  const message = el.querySelector(':scope > .form-message');
+  if (message) {
+    message.textContent = '';
+    message.className = 'form-message';
+  }
+}
+
+/** Shows an error in a form: the envelope's `error` text in the message area, and each of
+ * its `details` under the field it names (focusing the first bad field). */
+export function showError(el, error) {
+  const message = el.querySelector(':scope > .form-message');
+  if (message) {
+    message.textContent = errorText(error);
+    message.className = 'form-message error';
+  }
+  let first = null;
+  for (const detail of error.details || []) {
+    const slot = el.querySelector(`[data-error-for="${CSS.escape(detail.field)}"]`);
+    if (!slot) continue;
+    slot.textContent = detailText(detail);
+    const input = el.querySelector(`[name="${CSS.escape(detail.field)}"]`);
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      first = first || input;
+    }
+  }
+  if (first) first.focus();
+}
+
+/** Shows a success message in a form's message area. */
+export function showSuccess(el, text) {
+  const message = el.querySelector(':scope > .form-message');
+  if (message) {
+    message.textContent = text;
+    message.className = 'form-message success';
+  }
+}
+
+/** The text of an error: the server's own `error` (already in the browser's language, since
+ * every request sends Accept-Language), else a local one for network failures. */
+export function errorText(error) {
+  if (error && error.envelope && error.envelope.error) return error.envelope.error;
+  if (error && error.envelope && error.envelope.message) return error.envelope.message;
+  if (error && error.network) return t('error.network');
+  return (error && error.message) || t('error.unknown');
+}
+
+/** One `details` entry as text: the server's message when it gave one, else the reason. */
+function detailText(detail) {
+  return detail.message || t(`reason.${detail.reason}`, detail.reason);
+}
+
+/** Formats an RFC 3339 time for the reader's locale. */
+export function when(value) {
+  if (!value) return '–';
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? value : date.toLocaleString();
+}
