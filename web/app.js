@@ -115,7 +115,10 @@ async function render() {
   const path = hash.split('?')[0];
   if (user) {
     const route = signedInRoutes.find((r) => r.path === path) || signedInRoutes[0];
-    if (route.admin && !isAdmin()) return navigate('#/profile');
+    if (route.admin && !isAdmin()) return navigate(signedInRoutes[0].path);
+    // A signed-out screen's address (or an unknown one) shows the default screen: say so in
+    // the address bar, so the navigation marks it and Back does not return to "sign in".
+    if (route.path !== path) history.replaceState(null, '', route.path);
     drawNav();
     await show(route.title ? t(route.title) : t(route.label), (el) => route.render(el, ctx));
     return;

@@ -17,6 +17,7 @@ mod metrics;
 mod mfa;
 mod nodes;
 mod openapi;
+mod page;
 mod protection;
 mod redis_cluster;
 mod redis_outage;

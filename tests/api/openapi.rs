@@ -44,6 +44,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
@@ -133,7 +134,7 @@ async fn the_document_describes_every_endpoint_and_every_route_it_lists_is_serve
 
     for (method, path) in &documented {
         let operation = &document["paths"][path][method];
-        let concrete = path.replace("{id}", "1");
+        let concrete = path.replace("{id}", "1").replace("{name}", "app.js");
         let body = operation.get("requestBody").map(|_| json!({}));
         let answer = app.call(&method.to_uppercase(), &concrete, None, body).await;
         let routed = answer.status != 405 && !(answer.status == 404 && answer.body["error"] == unrouted_text);

@@ -109,7 +109,9 @@ pub async fn index(headers: HeaderMap) -> Response {
     tag = "web",
     params(("name" = String, Path, description = "The file's name, e.g. `app.js`")),
     responses(
-        (status = 200, description = "The file (no envelope)", content_type = "text/javascript", body = String),
+        (status = 200, description = "The file (no envelope)", content(
+            (String = "text/javascript"), (String = "text/css"), (String = "text/html"),
+        )),
         (status = 304, description = "Not modified since the ETag given in If-None-Match"),
         (status = 404, description = "No such file", body = ErrorEnvelope),
     ),
