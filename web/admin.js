@@ -295,8 +295,9 @@ async function listScreen(view, { title, path, endpoint, names, formLabel, submi
     { role: 'search', 'aria-label': formLabel, class: 'filters' },
     [...filters(state), perPageField(state.per_page || DEFAULT_PER_PAGE), h('div', { class: 'filters-submit' }, h('button', { type: 'submit', class: 'primary' }, submitLabel))],
     async (values) => {
-      state = { page: '' };
+      state = {};
       for (const name of names) state[name] = values[name].trim();
+      state.page = ''; // a new search starts at its first page
       state.per_page = values.per_page === DEFAULT_PER_PAGE ? '' : values.per_page;
       history.pushState(null, '', withQuery(path, state));
       await load();
@@ -310,6 +311,8 @@ async function listScreen(view, { title, path, endpoint, names, formLabel, submi
   let shown = null; // the last page answered: {page, pages}
   let busy = false;
 
+  // Tables of many columns get a wider page than the one-column forms (see style.css).
+  view.classList.add('wide');
   view.append(h('h1', {}, title), filterForm, results, pager);
 
   async function go(step) {
@@ -380,7 +383,7 @@ async function usersScreen(view) {
       ], state.status),
     ],
     columns: [
-      ['admin.col.id', (u) => h('span', { class: 'mono' }, String(u.id))],
+      ['admin.col.id', (u) => h('span', { class: 'mono nowrap' }, String(u.id))],
       ['admin.col.username', (u) => userLink(u.id, u.username)],
       ['admin.col.email', (u) => u.email || '–'],
       ['admin.col.phone', (u) => u.phone || '–'],
@@ -415,10 +418,10 @@ async function auditScreen(view) {
     ],
     columns: [
       ['admin.col.at', (e) => h('time', { datetime: e.at }, when(e.at))],
-      ['admin.col.event', (e) => h('span', {}, eventName(e.event), ' ', h('code', { class: 'muted' }, e.event))],
+      ['admin.col.event', (e) => h('span', {}, eventName(e.event), h('code', { class: 'muted event-code' }, e.event))],
       ['admin.col.user', (e) => (e.user_id == null ? '–' : userLink(e.user_id))],
       ['admin.col.actor', (e) => (e.actor_id == null ? '–' : userLink(e.actor_id))],
-      ['admin.col.ip', (e) => h('span', { class: 'mono' }, e.ip || '–')],
+      ['admin.col.ip', (e) => h('span', { class: 'mono nowrap' }, e.ip || '–')],
       ['admin.col.device', (e) => h('span', { title: e.user_agent || null }, shortDevice(e.user_agent))],
       // Detail is data someone typed or sent (a user agent, a field name): shown as text.
       ['admin.col.detail', (e) => (e.detail == null ? '–' : h('code', { class: 'detail' }, JSON.stringify(e.detail)))],
@@ -426,6 +429,22 @@ async function auditScreen(view) {
     tableLabel: t('admin.audit.table'),
     emptyKey: 'admin.audit.empty',
     countKey: 'admin.audit.count',
+  });
+}
+
+/** `form()` for one action: when the server's `error` already says what the single field's
+ * detail says (hufu repeats the first detail there), the text is shown once, not twice. */
+function actionForm(attrs, children, onsubmit) {
+  return form(attrs, children, async (values, el) => {
+    try {
+      await onsubmit(values, el);
+    } catch (error) {
+      showError(el, error);
+      const message = el.querySelector(':scope > .form-message').textContent;
+      el.querySelectorAll('.field-error').forEach((slot) => {
+        if (slot.textContent === message) slot.textContent = '';
+      });
+    }
   });
 }
 
@@ -513,7 +532,7 @@ async function userScreen(view, ctx) {
       'section',
       { 'aria-labelledby': 'admin-status-title' },
       h('h2', { id: 'admin-status-title' }, t('admin.account.title')),
-      form(
+      actionForm(
         { 'aria-labelledby': 'admin-status-title' },
         [...controls, h('div', { class: 'field-error', 'data-error-for': 'status', role: 'status' })],
         async () => {
@@ -566,7 +585,7 @@ async function userScreen(view, ctx) {
       'section',
       { 'aria-labelledby': 'admin-roles-title' },
       h('h2', { id: 'admin-roles-title' }, t('admin.roles.title')),
-      form(
+      actionForm(
         { 'aria-labelledby': 'admin-roles-title' },
         [
           h('fieldset', { class: 'roles' }, h('legend', {}, legend), list),
@@ -594,7 +613,7 @@ async function userScreen(view, ctx) {
       'section',
       { 'aria-labelledby': 'admin-sessions-title' },
       h('h2', { id: 'admin-sessions-title' }, t('admin.sessions.title')),
-      form(
+      actionForm(
         { 'aria-labelledby': 'admin-sessions-title' },
         confirmStep(t('admin.sessions.revoke'), t('admin.sessions.hint', { username: user.username }), t('admin.sessions.confirm')),
         async () => {
