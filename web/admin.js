@@ -37,6 +37,7 @@ addStrings({
     'admin.users.submit': 'Search',
     'admin.users.empty': 'No users match.',
     'admin.users.count': 'Page {page} of {pages} ({total} users)',
+    'admin.users.count_one': 'Page {page} of {pages} (1 user)',
     'admin.users.table': 'Users',
     'admin.col.id': 'ID',
     'admin.col.username': 'Username',
@@ -91,6 +92,7 @@ addStrings({
     'admin.audit.submit': 'Filter',
     'admin.audit.empty': 'No entries match.',
     'admin.audit.count': 'Page {page} of {pages} ({total} entries)',
+    'admin.audit.count_one': 'Page {page} of {pages} (1 entry)',
     'admin.audit.table': 'Audit entries',
     'admin.col.at': 'Time',
     'admin.col.event': 'Event',
@@ -126,6 +128,7 @@ addStrings({
     'admin.users.submit': '搜索',
     'admin.users.empty': '没有匹配的用户。',
     'admin.users.count': '第 {page} / {pages} 页（共 {total} 个用户）',
+    'admin.users.count_one': '第 {page} / {pages} 页（共 1 个用户）',
     'admin.users.table': '用户',
     'admin.col.id': 'ID',
     'admin.col.username': '用户名',
@@ -180,6 +183,7 @@ addStrings({
     'admin.audit.submit': '筛选',
     'admin.audit.empty': '没有匹配的记录。',
     'admin.audit.count': '第 {page} / {pages} 页（共 {total} 条）',
+    'admin.audit.count_one': '第 {page} / {pages} 页（共 1 条）',
     'admin.audit.table': '审计记录',
     'admin.col.at': '时间',
     'admin.col.event': '事件',
@@ -303,7 +307,9 @@ async function listScreen(view, { title, path, endpoint, names, formLabel, submi
       await load();
     },
   );
-  const results = h('div', { class: 'table-wrap', 'aria-live': 'polite' });
+  // The summary (a status region) announces each new page; the table itself is not live,
+  // or a screen reader would read out every row.
+  const results = h('div', { class: 'table-wrap' });
   const summary = h('span', { class: 'pager-summary', role: 'status' });
   const prev = h('button', { type: 'button', onclick: () => go(-1) }, t('admin.pager.prev'));
   const next = h('button', { type: 'button', onclick: () => go(1) }, t('admin.pager.next'));
@@ -345,7 +351,7 @@ async function listScreen(view, { title, path, endpoint, names, formLabel, submi
             h('tbody', {}, data.items.map((item) => h('tr', {}, columns.map(([key, cell]) => h('td', { 'data-label': t(key) }, cell(item)))))),
           ),
       );
-      summary.textContent = t(countKey, { page: data.page, pages, total: data.total });
+      summary.textContent = t(data.total === 1 ? `${countKey}_one` : countKey, { page: data.page, pages, total: data.total });
       prev.disabled = data.page <= 1;
       next.disabled = data.page >= pages;
       pager.hidden = false;

@@ -107,7 +107,7 @@ test('search and paging: counts, Previous/Next disabled at the ends, state in th
   const one = seeded[7].username;
   await page.getByRole('searchbox', { name: 'Username, email or phone contains' }).fill(one);
   await page.getByRole('button', { name: 'Search' }).click();
-  await summary(page, 'Page 1 of 1 (1 users)').waitFor();
+  await summary(page, 'Page 1 of 1 (1 user)').waitFor();
   assert.deepEqual(await rows.getByRole('link').allTextContents(), [one]);
   assert.equal(await prev.isDisabled(), true);
   assert.equal(await next.isDisabled(), true);

@@ -40,7 +40,7 @@ async function openFromSearch(page, username) {
   await page.getByRole('heading', { name: 'Users' }).waitFor();
   await page.getByRole('searchbox', { name: 'Username, email or phone contains' }).fill(username);
   await page.getByRole('button', { name: 'Search' }).click();
-  await page.getByRole('status').filter({ hasText: 'Page 1 of 1 (1 users)' }).waitFor();
+  await page.getByRole('status').filter({ hasText: 'Page 1 of 1 (1 user)' }).waitFor();
   assert.match(page.url(), new RegExp(`#/admin/users\\?q=${username}$`));
   await page.getByRole('link', { name: username, exact: true }).click();
   await page.getByRole('heading', { name: username }).waitFor();
