@@ -238,6 +238,10 @@ async function checkSession() {
   if (!user || document.visibilityState !== 'visible') return;
   try {
     await ctx.refreshUser();
+    // The admin role was removed while an admin screen was open: leave it, as a fresh visit
+    // would (the server already refuses its calls).
+    const route = signedInRoutes.find((r) => r.path === location.hash.split('?')[0]);
+    if (route && route.admin && !isAdmin()) navigate('#/profile');
   } catch {
     // A revoked session has already signed the page out (onSessionEnded); a network
     // failure is retried at the next check.
