@@ -388,8 +388,6 @@ struct ConnectionLimits {
     shutdown_timeout: Duration,
 }
 
-/// Most request headers accepted; more is answered 431 by hyper and the connection closed.
-const MAX_HEADERS: usize = 100;
 /// Largest request line and headers together (and hyper's read buffer); a larger head is
 /// answered 431 and the connection closed.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -409,11 +407,14 @@ async fn serve_connections(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
+    // At most 100 request headers (more is answered 431 and the connection closed): that is
+    // hyper's default, so `max_headers` is not called. Setting any value moves hyper's header
+    // arrays from the stack to the heap and initialises them on every request (about 5 % of a
+    // `/healthz` request's instructions under callgrind).
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_headers(MAX_HEADERS)
         .max_header_size(MAX_HEAD_BYTES)
         .max_buf_size(MAX_HEAD_BYTES);
     let (stop, stopped) = tokio::sync::watch::channel(false);

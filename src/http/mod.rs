@@ -80,17 +80,21 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         table: HttpTable::new(state.metrics.clone(), &templates),
         trusted_proxies: state.trusted_proxies.clone(),
     });
-    routes
-        .layer(Extension(openapi::SpecJson::new(&document)))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+    // One composed layer, not one `Router::layer` call per layer: axum wraps each route in a
+    // boxed service per `layer` call, and every level clones the boxed chain below it on each
+    // request (allocations quadratic in the number of layers). Composed, a request clones one
+    // box around the whole stack. `ServiceBuilder` lists the outermost layer first.
+    let layers = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(envelope::envelope))
+        .layer(axum::middleware::from_fn_with_state(observer, observe::observe))
+        .layer(CatchPanicLayer::custom(|_| {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
-        .layer(CatchPanicLayer::custom(|_| {
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }))
-        .layer(axum::middleware::from_fn_with_state(observer, observe::observe))
-        .layer(axum::middleware::from_fn(envelope::envelope))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(Extension(openapi::SpecJson::new(&document)));
+    routes.with_state(state).layer(layers)
 }
