@@ -10,7 +10,7 @@
 // and forward redraw it from the hash through the shell's router.
 
 import * as api from './api.js';
-import { h, field, form, showError, showSuccess, clearErrors, when } from './dom.js';
+import { h, field, selectField, form, showError, showSuccess, clearErrors, when } from './dom.js';
 import { t, addStrings } from './i18n.js';
 
 // The audit events of the contract (section 4), in its order; each has a human name below.
@@ -229,23 +229,6 @@ function withQuery(path, state) {
   }
   const text = query.toString();
   return text ? `${path}?${text}` : path;
-}
-
-/** A labelled `<select>` built like `field()`, so `showError` finds its error slot by name. */
-function selectField(name, label, options, value) {
-  const id = `f-${name}-admin`;
-  const select = h(
-    'select',
-    { id, name, 'aria-describedby': `${id}-error` },
-    options.map(([optionValue, text]) => h('option', { value: optionValue, selected: optionValue === value }, text)),
-  );
-  return h(
-    'div',
-    { class: 'field' },
-    h('label', { for: id }, label),
-    select,
-    h('div', { class: 'field-error', id: `${id}-error`, 'data-error-for': name, role: 'status' }),
-  );
 }
 
 /** The page-size choices, plus the current value when a hand-edited hash has another one

@@ -39,13 +39,23 @@ let fieldCounter = 0;
 /** A labelled input. `name` is the API field it fills; errors for that field (from the
  * envelope's `details`) are shown under it by `showFieldErrors`. */
 export function field(name, label, attrs = {}) {
+  return labelled('input', name, label, attrs);
+}
+
+/** A labelled `<select>` of `[value, text]` options, with the same error slot as `field`. */
+export function selectField(name, label, options, value) {
+  const choices = options.map(([optionValue, text]) => h('option', { value: optionValue, selected: optionValue === value }, text));
+  return labelled('select', name, label, {}, choices);
+}
+
+function labelled(tag, name, label, attrs, children = []) {
   const id = `f-${name}-${++fieldCounter}`;
-  const input = h('input', { id, name, 'aria-describedby': `${id}-error`, ...attrs });
+  const control = h(tag, { id, name, 'aria-describedby': `${id}-error`, ...attrs }, ...children);
   return h(
     'div',
     { class: 'field' },
     h('label', { for: id }, label),
-    input,
+    control,
     h('div', { class: 'field-error', id: `${id}-error`, 'data-error-for': name, role: 'status' }),
   );
 }
