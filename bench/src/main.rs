@@ -130,7 +130,6 @@ async fn seed(settings: &Settings, run: &str, users: usize) -> anyhow::Result<()
         .hash_password(PASSWORD.as_bytes())
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .to_string();
-    let ids = hufu::id::IdGenerator::random_node();
     let started = Instant::now();
     let concurrency = if settings.database_url.starts_with("sqlite") {
         1
@@ -139,9 +138,12 @@ async fn seed(settings: &Settings, run: &str, users: usize) -> anyhow::Result<()
     };
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
+        .map(|worker: u16| {
             let (store, hash, next, run) = (store.clone(), hash.clone(), next.clone(), run.to_owned());
-            let ids = Arc::new(hufu::id::IdGenerator::new((ids.next_id() & 63) as u16));
+            // A node id of its own per worker: two workers on one node id would mint the same
+            // id in the same millisecond (random node ids for 16 workers out of 64 collide
+            // more often than not).
+            let ids = Arc::new(hufu::id::IdGenerator::new(worker));
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

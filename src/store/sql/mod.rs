@@ -142,6 +142,26 @@ pub struct PoolSettings {
     pub timeout: Duration,
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
+/// sqlx pings every connection before handing it out (and again when it comes back), one
+/// extra round trip per query in the database server that shares the machine; a login makes
+/// three pool uses. A connection that was in use a moment ago is not worth the ping; one that
+/// sat idle may have been closed by the server (`wait_timeout`) or a restart, so it still gets
+/// one. A link that breaks while busy fails that one request (a 503) and is closed when it is
+/// returned, by sqlx's own check on release.
+fn ping_only_after_idle<DB: sqlx::Database>(options: sqlx::pool::PoolOptions<DB>) -> sqlx::pool::PoolOptions<DB> {
+    options.test_before_acquire(false).before_acquire(|connection, meta| {
+        Box::pin(async move {
+            if meta.idle_for >= PING_AFTER_IDLE {
+                sqlx::Connection::ping(connection).await?;
+            }
+            Ok(true)
+        })
+    })
+}
+
 /// The store.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -168,9 +188,11 @@ impl SqlStore {
                 {
                     crate::config::secrets::create_private_dir(parent)?;
                 }
+                // An in-process database has no link to go stale: no ping before use.
                 let builder = SqlitePoolOptions::new()
                     .max_connections(pool.max_connections)
-                    .acquire_timeout(pool.timeout);
+                    .acquire_timeout(pool.timeout)
+                    .test_before_acquire(false);
                 Db::Sqlite(if lazy {
                     builder.connect_lazy_with(options)
                 } else {
@@ -180,9 +202,11 @@ impl SqlStore {
             Dialect::MySql => {
                 let url = url.replacen("mariadb://", "mysql://", 1);
                 let options = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4");
-                let builder = MySqlPoolOptions::new()
-                    .max_connections(pool.max_connections)
-                    .acquire_timeout(pool.timeout);
+                let builder = ping_only_after_idle(
+                    MySqlPoolOptions::new()
+                        .max_connections(pool.max_connections)
+                        .acquire_timeout(pool.timeout),
+                );
                 Db::MySql(if lazy {
                     builder.connect_lazy_with(options)
                 } else {
@@ -191,9 +215,11 @@ impl SqlStore {
             }
             Dialect::Postgres => {
                 let options = PgConnectOptions::from_str(url)?;
-                let builder = PgPoolOptions::new()
-                    .max_connections(pool.max_connections)
-                    .acquire_timeout(pool.timeout);
+                let builder = ping_only_after_idle(
+                    PgPoolOptions::new()
+                        .max_connections(pool.max_connections)
+                        .acquire_timeout(pool.timeout),
+                );
                 Db::Postgres(if lazy {
                     builder.connect_lazy_with(options)
                 } else {
