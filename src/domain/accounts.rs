@@ -14,7 +14,7 @@ use super::validate::{self, Identifier};
 use super::{ClientContext, Core};
 use crate::clock::from_unix_millis;
 use crate::secret::SecretString;
-use crate::store::{Change, Duplicate, NewSession, NewUser, ProfileUpdate, StoreError};
+use crate::store::{Change, Duplicate, NewSession, NewUser, ProfileUpdate, SessionCreation, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -292,26 +292,10 @@ pub async fn login(
         return Ok(LoginOutcome::MfaRequired(challenge));
     }
     let user_id = account.user.id;
-    let signed_in = start_session(core, account.user, client, SignIn::Password).await?;
-    // A password change or a disable may have landed while the password was being checked:
-    // it revoked "every other session" before this one existed. Look again now that the
-    // session exists; any change from here on revokes it like every other.
-    let now = core.store.user_by_id(user_id).await?;
-    let unchanged = now
-        .as_ref()
-        .is_some_and(|a| a.password_hash == stored_hash && a.user.is_active());
-    if !unchanged {
-        core.store
-            .revoke_session_of_user(signed_in.session_id, user_id, core.clock.unix_millis(), None)
-            .await?;
-        core.announce_revoked(&[signed_in.session_id]).await;
-        return Err(if now.is_some_and(|a| !a.user.is_active()) {
-            Error::AccountDisabled
-        } else {
-            Error::InvalidCredentials
-        });
-    }
-    // Only after the check above, which compares the hash before and after: an imported
+    // A password change or a disable may land while the password is being checked; the
+    // session is created only if the hash checked is still the user's (see `NewSession`).
+    let signed_in = start_session(core, account.user, client, SignIn::Password, stored_hash.clone()).await?;
+    // Only after the session's check that the hash is unchanged: an imported
     // (bcrypt) or weaker hash becomes argon2id with the configured cost now that the password
     // is known to be right.
     if verification.needs_rehash
@@ -366,7 +350,15 @@ impl SignIn {
 
 /// Creates a session for a user who has proven who they are, and issues its tokens. The
 /// sign-in's audit entry is written with the session, in its transaction.
-pub async fn start_session(core: &Core, user: User, client: &ClientContext, how: SignIn) -> Result<SignedIn> {
+/// With `checked_password_hash` (a password sign-in), the session is created only if the user
+/// still has that hash and is active.
+pub async fn start_session(
+    core: &Core,
+    user: User,
+    client: &ClientContext,
+    how: SignIn,
+    checked_password_hash: Option<String>,
+) -> Result<SignedIn> {
     let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let refresh_ttl = core.policy.refresh_ttl;
     let now_ms = core.clock.unix_millis();
@@ -381,13 +373,16 @@ pub async fn start_session(core: &Core, user: User, client: &ClientContext, how:
         refresh_token_hash: refresh_token_hash(&refresh_token),
         expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
         now_ms,
+        checked_password_hash,
     };
     let (event, method) = how.event_and_method();
     for attempt in 1..=ID_ATTEMPTS {
         let record = audit::entry(core, event, Some(user.id), client)
             .with_detail(serde_json::json!({"method": method, "session_id": session.id.to_string()}));
         match core.store.create_session(&session, Some(&record)).await {
-            Ok(()) => break,
+            Ok(SessionCreation::Created) => break,
+            Ok(SessionCreation::PasswordChanged) => return Err(Error::InvalidCredentials),
+            Ok(SessionCreation::UserDisabled) => return Err(Error::AccountDisabled),
             Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => session.id = core.ids.next_id(),
             Err(e) => return Err(e.into()),
         }

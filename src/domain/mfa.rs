@@ -468,12 +468,15 @@ pub async fn complete(
             return Err(error);
         }
     }
-    // The account may have been disabled (or deleted) since the password was checked.
+    // The account may have been disabled (or deleted) since the password was checked, and
+    // may be changed while this finishes: the session is created only if the hash read here
+    // is still the user's and the user active.
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::MfaInvalid)?;
     if !account.user.is_active() {
         return Err(Error::AccountDisabled);
     }
-    accounts::start_session(core, account.user, client, accounts::SignIn::SecondFactor).await
+    let checked_hash = account.password_hash;
+    accounts::start_session(core, account.user, client, accounts::SignIn::SecondFactor, checked_hash).await
 }
 
 #[cfg(test)]

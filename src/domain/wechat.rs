@@ -197,7 +197,7 @@ pub async fn mini_program_login(core: &Core, code: Option<String>, client: &Clie
         return Err(Error::AccountDisabled);
     }
     Ok((
-        start_session(core, resolved.user, client, SignIn::MiniProgram).await?,
+        start_session(core, resolved.user, client, SignIn::MiniProgram, None).await?,
         resolved.is_new_user,
     ))
 }
@@ -412,7 +412,7 @@ pub async fn oauth_callback(
         return Err(Error::AccountDisabled);
     }
     Ok((
-        start_session(core, resolved.user, client, SignIn::WechatWebsite).await?,
+        start_session(core, resolved.user, client, SignIn::WechatWebsite, None).await?,
         resolved.is_new_user,
     ))
 }

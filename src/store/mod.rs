@@ -84,6 +84,24 @@ pub struct NewSession {
     pub expires_at_ms: i64,
     /// Creation time (Unix ms).
     pub now_ms: i64,
+    /// For a password sign-in, the hash the password was checked against: the session is
+    /// created only if the user still has that hash and is active. Checked under a shared row
+    /// lock in the session's own transaction, so a password change or a disable that lands
+    /// while the password was being verified either refuses this session or waits for it and
+    /// then revokes it with every other.
+    pub checked_password_hash: Option<String>,
+}
+
+/// What became of a session the store was asked to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCreation {
+    /// The session, its refresh token and the audit entry are stored.
+    Created,
+    /// Nothing was stored: the checked password hash is no longer the user's (changed, or the
+    /// user is gone).
+    PasswordChanged,
+    /// Nothing was stored: the user has been disabled.
+    UserDisabled,
 }
 
 /// One audit-log entry to write, in the same transaction as the change it records.

@@ -2,6 +2,7 @@
 
 use crate::harness::{Backend, TestApp, jwt_parts, registration};
 use crate::on_every_store;
+use hufu::store::{NewSession, SessionCreation};
 use serde_json::json;
 
 on_every_store!(
@@ -16,6 +17,7 @@ on_every_store!(
     the_profile_can_be_read_and_updated,
     profile_updates_are_validated_and_change_nothing_when_refused,
     changing_the_password_needs_the_old_one_and_signs_out_other_sessions,
+    a_password_session_is_stored_only_while_the_checked_hash_is_the_users,
     long_passwords_are_not_truncated,
     text_no_account_can_have_gets_a_clear_answer_on_every_store,
 );
@@ -563,6 +565,73 @@ async fn changing_the_password_needs_the_old_one_and_signs_out_other_sessions(ba
         "the session that changed the password stays"
     );
     assert!(!live.contains(&sid(&other)), "other sessions are revoked");
+}
+
+/// The store's half of "a password change landing mid-login wins": the hash a login checked
+/// is compared again in the session's own transaction, and nothing is written if it changed.
+async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let user = app.register("ivan", "first password").await;
+    let user_id = user["id"].as_i64().unwrap();
+    let core = &app.state.core;
+    let stored = core.store.user_by_id(user_id).await.unwrap().unwrap().password_hash;
+    let now_ms = core.clock.unix_millis();
+    let session = |checked: Option<String>, owner: i64| NewSession {
+        id: core.ids.next_id(),
+        user_id: owner,
+        ip: None,
+        user_agent: None,
+        refresh_token_hash: format!("{:064x}", core.ids.next_id()),
+        expires_at_ms: now_ms + 60_000,
+        now_ms,
+        checked_password_hash: checked,
+    };
+    let live = || async { core.store.live_sessions(user_id, now_ms).await.unwrap().len() };
+
+    let stale = session(Some("$argon2id$v=19$m=8,t=1,p=1$c3RhbGU$c3RhbGU".into()), user_id);
+    let outcome = core.store.create_session(&stale, None).await.unwrap();
+    assert_eq!(outcome, SessionCreation::PasswordChanged);
+    assert_eq!(live().await, 0, "a refused session leaves no row");
+    let gone = session(stored.clone(), user_id + 1);
+    let outcome = core.store.create_session(&gone, None).await.unwrap();
+    assert_eq!(
+        outcome,
+        SessionCreation::PasswordChanged,
+        "an unknown user has no hash to match"
+    );
+
+    let current = session(stored.clone(), user_id);
+    let outcome = core.store.create_session(&current, None).await.unwrap();
+    assert_eq!(outcome, SessionCreation::Created);
+    assert_eq!(live().await, 1);
+
+    // After a change through the API the hash the login had checked no longer matches.
+    let token = app.login("ivan", "first password").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.call(
+        "PUT",
+        "/api/v1/users/password",
+        Some(&token),
+        Some(json!({"old_password": "first password", "new_password": "second password"})),
+    )
+    .await
+    .expect_ok(200);
+    let late = session(stored, user_id);
+    let outcome = core.store.create_session(&late, None).await.unwrap();
+    assert_eq!(outcome, SessionCreation::PasswordChanged);
+    let live_ids: Vec<i64> = core
+        .store
+        .live_sessions(user_id, now_ms)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert!(!live_ids.contains(&late.id), "the late session was not stored");
 }
 
 async fn long_passwords_are_not_truncated(backend: Backend) {

@@ -46,6 +46,7 @@ statements!(
     admin_update_user,
     admin_count_users,
     admin_users_page,
+    session_guard,
     insert_session,
     insert_refresh_token,
     live_sessions,
@@ -118,6 +119,9 @@ const PORTABLE: Queries = Queries {
     // Only if the hash is still the one the password was checked against: a password change
     // that landed meanwhile must not be overwritten. Not a profile change: updated_at stays.
     upgrade_password_hash: "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+    // Read in the session's transaction; SQLite's BEGIN IMMEDIATE serialises it with every
+    // writer, MySQL and PostgreSQL take a shared row lock (below).
+    session_guard: "SELECT password_hash, status FROM users WHERE id = ?",
     insert_session: "INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at) \
                      VALUES (?, ?, ?, ?, ?, ?, ?)",
     insert_refresh_token: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
@@ -208,6 +212,8 @@ const PORTABLE: Queries = Queries {
 /// refreshes racing with one token queue up and exactly one rotates it, and where an
 /// administrative change reads a user's status and roles, so two changes cannot undo each other.
 static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
+    // MariaDB has no FOR SHARE; MySQL 8 still accepts this spelling.
+    session_guard: "SELECT password_hash, status FROM users WHERE id = ? LOCK IN SHARE MODE",
     admin_user_for_update: "SELECT status, roles FROM users WHERE id = ? FOR UPDATE",
     refresh_lookup: concat!(
         "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at ",
@@ -216,9 +222,12 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
     ..PORTABLE.map(|sql| sql)
 });
 
-/// PostgreSQL: MySQL's statements with `$1, $2, …` placeholders.
-static POSTGRES: LazyLock<Queries> =
-    LazyLock::new(|| MYSQL.map(|sql| Box::leak(numbered_placeholders(sql).into_boxed_str())));
+/// PostgreSQL: MySQL's statements with `$1, $2, …` placeholders, and its own spelling of a
+/// shared row lock.
+static POSTGRES: LazyLock<Queries> = LazyLock::new(|| Queries {
+    session_guard: "SELECT password_hash, status FROM users WHERE id = $1 FOR SHARE",
+    ..MYSQL.map(|sql| Box::leak(numbered_placeholders(sql).into_boxed_str()))
+});
 
 /// The statements for `dialect`.
 pub fn for_dialect(dialect: Dialect) -> &'static Queries {

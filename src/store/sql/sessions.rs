@@ -2,17 +2,41 @@
 //! recent-revocations feed that every node polls.
 
 use super::{Db, SessionRow, SqlStore, map_error};
-use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, StoreError};
+use crate::domain::user::STATUS_ACTIVE;
+use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, SessionCreation, StoreError};
 
 /// `(session_id, expires_at, used_at, user_id, revoked_at)` of a refresh token and its session.
 type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>);
 
 impl SqlStore {
     /// Creates a session and its first refresh token, with the sign-in's audit entry, in one
-    /// transaction.
-    pub async fn create_session(&self, session: &NewSession, audit: Option<&AuditRecord>) -> Result<(), StoreError> {
+    /// transaction. With a checked password hash, the user's row is read first under a shared
+    /// lock (`BEGIN IMMEDIATE` on SQLite) and nothing is written unless it still holds that
+    /// hash and is active.
+    pub async fn create_session(
+        &self,
+        session: &NewSession,
+        audit: Option<&AuditRecord>,
+    ) -> Result<SessionCreation, StoreError> {
         dispatch!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = match (&self.db, &session.checked_password_hash) {
+                // A deferred SQLite transaction that reads and then writes cannot upgrade its
+                // lock once another writer has committed (SQLITE_BUSY_SNAPSHOT under WAL).
+                (Db::Sqlite(_), Some(_)) => pool.begin_with("BEGIN IMMEDIATE").await?,
+                _ => pool.begin().await?,
+            };
+            if let Some(checked) = &session.checked_password_hash {
+                let row: Option<(Option<String>, i16)> =
+                    sqlx::query_as(self.sql.session_guard).bind(session.user_id).fetch_optional(&mut *tx).await?;
+                match row {
+                    Some((Some(hash), status)) if hash == *checked => {
+                        if status != STATUS_ACTIVE {
+                            return Ok(SessionCreation::UserDisabled);
+                        }
+                    }
+                    _ => return Ok(SessionCreation::PasswordChanged),
+                }
+            }
             sqlx::query(self.sql.insert_session)
                 .bind(session.id)
                 .bind(session.user_id)
@@ -31,7 +55,8 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
             audit_in_tx!(self.sql, tx, audit);
-            tx.commit().await
+            tx.commit().await?;
+            Ok(SessionCreation::Created)
         }.await)
         .map_err(map_error)
     }
