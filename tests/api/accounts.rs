@@ -2,7 +2,7 @@
 
 use crate::harness::{Backend, TestApp, jwt_parts, registration};
 use crate::on_every_store;
-use hufu::store::{NewSession, SessionCreation};
+use hufu::store::{AuditFilter, AuditRecord, NewSession, SessionCreation};
 use serde_json::json;
 
 on_every_store!(
@@ -589,11 +589,32 @@ async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(b
         checked_password_hash: checked,
     };
     let live = || async { core.store.live_sessions(user_id, now_ms).await.unwrap().len() };
+    // The sign-in's audit entry is written with the session or not at all.
+    let record = |session: &NewSession| AuditRecord {
+        id: session.id,
+        user_id: Some(session.user_id),
+        actor_id: None,
+        event: "login",
+        ip: Some("203.0.113.9".into()),
+        user_agent: None,
+        at_ms: now_ms,
+        detail: Some(json!({"session_id": session.id.to_string()}).to_string()),
+    };
+    let audited = || async {
+        let filter = AuditFilter {
+            user_id: Some(user_id),
+            event: Some("login".into()),
+        };
+        let (rows, _) = core.store.audit_page(&filter, 0, 100).await.unwrap();
+        rows.iter().map(|r| r.id).collect::<Vec<i64>>()
+    };
+    let before = audited().await;
 
     let stale = session(Some("$argon2id$v=19$m=8,t=1,p=1$c3RhbGU$c3RhbGU".into()), user_id);
-    let outcome = core.store.create_session(&stale, None).await.unwrap();
+    let outcome = core.store.create_session(&stale, Some(&record(&stale))).await.unwrap();
     assert_eq!(outcome, SessionCreation::PasswordChanged);
     assert_eq!(live().await, 0, "a refused session leaves no row");
+    assert_eq!(audited().await, before, "nor an audit entry");
     let gone = session(stored.clone(), user_id + 1);
     let outcome = core.store.create_session(&gone, None).await.unwrap();
     assert_eq!(
@@ -603,9 +624,36 @@ async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(b
     );
 
     let current = session(stored.clone(), user_id);
-    let outcome = core.store.create_session(&current, None).await.unwrap();
+    let outcome = core
+        .store
+        .create_session(&current, Some(&record(&current)))
+        .await
+        .unwrap();
     assert_eq!(outcome, SessionCreation::Created);
     assert_eq!(live().await, 1);
+    assert!(
+        audited().await.contains(&current.id),
+        "the entry is stored with the session"
+    );
+    let unaudited = session(stored.clone(), user_id);
+    let outcome = core.store.create_session(&unaudited, None).await.unwrap();
+    assert_eq!(outcome, SessionCreation::Created, "an audit entry is optional");
+    assert_eq!(live().await, 2);
+    assert!(!audited().await.contains(&unaudited.id));
+
+    // A disabled user gets no session even with the right hash; enabled again, they do.
+    let account = hufu::domain::admin::user(core, user_id).await.unwrap();
+    let disabled = hufu::domain::admin::set_enabled(core, &account, false).await.unwrap();
+    let refused = session(stored.clone(), user_id);
+    let outcome = core
+        .store
+        .create_session(&refused, Some(&record(&refused)))
+        .await
+        .unwrap();
+    assert_eq!(outcome, SessionCreation::UserDisabled);
+    assert_eq!(live().await, 0, "disabling revoked the sessions and stored no new one");
+    assert!(!audited().await.contains(&refused.id));
+    hufu::domain::admin::set_enabled(core, &disabled, true).await.unwrap();
 
     // After a change through the API the hash the login had checked no longer matches.
     let token = app.login("ivan", "first password").await["token"]

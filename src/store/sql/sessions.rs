@@ -1,6 +1,7 @@
 //! Sessions and refresh tokens: creation, rotation with reuse detection, revocation, and the
 //! recent-revocations feed that every node polls.
 
+use super::queries::POSTGRES_PASSWORD_SESSION;
 use super::{Db, SessionRow, SqlStore, map_error};
 use crate::domain::user::STATUS_ACTIVE;
 use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, SessionCreation, StoreError};
@@ -18,6 +19,9 @@ impl SqlStore {
         session: &NewSession,
         audit: Option<&AuditRecord>,
     ) -> Result<SessionCreation, StoreError> {
+        if let (Db::Postgres(pool), Some(checked)) = (&self.db, &session.checked_password_hash) {
+            return Self::create_password_session_postgres(pool, session, checked, audit).await;
+        }
         dispatch!(&self.db, pool => async {
             let mut tx = match (&self.db, &session.checked_password_hash) {
                 // A deferred SQLite transaction that reads and then writes cannot upgrade its
@@ -59,6 +63,48 @@ impl SqlStore {
             Ok(SessionCreation::Created)
         }.await)
         .map_err(map_error)
+    }
+
+    /// [`SqlStore::create_session`] for a password sign-in on PostgreSQL, in one statement
+    /// ([`POSTGRES_PASSWORD_SESSION`]): the same guard, the same writes, one round trip.
+    async fn create_password_session_postgres(
+        pool: &sqlx::PgPool,
+        session: &NewSession,
+        checked_password_hash: &str,
+        audit: Option<&AuditRecord>,
+    ) -> Result<SessionCreation, StoreError> {
+        let row: Option<(i16, i64)> = sqlx::query_as(POSTGRES_PASSWORD_SESSION)
+            .bind(session.id)
+            .bind(session.user_id)
+            .bind(&session.ip)
+            .bind(&session.user_agent)
+            .bind(session.now_ms)
+            .bind(session.expires_at_ms)
+            .bind(&session.refresh_token_hash)
+            .bind(checked_password_hash)
+            .bind(STATUS_ACTIVE)
+            // No record: `$10` is null and the audit part inserts nothing.
+            .bind(audit.map(|r| r.id))
+            .bind(audit.and_then(|r| r.user_id))
+            .bind(audit.and_then(|r| r.actor_id))
+            .bind(audit.map(|r| r.event))
+            .bind(audit.and_then(|r| r.ip.as_deref()))
+            .bind(audit.and_then(|r| r.user_agent.as_deref()))
+            .bind(audit.map(|r| r.at_ms))
+            .bind(audit.and_then(|r| r.detail.as_deref()))
+            .fetch_optional(pool)
+            .await
+            .map_err(map_error)?;
+        Ok(match row {
+            None => SessionCreation::PasswordChanged,
+            Some((status, _)) if status != STATUS_ACTIVE => SessionCreation::UserDisabled,
+            Some((_, 1)) => SessionCreation::Created,
+            Some((_, created)) => {
+                return Err(StoreError::Other(anyhow::anyhow!(
+                    "a password session insert for an active user stored {created} rows"
+                )));
+            }
+        })
     }
 
     /// Rotates a refresh token in one transaction: retires the presented token, stores its
