@@ -6,6 +6,7 @@
 //! prints one table, and writes it as JSON. `--short` runs every scenario for about a second
 //! (CI uses it to prove the suite works; its numbers mean little).
 
+mod cpu;
 mod load;
 mod server;
 
@@ -77,6 +78,8 @@ struct Report {
     argon2_verify_ms: f64,
     hash_bound_per_second: f64,
     server_rss_mib: Option<f64>,
+    /// CPU per login during P2, by who spent it (Linux only).
+    login_cpu: Option<cpu::LoginCpu>,
     rows: Vec<Row>,
 }
 
@@ -302,7 +305,13 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
             }
         })
     };
+    let cpu_before = cpu::snapshot(server.pid());
     let login_run = load::run(addr, 2 * cores, seconds, logins.clone()).await?;
+    let login_cpu = cpu::per_login(
+        cpu_before,
+        cpu::snapshot(server.pid()),
+        login_run.statuses.get(&200).copied().unwrap_or(0),
+    );
     rows.push(row(
         "P2 POST /auth/login",
         &login_run,
@@ -373,6 +382,7 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(2)).await;
             server.rss_mib()
         },
+        login_cpu,
         rows,
     };
     print_table(&report);
@@ -424,6 +434,16 @@ fn print_table(report: &Report) {
             r.refused_fast,
             r.ratio.map_or("-".to_owned(), |x| format!("{:.0} %", x * 100.0)),
             r.reference
+        );
+    }
+    if let Some(c) = &report.login_cpu {
+        println!(
+            "\nCPU per P2 login: hashing {:.2} ms; outside hashing {:.2} ms (hufu's other threads {:.2}, database {:.2}, Redis {:.2})",
+            c.hashing_ms,
+            c.outside_hashing_ms(),
+            c.server_other_ms,
+            c.database_ms,
+            c.redis_ms
         );
     }
 }

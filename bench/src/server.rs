@@ -50,6 +50,12 @@ impl Server {
     }
 
     /// Resident memory of the server process in MiB (Linux).
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory, from `/proc` (Linux).
     pub fn rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kib: f64 = status
