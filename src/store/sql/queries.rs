@@ -225,6 +225,7 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
 /// PostgreSQL: MySQL's statements with `$1, $2, …` placeholders, and its own spelling of a
 /// shared row lock.
 static POSTGRES: LazyLock<Queries> = LazyLock::new(|| Queries {
+    // Kept for completeness: PostgreSQL's password sign-ins use `POSTGRES_PASSWORD_SESSION`.
     session_guard: "SELECT password_hash, status FROM users WHERE id = $1 FOR SHARE",
     ..MYSQL.map(|sql| Box::leak(numbered_placeholders(sql).into_boxed_str()))
 });

@@ -13,7 +13,7 @@ impl SqlStore {
     /// Creates a session and its first refresh token, with the sign-in's audit entry, in one
     /// transaction. With a checked password hash, the user's row is read first under a shared
     /// lock (`BEGIN IMMEDIATE` on SQLite) and nothing is written unless it still holds that
-    /// hash and is active.
+    /// hash and is active; on PostgreSQL that case is one statement, for its round trips.
     pub async fn create_session(
         &self,
         session: &NewSession,
