@@ -1,7 +1,7 @@
 //! Where the CPU of a login goes: the server's hashing threads, its other threads, and the
 //! database and Redis servers on the same machine, read from `/proc` (Linux) around a
-//! scenario. Ratios drift with the machine's load; CPU milliseconds per login drift much less,
-//! so they show what a change to the login path saved even on a busy machine.
+//! scenario. Ratios drift with the machine's load; CPU milliseconds per login drift less, so
+//! alternating runs of two builds show what a change to the login path saved.
 
 use serde::Serialize;
 
