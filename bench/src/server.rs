@@ -49,15 +49,14 @@ impl Server {
         anyhow::bail!("hufu did not start")
     }
 
-    /// Resident memory of the server process in MiB (Linux).
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    /// The server's resident memory, from `/proc` (Linux).
+    /// Resident memory of the server process in MiB, from `/proc` (Linux).
     pub fn rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         let kib: f64 = status
             .lines()
             .find(|l| l.starts_with("VmRSS:"))?
