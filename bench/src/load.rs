@@ -68,16 +68,33 @@ impl Outcome {
     pub fn ms(&self, percentile: f64) -> f64 {
         self.latency_us.value_at_percentile(percentile) as f64 / 1_000.0
     }
+
+    fn empty() -> anyhow::Result<Outcome> {
+        Ok(Outcome {
+            answered: 0,
+            statuses: BTreeMap::new(),
+            failed: 0,
+            latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    /// Adds `other`'s answers, failures, latencies and time to these (one run of connections
+    /// that ran side by side, or one run made of slices that ran one after the other).
+    pub fn absorb(&mut self, other: Outcome) -> anyhow::Result<()> {
+        self.answered += other.answered;
+        self.failed += other.failed;
+        for (status, n) in other.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        self.latency_us.add(&other.latency_us)?;
+        self.elapsed += other.elapsed;
+        Ok(())
+    }
 }
 
 async fn connection(addr: SocketAddr, c: usize, until: Instant, make: MakeCall) -> anyhow::Result<Outcome> {
-    let mut outcome = Outcome {
-        answered: 0,
-        statuses: BTreeMap::new(),
-        failed: 0,
-        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
-        elapsed: Duration::ZERO,
-    };
+    let mut outcome = Outcome::empty()?;
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -131,22 +148,11 @@ pub async fn run(addr: SocketAddr, connections: usize, duration: Duration, make:
     let tasks: Vec<_> = (0..connections)
         .map(|c| tokio::spawn(connection(addr, c, until, make.clone())))
         .collect();
-    let mut total = Outcome {
-        answered: 0,
-        statuses: BTreeMap::new(),
-        failed: 0,
-        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
-        elapsed: Duration::ZERO,
-    };
+    let mut total = Outcome::empty()?;
     for task in tasks {
-        let part = task.await??;
-        total.answered += part.answered;
-        total.failed += part.failed;
-        for (status, n) in part.statuses {
-            *total.statuses.entry(status).or_default() += n;
-        }
-        total.latency_us.add(&part.latency_us)?;
+        total.absorb(task.await??)?;
     }
+    // The connections ran side by side: the run took the wall time, not the sum of theirs.
     total.elapsed = started.elapsed();
     Ok(total)
 }

@@ -6,6 +6,7 @@
 //! prints one table, and writes it as JSON. `--short` runs every scenario for about a second
 //! (CI uses it to prove the suite works; its numbers mean little).
 
+mod bound;
 mod cpu;
 mod load;
 mod server;
@@ -75,8 +76,16 @@ struct Report {
     cores: usize,
     users: usize,
     seconds_per_scenario: f64,
+    /// One argon2id verification alone, median of the samples taken between P2's slices.
     argon2_verify_ms: f64,
+    /// The fastest and slowest of those slices' medians.
+    argon2_verify_spread_ms: (f64, f64),
+    /// One verification while every core verifies (not a reference; see `bound`).
+    argon2_verify_together_ms: f64,
+    /// P2's reference: cores ÷ `argon2_verify_ms`.
     hash_bound_per_second: f64,
+    /// The registrations' reference, measured between their own slices.
+    register_hash_bound_per_second: f64,
     server_rss_mib: Option<f64>,
     /// CPU per login during P2, by who spent it (Linux only).
     login_cpu: Option<cpu::LoginCpu>,
@@ -106,25 +115,6 @@ fn row(scenario: &str, outcome: &Outcome, ok: &[u16], refused: &[u16], ratio: Op
         statuses: outcome.statuses.clone(),
         no_answer: outcome.failed,
     }
-}
-
-/// Median time of one argon2id verification with hufu's default (OWASP) parameters.
-fn argon2_verify_time(samples: usize) -> anyhow::Result<Duration> {
-    let argon2 = argon2::Argon2::default();
-    let hash = argon2
-        .hash_password(PASSWORD.as_bytes())
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_string();
-    let mut times: Vec<Duration> = (0..samples)
-        .map(|_| {
-            let started = Instant::now();
-            let _ =
-                argon2::password_hash::PasswordVerifier::verify_password(&argon2, PASSWORD.as_bytes(), hash.as_str());
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    Ok(times[times.len() / 2])
 }
 
 async fn seed(settings: &Settings, run: &str, users: usize) -> anyhow::Result<()> {
@@ -291,8 +281,17 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         "bare route",
     ));
 
-    let verify = argon2_verify_time(if args.short { 3 } else { 15 })?;
-    let bound = cores as f64 / verify.as_secs_f64();
+    let verifier = Arc::new(bound::Verifier::new(PASSWORD)?);
+    let hashing = bound::Slicing::for_scenario(seconds);
+    let together_ms = {
+        let verifier = verifier.clone();
+        let window = if args.short {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(1)
+        };
+        tokio::task::spawn_blocking(move || verifier.together_ms(cores, window)).await?
+    };
     let logins: MakeCall = {
         let run = run.clone();
         Arc::new(move |c, n| {
@@ -306,7 +305,7 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         })
     };
     let cpu_before = cpu::snapshot(server.pid());
-    let login_run = load::run(addr, 2 * cores, seconds, logins.clone()).await?;
+    let (login_run, login_bound) = bound::run_sliced(addr, 2 * cores, hashing, logins.clone(), &verifier).await?;
     let login_cpu = cpu::per_login(
         cpu_before,
         cpu::snapshot(server.pid()),
@@ -317,7 +316,7 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         &login_run,
         &[200],
         &[],
-        Some(login_run.rate() / bound),
+        Some(login_run.rate() / login_bound.per_second(cores)),
         "hash bound",
     ));
 
@@ -348,8 +347,11 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
 
     let registrations: MakeCall = {
         let run = run.clone();
-        Arc::new(move |c, n| {
-            let name = format!("r{run}x{c}y{n}");
+        // Numbered across the whole run: the sliced run starts every connection's count
+        // again at each slice, and a name taken in an earlier slice would be refused fast.
+        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        Arc::new(move |_, _| {
+            let name = format!("r{run}n{}", next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
             Call {
                 method: hyper::Method::POST,
                 path: hyper::Uri::from_static("/api/v1/auth/register"),
@@ -360,13 +362,13 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let register_run = load::run(addr, 2 * cores, seconds, registrations).await?;
+    let (register_run, register_bound) = bound::run_sliced(addr, 2 * cores, hashing, registrations, &verifier).await?;
     rows.push(row(
         "POST /auth/register",
         &register_run,
         &[201],
         &[],
-        Some(register_run.rate() / bound),
+        Some(register_run.rate() / register_bound.per_second(cores)),
         "hash bound",
     ));
 
@@ -375,8 +377,11 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         cores,
         users: args.users,
         seconds_per_scenario: seconds.as_secs_f64(),
-        argon2_verify_ms: verify.as_secs_f64() * 1_000.0,
-        hash_bound_per_second: bound,
+        argon2_verify_ms: login_bound.verify_ms(),
+        argon2_verify_spread_ms: login_bound.spread_ms(),
+        argon2_verify_together_ms: together_ms,
+        hash_bound_per_second: login_bound.per_second(cores),
+        register_hash_bound_per_second: register_bound.per_second(cores),
         server_rss_mib: {
             // "After the run": idle hashing threads give their work areas back within a second.
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -412,13 +417,18 @@ async fn token_for(addr: std::net::SocketAddr, username: &str) -> anyhow::Result
 
 fn print_table(report: &Report) {
     println!(
-        "\nhufu bench — {} — {} cores, {} users, {:.0} s per scenario; argon2id verify {:.1} ms → hash bound {:.0}/s; server RSS {}",
+        "\nhufu bench — {} — {} cores, {} users, {:.0} s per scenario; argon2id verify {:.1} ms alone (slices {:.1}–{:.1} ms) → hash bound {:.0}/s ({:.0}/s for registrations); {:.1} ms with {} at once; server RSS {}",
         report.label,
         report.cores,
         report.users,
         report.seconds_per_scenario,
         report.argon2_verify_ms,
+        report.argon2_verify_spread_ms.0,
+        report.argon2_verify_spread_ms.1,
         report.hash_bound_per_second,
+        report.register_hash_bound_per_second,
+        report.argon2_verify_together_ms,
+        report.cores,
         report.server_rss_mib.map_or("?".to_owned(), |m| format!("{m:.1} MiB")),
     );
     println!("| scenario | req/s | p50 ms | p99 ms | errors | refused fast | ratio | reference |");
