@@ -71,6 +71,11 @@ impl Verifier {
         })
     }
 
+    /// The stored hash (PHC string).
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
     fn verify_once(&self) -> Duration {
         let started = Instant::now();
         if let Ok(parsed) = argon2::PasswordHash::new(&self.hash) {
@@ -160,8 +165,9 @@ pub async fn run_sliced(
     add(measure(verifier.clone()).await?);
     let slice = slicing.total / slicing.slices.max(1);
     let mut total: Option<Outcome> = None;
-    for _ in 0..slicing.slices.max(1) {
-        let part = load::run(addr, connections, slice, make.clone()).await?;
+    for number in 0..slicing.slices.max(1) as usize {
+        let first = number * connections;
+        let part = load::run_numbered(addr, first..first + connections, slice, make.clone()).await?;
         match &mut total {
             Some(total) => total.absorb(part)?,
             None => total = Some(part),

@@ -143,9 +143,21 @@ async fn connection(addr: SocketAddr, c: usize, until: Instant, make: MakeCall) 
 
 /// Runs `connections` closed loops against `addr` for `duration`.
 pub async fn run(addr: SocketAddr, connections: usize, duration: Duration, make: MakeCall) -> anyhow::Result<Outcome> {
+    run_numbered(addr, 0..connections, duration, make).await
+}
+
+/// Runs one closed loop per number in `connections` (the `c` that `make` is given) for
+/// `duration`. A run made of several parts numbers each part's connections apart, so that
+/// requests built from `(c, n)` (user picked, name registered) do not repeat across parts.
+pub async fn run_numbered(
+    addr: SocketAddr,
+    connections: std::ops::Range<usize>,
+    duration: Duration,
+    make: MakeCall,
+) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let until = started + duration;
-    let tasks: Vec<_> = (0..connections)
+    let tasks: Vec<_> = connections
         .map(|c| tokio::spawn(connection(addr, c, until, make.clone())))
         .collect();
     let mut total = Outcome::empty()?;

@@ -12,7 +12,6 @@ mod load;
 mod server;
 
 use anyhow::Context;
-use argon2::password_hash::PasswordHasher as _;
 use bytes::Bytes;
 use clap::Parser;
 use hufu::config::Settings;
@@ -117,12 +116,10 @@ fn row(scenario: &str, outcome: &Outcome, ok: &[u16], refused: &[u16], ratio: Op
     }
 }
 
-async fn seed(settings: &Settings, run: &str, users: usize) -> anyhow::Result<()> {
+/// Stores `users` users, all with the password hash `hash`.
+async fn seed(settings: &Settings, run: &str, users: usize, hash: &str) -> anyhow::Result<()> {
     let store = hufu::app::open_store(settings).await?;
-    let hash = argon2::Argon2::default()
-        .hash_password(PASSWORD.as_bytes())
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_string();
+    let hash = hash.to_owned();
     let started = Instant::now();
     let concurrency = if settings.database_url.starts_with("sqlite") {
         1
@@ -225,7 +222,11 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         ..Settings::default()
     };
     seed_settings.database_max_connections = 16;
-    seed(&seed_settings, &run, args.users).await.context("seeding users")?;
+    // The hash the users are seeded with is the one the bench verifies for the hash bound.
+    let verifier = Arc::new(bound::Verifier::new(PASSWORD)?);
+    seed(&seed_settings, &run, args.users, verifier.hash())
+        .await
+        .context("seeding users")?;
 
     let mut envs = vec![
         ("HUFU_DATABASE_URL".to_owned(), database_url.clone()),
@@ -281,7 +282,6 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         "bare route",
     ));
 
-    let verifier = Arc::new(bound::Verifier::new(PASSWORD)?);
     let hashing = bound::Slicing::for_scenario(seconds);
     let together_ms = {
         let verifier = verifier.clone();
@@ -347,11 +347,8 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
 
     let registrations: MakeCall = {
         let run = run.clone();
-        // Numbered across the whole run: the sliced run starts every connection's count
-        // again at each slice, and a name taken in an earlier slice would be refused fast.
-        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        Arc::new(move |_, _| {
-            let name = format!("r{run}n{}", next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Arc::new(move |c, n| {
+            let name = format!("r{run}x{c}y{n}");
             Call {
                 method: hyper::Method::POST,
                 path: hyper::Uri::from_static("/api/v1/auth/register"),
