@@ -1,8 +1,9 @@
-//! Assembly: turns settings into a running node (store, hasher, token service, router) and
-//! serves it. Tests use the same functions to start real servers on port 0.
+//! Assembly: turns settings into a running node (store, hasher, token service, caches, the
+//! router and its background work) and serves it. Nothing here decides anything: the rules
+//! live in `domain`, the HTTP in `http`, node-to-node coherence in `sync`. Tests use the same
+//! functions to start real servers on port 0.
 
 use crate::cache::ProfileCache;
-use crate::cache::events;
 use crate::cache::redis::Redis;
 use crate::clock::Clock;
 use crate::config::{JwtAlgorithm, Settings, secrets};
@@ -10,35 +11,23 @@ use crate::crypto::SecretBox;
 use crate::domain::keys::{self, KeyManager};
 use crate::domain::limits::{LimitSettings, Limits};
 use crate::domain::password::PasswordHasher;
-use crate::domain::revocation::Revocations;
-use crate::domain::sessions;
 use crate::domain::tokens::TokenService;
 use crate::domain::{Core, Policy};
+use crate::http::AppState;
+use crate::http::server::ConnectionLimits;
 use crate::id::IdGenerator;
 use crate::metrics::Metrics;
 use crate::store::SqlStore;
 use crate::store::sql::PoolSettings;
+use crate::sync::{self, Peers, Revocations};
 use crate::wechat::client::WechatClient;
 use crate::wechat::state::StateSigner;
 use crate::wechat::token::AccessTokens;
 use crate::wechat::{MiniProgram, Website, Wechat};
 use anyhow::Context;
-use ipnet::IpNet;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-
-/// What every request handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The domain services.
-    pub core: Arc<Core>,
-    /// Peers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<[IpNet]>,
-    /// This node's metrics (its own recorder: several nodes in one process stay apart).
-    pub metrics: Arc<Metrics>,
-}
 
 /// Opens the database named in the settings and applies migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
@@ -161,6 +150,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         clock,
         policy,
         revocations,
+        peers: Peers::new(redis.clone()),
         keys: KeyManager::new(secret_box),
         redis,
         cache,
@@ -172,7 +162,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
     {
         tracing::warn!("Redis does not answer; serving from the database and per-node limits until it does");
     }
-    if let Err(error) = sessions::sync_revocations(&core).await {
+    if let Err(error) = sync::feed::load_revocations(core.node()).await {
         // Authenticated requests answer 503 until the background task (or the next request)
         // manages to load them.
         tracing::warn!(error = %error, "cannot load recent revocations yet");
@@ -229,93 +219,48 @@ fn build_wechat(
     })
 }
 
-/// How often a node asks the database for revocations made elsewhere.
-const REVOCATION_POLL: Duration = Duration::from_millis(250);
-/// How far back each poll looks: overlapping windows make a late commit or a few seconds of
-/// clock difference between nodes harmless (entries are idempotent).
-const REVOCATION_WINDOW_MS: i64 = 15_000;
-/// How often signing keys are reloaded.
-const KEY_RELOAD: Duration = Duration::from_secs(20);
+/// How often signing keys are reloaded and expired lockout counters forgotten.
+const UPKEEP_EVERY: Duration = Duration::from_secs(20);
+/// How often recorded histogram samples are folded into buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// Runs the node's background work until dropped: learning other nodes' revocations and
-/// profile changes from the database, watching Redis, reloading signing keys, pruning.
+/// profile changes (`crate::sync`), reloading signing keys, pruning, folding metrics.
 pub fn spawn_background(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let core = state.core.clone();
     let mut tasks = vec![
-        tokio::spawn(database_feed(state.clone())),
+        tokio::spawn({
+            let core = core.clone();
+            async move { sync::feed::run(core.node()).await }
+        }),
+        tokio::spawn(upkeep(core.clone())),
         tokio::spawn(metrics_upkeep(state.metrics.clone())),
     ];
-    if state.core.redis.is_some() {
-        tasks.push(tokio::spawn(events::subscribe(state.core.clone())));
-        tasks.push(tokio::spawn(watch_redis(state)));
+    if core.peers.redis().is_some() {
+        tasks.push(tokio::spawn({
+            let core = core.clone();
+            async move { sync::subscriber::subscribe(core.node()).await }
+        }));
+        tasks.push(tokio::spawn(async move { sync::watch::run(core.node()).await }));
     }
     tasks
 }
 
-/// Polls the database for revocations and profile changes made on other nodes (the truth
-/// that holds with or without Redis), reloads keys, and prunes expired entries.
-async fn database_feed(state: AppState) {
-    let core = &state.core;
-    let mut poll = tokio::time::interval(REVOCATION_POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_key_reload = tokio::time::Instant::now();
-    let mut database_ok = true;
-    // Profile changes already acted on: (user id → updated_at), so a change is applied once.
-    let mut seen_changes: HashMap<i64, i64> = HashMap::new();
-    // Start of the last poll that succeeded: after an outage the next poll reaches back to it,
-    // so nothing revoked or changed meanwhile is skipped.
-    let mut last_ok_ms = core.clock.unix_millis();
+/// Reloads signing keys (a key made by `hufu keys rotate` on another node) and forgets expired
+/// per-node lockout counters.
+async fn upkeep(core: Arc<Core>) {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate; the keys were just loaded.
+    tick.tick().await;
     loop {
-        poll.tick().await;
-        let now_ms = core.clock.unix_millis();
-        let since = last_ok_ms.min(now_ms) - REVOCATION_WINDOW_MS;
-        let polled = async {
-            if core.revocations.is_synced() {
-                let ids = core.store.revoked_since(since).await?;
-                core.revocations.revoke(&ids, now_ms);
-            } else {
-                sessions::sync_revocations(core)
-                    .await
-                    .map_err(|e| crate::store::StoreError::Other(e.into()))?;
-            }
-            for (user_id, updated_at) in core.store.updated_since(since).await? {
-                if seen_changes.insert(user_id, updated_at) != Some(updated_at) {
-                    // Also in Redis: the writer may not have reached Redis to delete it.
-                    core.cache.invalidate_shared(user_id).await;
-                }
-            }
-            seen_changes.retain(|_, updated_at| *updated_at > since);
-            Ok::<_, crate::store::StoreError>(())
-        };
-        let outcome = polled.await;
-        if outcome.is_ok() {
-            last_ok_ms = now_ms;
-            core.revocations.feed_succeeded();
+        tick.tick().await;
+        if let Err(error) = keys::reload(&core).await {
+            tracing::warn!(error = %error, "cannot reload signing keys");
         }
-        match outcome {
-            Ok(()) if !database_ok => {
-                tracing::info!("database feed is back");
-                database_ok = true;
-            }
-            Ok(()) => {}
-            Err(error) if database_ok => {
-                tracing::warn!(error = %error, "cannot read the database feed; will keep trying");
-                database_ok = false;
-            }
-            Err(_) => {}
-        }
-        if last_key_reload.elapsed() >= KEY_RELOAD {
-            last_key_reload = tokio::time::Instant::now();
-            if let Err(error) = keys::reload(core).await {
-                tracing::warn!(error = %error, "cannot reload signing keys");
-            }
-            core.revocations.prune(now_ms);
-            core.limits.prune();
-        }
+        core.limits.prune();
     }
 }
-
-/// How often recorded histogram samples are folded into buckets.
-const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// Keeps the metrics' memory bounded when nothing scrapes (samples wait in a lock-free list
 /// until folded; at 80k requests/s five seconds of them are about 6 MB).
@@ -325,30 +270,6 @@ async fn metrics_upkeep(metrics: Arc<Metrics>) {
     loop {
         tick.tick().await;
         metrics.upkeep();
-    }
-}
-
-/// Pings Redis every second so a silent outage is noticed (and the first-level cache stops
-/// being trusted) even when no request touches Redis, and replays deletes that failed.
-async fn watch_redis(state: AppState) {
-    let Some(redis) = state.core.redis.clone() else { return };
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut was_up = redis.is_healthy();
-    loop {
-        tick.tick().await;
-        let up = redis.ping().await;
-        if up {
-            state.core.cache.flush_pending().await;
-        }
-        if up != was_up {
-            if up {
-                tracing::info!("Redis is back");
-            } else {
-                tracing::warn!("Redis does not answer; falling back to the database and per-node limits");
-            }
-            was_up = up;
-        }
     }
 }
 
@@ -373,107 +294,12 @@ pub async fn serve(
         header_read_timeout: settings.header_read_timeout,
         shutdown_timeout: settings.shutdown_timeout,
     };
-    serve_connections(listener, router, limits, shutdown).await;
+    crate::http::server::serve_connections(listener, router, limits, shutdown).await;
     for task in background {
         task.abort();
     }
     state.core.store.close().await;
     Ok(())
-}
-
-/// Per-connection bounds of the HTTP server.
-#[derive(Debug, Clone, Copy)]
-struct ConnectionLimits {
-    header_read_timeout: Duration,
-    shutdown_timeout: Duration,
-}
-
-/// Largest request line and headers together (and hyper's read buffer); a larger head is
-/// answered 431 and the connection closed.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// The accept loop: HTTP/1.1 over hyper with a header-read timeout, each connection in its
-/// own task, and a bounded graceful drain when `shutdown` resolves.
-///
-/// axum's own `serve` sets no timer, so hyper's header-read timeout never runs there and a
-/// client that never finishes its headers holds a connection (and a task) forever.
-async fn serve_connections(
-    listener: TcpListener,
-    router: axum::Router,
-    limits: ConnectionLimits,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    use axum::extract::ConnectInfo;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt;
-
-    // At most 100 request headers (more is answered 431 and the connection closed): that is
-    // hyper's default, so `max_headers` is not called. Setting any value moves hyper's header
-    // arrays from the stack to the heap and initialises them on every request (about 5 % of a
-    // `/healthz` request's instructions under callgrind).
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(MAX_HEAD_BYTES)
-        .max_buf_size(MAX_HEAD_BYTES);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut connections = tokio::task::JoinSet::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (stream, remote) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Usually out of file descriptors: wait instead of spinning.
-                        tracing::warn!(error = %error, "cannot accept a connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let service = router.clone().map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(remote));
-                    request.map(axum::body::Body::new)
-                });
-                let connection = builder.serve_connection(
-                    TokioIo::new(stream),
-                    hyper_util::service::TowerToHyperService::new(service),
-                );
-                let mut stopped = stopped.clone();
-                connections.spawn(async move {
-                    let mut connection = std::pin::pin!(connection);
-                    tokio::select! {
-                        _ = connection.as_mut() => return,
-                        _ = stopped.wait_for(|stop| *stop) => {}
-                    }
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                });
-            }
-            // Reap finished connections so the set does not grow without bound.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let _ = stop.send(true);
-    let open = connections.len();
-    tracing::info!(connections = open, "stopped accepting; draining connections");
-    let drained = tokio::time::timeout(limits.shutdown_timeout, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            connections = connections.len(),
-            timeout_ms = u64::try_from(limits.shutdown_timeout.as_millis()).unwrap_or(u64::MAX),
-            "shutdown timeout reached; dropping the connections still busy"
-        );
-        connections.shutdown().await;
-    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,7 +1,7 @@
 //! Prometheus metrics: every metric hufu exports, its labels, and the rendering of
 //! `GET /metrics` (contract section 9 names them; `docs/operations.md` explains them).
 //!
-//! Each node (each [`AppState`](crate::app::AppState)) owns one [`Metrics`] with its own
+//! Each node (each [`AppState`](crate::http::AppState)) owns one [`Metrics`] with its own
 //! `PrometheusRecorder`; nothing is installed as the process-wide `metrics` recorder, so
 //! several nodes in one process (the tests start many) never share or fight over counters.
 //! Code records through the handles kept here, not through the `metrics::counter!` macros.

@@ -1,22 +1,25 @@
 //! Shared fast state: the profile cache (an in-process first level in front of Redis, or in
-//! process alone), and the event channel that keeps every node's first level and revocation
-//! set current. Redis lives in `redis`; the in-process counters for limits in `memory`.
+//! process alone), the Redis adapter (`redis`) and the in-process counters for limits
+//! (`memory`). Nothing here knows about other nodes: keeping every node's first level
+//! coherent is `crate::sync`'s (it calls [`ProfileCache::invalidate_local`] when another node
+//! changed a profile, and [`ProfileCache::set_subscribed`] as its subscription comes and goes).
 //!
 //! Coherence: a write deletes the user's entry from this node's first level and from Redis,
-//! then publishes `u:<id>:<nonce>` and waits (at most 250 ms) until every subscribed node has
-//! dropped its first-level copy and acknowledged with `a:<nonce>`, before it answers: a read
-//! after the write sees the change on any node. A node only serves from its first level while
-//! its subscription is live (or when there is no Redis at all); it empties the level whenever
-//! the subscription is (re)established, since messages may have been missed. Without Redis,
-//! nodes learn of other nodes' writes from the database feed within a quarter second.
+//! then `sync` publishes the invalidation and waits (at most 250 ms) until every subscribed
+//! node has dropped its first-level copy and acknowledged, before it answers: a read after
+//! the write sees the change on any node. A node only serves from its first level while its
+//! subscription is live (or when there is no Redis at all); it empties the level whenever the
+//! subscription is (re)established, since messages may have been missed. Without Redis, nodes
+//! learn of other nodes' writes from the database feed within a quarter second.
+//!
+//! Depends on no other part of hufu (nothing in `domain`, `sync`, `store`, `http` or `app`).
 
-pub mod events;
 pub mod memory;
 pub mod redis;
 
 use self::redis::Redis;
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,8 +35,6 @@ pub struct Lock {
 
 /// Most users kept in the first level.
 const L1_CAPACITY: u64 = 50_000;
-/// Longest a write waits for the other nodes to acknowledge an invalidation.
-const ACK_TIMEOUT: Duration = Duration::from_millis(250);
 /// The first level's lifetime when Redis backs it: a backstop should an invalidation be lost
 /// in a way the subscription did not notice.
 const L1_TTL_WITH_REDIS: Duration = Duration::from_secs(10);
@@ -65,8 +66,6 @@ pub struct ProfileCache {
     generation: AtomicU64,
     /// Users whose Redis entry could not be deleted (Redis down); deleted first when it is back.
     pending: Mutex<HashSet<i64>>,
-    /// Invalidations waiting for other nodes' acknowledgements, by nonce.
-    waiting: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<()>>>,
     /// Hits and misses by level.
     pub stats: CacheStats,
 }
@@ -98,7 +97,6 @@ impl ProfileCache {
             ttl,
             generation: AtomicU64::new(0),
             pending: Mutex::new(HashSet::new()),
-            waiting: Mutex::new(HashMap::new()),
             stats: CacheStats::default(),
         }
     }
@@ -207,46 +205,11 @@ impl ProfileCache {
         self.l1.invalidate(&user_id);
     }
 
-    /// Drops a user's entry everywhere: this node, Redis, and (through the event channel)
-    /// every other node's first level, waiting for their acknowledgements. Call after the
-    /// database write, before answering.
-    pub async fn invalidate(&self, user_id: i64) {
-        self.invalidate_local(user_id);
-        let Some(redis) = &self.redis else { return };
-        if redis.del(&Self::l2_key(redis, user_id)).await.is_err() {
-            self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(user_id);
-        }
-        let nonce = ulid::Ulid::new().to_string();
-        let (tx, mut acks) = tokio::sync::mpsc::unbounded_channel();
-        self.waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(nonce.clone(), tx);
-        if let Ok(receivers) = redis
-            .publish(&events_channel(redis), &format!("u:{user_id}:{nonce}"))
-            .await
-        {
-            let all_acknowledged = async {
-                for _ in 0..receivers {
-                    if acks.recv().await.is_none() {
-                        break;
-                    }
-                }
-            };
-            if tokio::time::timeout(ACK_TIMEOUT, all_acknowledged).await.is_err() {
-                tracing::warn!(user_id, "not every node acknowledged a cache invalidation in time");
-            }
-            // A node that read the old row just before the write may have put it back in Redis
-            // after the first delete; every node has now seen the invalidation, so delete again.
+    /// Deletes a user's Redis entry, best effort (a second delete after an invalidation was
+    /// acknowledged everywhere; see `sync::Peers::invalidate_profile`).
+    pub async fn delete_shared(&self, user_id: i64) {
+        if let Some(redis) = &self.redis {
             let _ = redis.del(&Self::l2_key(redis, user_id)).await;
-        }
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&nonce);
-    }
-
-    /// Counts a node's acknowledgement of invalidation `nonce`.
-    pub fn acknowledged(&self, nonce: &str) {
-        if let Some(waiter) = self.waiting.lock().unwrap_or_else(|e| e.into_inner()).get(nonce) {
-            let _ = waiter.send(());
         }
     }
 
@@ -271,9 +234,4 @@ impl ProfileCache {
             }
         }
     }
-}
-
-/// The pub/sub channel of cache and revocation events.
-pub fn events_channel(redis: &Redis) -> String {
-    redis.key("events")
 }

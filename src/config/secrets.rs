@@ -19,19 +19,6 @@ pub fn decode_key(text: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-/// Creates `dir` (and its parents) readable only by the owner when it does not exist yet: it
-/// holds the generated secrets and, by default, the SQLite file with the password hashes.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 /// Reads `dir/name`, or creates it with 32 fresh random bytes (base64url) when it is missing.
 ///
 /// Creation writes a private temporary file and hard-links it into place, which fails if
@@ -45,7 +32,7 @@ pub fn load_or_create(dir: &Path, name: &str) -> std::io::Result<String> {
     if let Ok(existing) = fs::read_to_string(&path) {
         return checked(&path, existing);
     }
-    create_private_dir(dir)?;
+    crate::files::create_private_dir(dir)?;
     let value = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     {

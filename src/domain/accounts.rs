@@ -8,21 +8,13 @@
 use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result};
 use super::password::HashError;
-use super::tokens::IssuedToken;
+use super::sessions::{SignIn, SignedIn, start_session};
 use super::user::{Account, STATUS_ACTIVE, User, join_roles};
 use super::validate::{self, Identifier};
-use super::{ClientContext, Core};
+use super::{ClientContext, Core, ID_ATTEMPTS};
 use crate::clock::from_unix_millis;
 use crate::secret::SecretString;
-use crate::store::{Change, Duplicate, NewSession, NewUser, ProfileUpdate, SessionCreation, StoreError};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-
-/// How many times an insert is retried when a generated id collides.
-const ID_ATTEMPTS: usize = 3;
-/// Longest `User-Agent` kept with a session.
-const USER_AGENT_MAX: usize = 512;
+use crate::store::{Change, Duplicate, NewUser, ProfileUpdate, StoreError};
 
 /// A registration request as received.
 #[derive(Debug, Default)]
@@ -64,21 +56,6 @@ pub struct ProfileChanges {
     pub avatar_url: Patch<String>,
 }
 
-/// The result of a successful sign-in.
-#[derive(Debug)]
-pub struct SignedIn {
-    /// The access token.
-    pub access: IssuedToken,
-    /// The opaque refresh token (only its hash is stored).
-    pub refresh_token: SecretString,
-    /// Seconds until the refresh token expires.
-    pub refresh_expires_in: u64,
-    /// The user.
-    pub user: User,
-    /// The session (the `sid` of the access token).
-    pub session_id: i64,
-}
-
 /// What a right password leads to: a session, or (TOTP enabled) a second-factor challenge.
 #[derive(Debug)]
 pub enum LoginOutcome {
@@ -93,12 +70,6 @@ fn hash_error(e: HashError) -> Error {
         HashError::Busy => Error::Busy,
         HashError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
     }
-}
-
-/// SHA-256 (hex) of a refresh token: what the database keeps instead of the token.
-pub fn refresh_token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Collects field errors so one response can list every bad field.
@@ -324,83 +295,6 @@ async fn upgrade_password_hash(core: &Core, user_id: i64, old: &str, password: S
     }
 }
 
-/// How a user proved who they are, for the audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignIn {
-    /// Identifier and password.
-    Password,
-    /// Identifier and password, then a second factor.
-    SecondFactor,
-    /// A WeChat Mini Program `wx.login()` code.
-    MiniProgram,
-    /// WeChat website (QR) login.
-    WechatWebsite,
-}
-
-impl SignIn {
-    fn event_and_method(self) -> (Event, &'static str) {
-        match self {
-            SignIn::Password => (Event::Login, "password"),
-            SignIn::SecondFactor => (Event::Login, "password+mfa"),
-            SignIn::MiniProgram => (Event::WechatLogin, "miniprogram"),
-            SignIn::WechatWebsite => (Event::WechatLogin, "website"),
-        }
-    }
-}
-
-/// Creates a session for a user who has proven who they are, and issues its tokens. The
-/// sign-in's audit entry is written with the session, in its transaction.
-/// With `checked_password_hash` (a password sign-in), the session is created only if the user
-/// still has that hash and is active.
-pub async fn start_session(
-    core: &Core,
-    user: User,
-    client: &ClientContext,
-    how: SignIn,
-    checked_password_hash: Option<String>,
-) -> Result<SignedIn> {
-    let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let refresh_ttl = core.policy.refresh_ttl;
-    let now_ms = core.clock.unix_millis();
-    let mut session = NewSession {
-        id: core.ids.next_id(),
-        user_id: user.id,
-        ip: client.ip.clone(),
-        user_agent: client
-            .user_agent
-            .as_deref()
-            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
-        refresh_token_hash: refresh_token_hash(&refresh_token),
-        expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
-        now_ms,
-        checked_password_hash,
-    };
-    let (event, method) = how.event_and_method();
-    for attempt in 1..=ID_ATTEMPTS {
-        let record = audit::entry(core, event, Some(user.id), client)
-            .with_detail(serde_json::json!({"method": method, "session_id": session.id.to_string()}));
-        match core.store.create_session(&session, Some(&record)).await {
-            Ok(SessionCreation::Created) => break,
-            Ok(SessionCreation::PasswordChanged) => return Err(Error::InvalidCredentials),
-            Ok(SessionCreation::UserDisabled) => return Err(Error::AccountDisabled),
-            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => session.id = core.ids.next_id(),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let access = core
-        .tokens
-        .issue(&user, session.id)
-        .map_err(|e| Error::Internal(e.into()))?;
-    Ok(SignedIn {
-        access,
-        refresh_token: SecretString::new(refresh_token),
-        refresh_expires_in: refresh_ttl.as_secs(),
-        user,
-        session_id: session.id,
-    })
-}
-
-/// The user's own profile.
 /// The user's own profile as JSON, from the cache when warm (filled on a miss). Served as
 /// stored: a cached profile is never parsed or serialised again.
 pub async fn profile_json(core: &Core, user_id: i64) -> Result<bytes::Bytes> {
@@ -514,7 +408,7 @@ pub async fn update_profile(
         .update_profile(user_id, &update, core.clock.unix_millis(), Some(&record))
         .await;
     // Invalidate even when the write failed: it may have committed before the error.
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     updated?.map(|a| a.user).ok_or(Error::NotFound)
 }
 
@@ -574,7 +468,7 @@ pub async fn change_password(
         .store
         .revoke_user_sessions(user_id, Some(current_session), now_ms, None)
         .await?;
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     core.announce_revoked(&revoked).await;
     Ok(())
 }

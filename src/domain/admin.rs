@@ -217,7 +217,7 @@ async fn apply(core: &Core, user_id: i64, change: &AdminChange, record: crate::s
         .admin_update_user(user_id, change, &record, core.clock.unix_millis())
         .await;
     // Drop the cached profile even if the answer was lost after the commit.
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     let outcome = outcome?.ok_or(Error::NotFound)?;
     core.announce_revoked(&outcome.revoked_sessions).await;
     user(core, user_id).await

@@ -11,9 +11,6 @@ use crate::store::{AuditFilter, AuditRecord};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-/// Longest `User-Agent` kept in an entry.
-const USER_AGENT_MAX: usize = 512;
-
 /// An audit event, by its contract name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -108,10 +105,7 @@ pub fn entry(core: &Core, event: Event, user_id: Option<i64>, client: &ClientCon
         actor_id: None,
         event: event.name(),
         ip: client.ip.clone(),
-        user_agent: client
-            .user_agent
-            .as_deref()
-            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+        user_agent: client.stored_user_agent(),
         at_ms: core.clock.unix_millis(),
         detail: None,
     }

@@ -10,9 +10,9 @@
 //! for and of the user (`mfa-user:<id>`), which a correct password does not reset, so
 //! signing in again does not buy more guesses.
 
-use super::accounts::{self, SignedIn};
 use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result};
+use super::sessions::{self, SignIn, SignedIn};
 use super::{ClientContext, Core};
 use crate::secret::SecretString;
 use crate::store::{Completion, MfaFactor, NewChallenge, TotpRow};
@@ -35,8 +35,6 @@ const RECOVERY_CODE_CHARS: usize = 10;
 pub const CHALLENGE_TTL_MS: i64 = 5 * 60 * 1000;
 /// The second factors `/auth/mfa` accepts, as the login response names them.
 pub const METHODS: [&str; 2] = ["totp", "recovery_code"];
-/// Longest `User-Agent` kept with a challenge.
-const USER_AGENT_MAX: usize = 512;
 /// RFC 4648 base32, lower case (recovery codes); the secret uses the upper-case form.
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
@@ -160,7 +158,7 @@ fn user_lockout_key(user_id: i64) -> String {
 /// SHA-256 (hex) of an `mfa_token`: what the database keeps.
 fn challenge_hash(token: &str) -> String {
     // The same construction as for refresh tokens: 256 random bits need no key or salt.
-    accounts::refresh_token_hash(token)
+    sessions::refresh_token_hash(token)
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (for the otpauth label).
@@ -268,7 +266,7 @@ pub async fn enable(
     {
         return Err(Error::MfaInvalid);
     }
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     Ok(codes)
 }
 
@@ -336,7 +334,7 @@ pub async fn disable(
     }
     let entry = audit::entry(core, Event::MfaDisabled, Some(user_id), client);
     core.store.disable_totp(user_id, &entry).await?;
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     Ok(())
 }
 
@@ -382,10 +380,7 @@ pub async fn challenge(
             user_id,
             identifier: identifier.to_owned(),
             ip: client.ip.clone(),
-            user_agent: client
-                .user_agent
-                .as_deref()
-                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            user_agent: client.stored_user_agent(),
             now_ms,
             expires_at_ms: now_ms.saturating_add(CHALLENGE_TTL_MS),
         })
@@ -476,7 +471,7 @@ pub async fn complete(
         return Err(Error::AccountDisabled);
     }
     let checked_hash = account.password_hash;
-    accounts::start_session(core, account.user, client, accounts::SignIn::SecondFactor, checked_hash).await
+    sessions::start_session(core, account.user, client, SignIn::SecondFactor, checked_hash).await
 }
 
 #[cfg(test)]

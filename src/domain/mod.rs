@@ -10,7 +10,6 @@ pub mod keys;
 pub mod limits;
 pub mod mfa;
 pub mod password;
-pub mod revocation;
 pub mod sessions;
 pub mod tokens;
 pub mod user;
@@ -56,7 +55,9 @@ pub struct Core {
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// Sessions revoked recently, checked on every authenticated request.
-    pub revocations: revocation::Revocations,
+    pub revocations: crate::sync::Revocations,
+    /// The other nodes: revocations and profile changes announced to them.
+    pub peers: crate::sync::Peers,
     /// Signing-key reloads and the box for secrets at rest.
     pub keys: keys::KeyManager,
     /// Account rules.
@@ -75,24 +76,48 @@ impl Core {
     /// Records revocations made here: in this node's set at once, and announced to the other
     /// nodes through Redis when configured (the database feed reaches them regardless).
     pub async fn announce_revoked(&self, session_ids: &[i64]) {
-        if session_ids.is_empty() {
-            return;
-        }
-        self.revocations.revoke(session_ids, self.clock.unix_millis());
-        if let Some(redis) = &self.redis {
-            let ids: Vec<String> = session_ids.iter().map(i64::to_string).collect();
-            let _ = redis
-                .publish(&crate::cache::events_channel(redis), &format!("s:{}", ids.join(",")))
-                .await;
+        self.peers
+            .announce_revoked(&self.revocations, session_ids, self.clock.unix_millis())
+            .await;
+    }
+
+    /// Drops a user's cached profile on every node before the change is answered.
+    pub async fn invalidate_profile(&self, user_id: i64) {
+        self.peers.invalidate_profile(&self.cache, user_id).await;
+    }
+
+    /// This node's shared state as the background loops of `crate::sync` see it.
+    pub fn node(&self) -> crate::sync::Node<'_> {
+        crate::sync::Node {
+            store: &self.store,
+            cache: &self.cache,
+            revocations: &self.revocations,
+            peers: &self.peers,
+            clock: self.clock.as_ref(),
         }
     }
 }
 
-/// Where a request came from, for session records and (later) the audit log.
+/// How many times an insert is tried when a generated id collides (two nodes drew the same
+/// node id).
+pub(crate) const ID_ATTEMPTS: usize = 3;
+/// Longest `User-Agent` kept with a session, an MFA challenge or an audit entry.
+const USER_AGENT_MAX: usize = 512;
+
+/// Where a request came from, for session records and the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct ClientContext {
     /// Client IP.
     pub ip: Option<String>,
-    /// `User-Agent` header, truncated.
+    /// `User-Agent` header as received.
     pub user_agent: Option<String>,
+}
+
+impl ClientContext {
+    /// The `User-Agent` as stored: at most 512 characters.
+    pub fn stored_user_agent(&self) -> Option<String> {
+        self.user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect())
+    }
 }

@@ -1,18 +1,20 @@
-//! The token lifecycle after sign-in: checking access tokens, refresh rotation with reuse
-//! detection, logout (one session or all), and listing or revoking sessions.
+//! Sessions, from start to end: starting one for a user who has proven who they are (every
+//! sign-in method ends here), checking access tokens (with revocation), refresh rotation with
+//! reuse detection, logout (one session or all), and listing or revoking sessions.
 
-use super::accounts::{SignedIn, refresh_token_hash};
 use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, RefreshError, Result, TokenError};
 use super::keys;
-use super::tokens::AccessClaims;
+use super::tokens::{AccessClaims, IssuedToken};
+use super::user::User;
 use super::{ClientContext, Core};
 use crate::clock::from_unix_millis;
 use crate::secret::SecretString;
-use crate::store::{RotateRequest, Rotation};
+use crate::store::{Duplicate, NewSession, RotateRequest, Rotation, SessionCreation, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -22,6 +24,102 @@ use time::OffsetDateTime;
 const RACE_GRACE_MS: i64 = 2_000;
 /// How long the revocation feed may be silent before authenticated requests are refused.
 const FEED_TOLERANCE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The result of a successful sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The access token.
+    pub access: IssuedToken,
+    /// The opaque refresh token (only its hash is stored).
+    pub refresh_token: SecretString,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
+    /// The user.
+    pub user: User,
+    /// The session (the `sid` of the access token).
+    pub session_id: i64,
+}
+
+/// SHA-256 (hex) of a refresh token: what the database keeps instead of the token.
+pub fn refresh_token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How a user proved who they are, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// Identifier and password.
+    Password,
+    /// Identifier and password, then a second factor.
+    SecondFactor,
+    /// A WeChat Mini Program `wx.login()` code.
+    MiniProgram,
+    /// WeChat website (QR) login.
+    WechatWebsite,
+}
+
+impl SignIn {
+    fn event_and_method(self) -> (Event, &'static str) {
+        match self {
+            SignIn::Password => (Event::Login, "password"),
+            SignIn::SecondFactor => (Event::Login, "password+mfa"),
+            SignIn::MiniProgram => (Event::WechatLogin, "miniprogram"),
+            SignIn::WechatWebsite => (Event::WechatLogin, "website"),
+        }
+    }
+}
+
+/// Creates a session for a user who has proven who they are, and issues its tokens. The
+/// sign-in's audit entry is written with the session, in its transaction.
+/// With `checked_password_hash` (a password sign-in), the session is created only if the user
+/// still has that hash and is active.
+pub async fn start_session(
+    core: &Core,
+    user: User,
+    client: &ClientContext,
+    how: SignIn,
+    checked_password_hash: Option<String>,
+) -> Result<SignedIn> {
+    let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let refresh_ttl = core.policy.refresh_ttl;
+    let now_ms = core.clock.unix_millis();
+    let mut session = NewSession {
+        id: core.ids.next_id(),
+        user_id: user.id,
+        ip: client.ip.clone(),
+        user_agent: client.stored_user_agent(),
+        refresh_token_hash: refresh_token_hash(&refresh_token),
+        expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
+        now_ms,
+        checked_password_hash,
+    };
+    let (event, method) = how.event_and_method();
+    for attempt in 1..=super::ID_ATTEMPTS {
+        let record = audit::entry(core, event, Some(user.id), client)
+            .with_detail(serde_json::json!({"method": method, "session_id": session.id.to_string()}));
+        match core.store.create_session(&session, Some(&record)).await {
+            Ok(SessionCreation::Created) => break,
+            Ok(SessionCreation::PasswordChanged) => return Err(Error::InvalidCredentials),
+            Ok(SessionCreation::UserDisabled) => return Err(Error::AccountDisabled),
+            Err(StoreError::Duplicate(Duplicate::Id)) if attempt < super::ID_ATTEMPTS => {
+                session.id = core.ids.next_id()
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let access = core
+        .tokens
+        .issue(&user, session.id)
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(SignedIn {
+        access,
+        refresh_token: SecretString::new(refresh_token),
+        refresh_expires_in: refresh_ttl.as_secs(),
+        user,
+        session_id: session.id,
+    })
+}
 
 /// Checks an access token: signature, claims, and that its session is not revoked. Only
 /// memory is touched unless the token names a signing key this node has not loaded yet, or
@@ -43,7 +141,7 @@ pub async fn authenticate(core: &Core, token: &str) -> Result<Arc<AccessClaims>>
     };
     let session_id: i64 = claims.sid.parse().map_err(|_| Error::Token(TokenError::Invalid))?;
     if !core.revocations.is_synced() {
-        sync_revocations(core).await?;
+        crate::sync::feed::load_revocations(core.node()).await?;
     }
     // Revocations made on other nodes arrive through the database feed (and the Redis event
     // channel when subscribed). If neither has been heard from for a while, this node cannot
@@ -57,20 +155,6 @@ pub async fn authenticate(core: &Core, token: &str) -> Result<Arc<AccessClaims>>
         return Err(Error::Token(TokenError::Revoked));
     }
     Ok(claims)
-}
-
-/// Loads every revocation that can still matter from the database (start-up, or after the
-/// database was unreachable at start-up).
-pub async fn sync_revocations(core: &Core) -> Result<()> {
-    let now_ms = core.clock.unix_millis();
-    let ids = core
-        .store
-        .revoked_since(now_ms - core.revocations.lookback_ms())
-        .await?;
-    core.revocations.revoke(&ids, now_ms);
-    core.revocations.mark_synced();
-    core.revocations.feed_succeeded();
-    Ok(())
 }
 
 /// Rotates a refresh token: a new pair for the same session, the old token retired.

@@ -2,9 +2,9 @@
 //! and website QR login (OAuth2). WeChat's `session_key` is kept sealed and never leaves the
 //! server; a known `unionid` from another app of the same company signs into the same account.
 
-use super::accounts::{SignIn, SignedIn, start_session};
 use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result, UniqueField, WechatFailure};
+use super::sessions::{SignIn, SignedIn, start_session};
 use super::user::{User, join_roles};
 use super::validate;
 use super::{ClientContext, Core};
@@ -107,7 +107,7 @@ async fn resolve(
                 .await
             {
                 Ok(()) => {
-                    core.cache.invalidate(user_id).await;
+                    core.invalidate_profile(user_id).await;
                     let user = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?.user;
                     return Ok(Resolved {
                         user,
@@ -233,7 +233,7 @@ pub async fn bind(core: &Core, user_id: i64, code: Option<String>, client: &Clie
             Err(e) => return Err(e.into()),
         }
     }
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     super::accounts::profile(core, user_id).await
 }
 
@@ -246,7 +246,7 @@ pub async fn unbind(core: &Core, user_id: i64, client: &ClientContext) -> Result
     }
     let record = audit::entry(core, Event::WechatUnbound, Some(user_id), client);
     core.store.delete_wechat_identities(user_id, Some(&record)).await?;
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     super::accounts::profile(core, user_id).await
 }
 
@@ -288,7 +288,7 @@ pub async fn set_phone(
         .store
         .set_phone(user_id, &phone, core.clock.unix_millis(), Some(&record))
         .await;
-    core.cache.invalidate(user_id).await;
+    core.invalidate_profile(user_id).await;
     match saved {
         Ok(()) => {}
         Err(StoreError::Duplicate(Duplicate::Field(UniqueField::Phone))) => {

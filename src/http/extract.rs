@@ -3,11 +3,11 @@
 //! client's address and user agent.
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::domain::ClientContext;
 use crate::domain::error::TokenError;
 use crate::domain::sessions;
 use crate::domain::tokens::AccessClaims;
+use crate::http::AppState;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};

@@ -8,8 +8,11 @@ pub mod i18n;
 pub mod observe;
 pub mod openapi;
 pub mod routes;
+pub mod server;
+pub mod state;
 
-use crate::app::AppState;
+pub use state::AppState;
+
 use crate::metrics::HttpTable;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;

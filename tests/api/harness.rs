@@ -10,9 +10,10 @@
 
 #![allow(dead_code)]
 
-use hufu::app::{self, AppState};
+use hufu::app;
 use hufu::clock::ManualClock;
 use hufu::config::{Argon2Params, Settings};
+use hufu::http::AppState;
 use hufu::store::SqlStore;
 use hufu::store::sql::PoolSettings;
 use serde_json::Value;

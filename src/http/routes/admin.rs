@@ -3,8 +3,8 @@
 //! Every handler takes [`AdminUser`] first, so the role check (on the user's *current* roles)
 //! happens before anything else is parsed.
 
-use crate::app::AppState;
 use crate::domain::admin::{self, UserPatch, UserQuery};
+use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{AdminUser, Client, JsonBody, Paging};

@@ -1,9 +1,9 @@
 //! `GET /api/v1/admin/audit`: the audit trail for administrators, filtered by user and event,
 //! newest first, in pages.
 
-use crate::app::AppState;
 use crate::domain::audit::{self, Event};
 use crate::domain::error::{Error, FieldError, Reason};
+use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{AdminUser, Paging};

@@ -1,10 +1,11 @@
 //! `POST /api/v1/auth/register` and `POST /api/v1/auth/login`.
 
-use crate::app::AppState;
-use crate::domain::accounts::{self, LoginOutcome, Registration, SignedIn};
+use crate::domain::accounts::{self, LoginOutcome, Registration};
 use crate::domain::limits::Action;
 use crate::domain::sessions;
+use crate::domain::sessions::SignedIn;
 use crate::domain::user::User;
+use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};

@@ -3,9 +3,9 @@
 //! `mfa_required` answer that login gives instead of tokens.
 
 use super::auth::LoginResponse;
-use crate::app::AppState;
 use crate::domain::limits::Action;
 use crate::domain::mfa::{self, MfaChallenge};
+use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};

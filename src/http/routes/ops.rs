@@ -1,7 +1,7 @@
 //! Operations endpoints: `/healthz` (the process runs), `/readyz` (its dependencies answer)
 //! and `/metrics` (Prometheus text, no envelope).
 
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::openapi::{ErrorEnvelope, HealthEnvelope, Jwks, ReadyEnvelope};

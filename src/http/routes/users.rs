@@ -1,9 +1,9 @@
 //! The signed-in user's own account: `GET`/`PUT /api/v1/users/profile`,
 //! `PUT /api/v1/users/password`.
 
-use crate::app::AppState;
 use crate::domain::accounts::{self, Patch, ProfileChanges};
 use crate::domain::sessions;
+use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};

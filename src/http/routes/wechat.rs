@@ -3,10 +3,10 @@
 //! rate limit, except the authorize redirect, which calls nothing.
 
 use super::auth::LoginResponse;
-use crate::app::AppState;
-use crate::domain::accounts::SignedIn;
 use crate::domain::limits::Action;
+use crate::domain::sessions::SignedIn;
 use crate::domain::wechat;
+use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};

@@ -186,7 +186,7 @@ impl SqlStore {
                 if let Some(parent) = options.get_filename().parent()
                     && !parent.as_os_str().is_empty()
                 {
-                    crate::config::secrets::create_private_dir(parent)?;
+                    crate::files::create_private_dir(parent)?;
                 }
                 // An in-process database has no link to go stale: no ping before use.
                 let builder = SqlitePoolOptions::new()

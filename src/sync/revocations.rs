@@ -3,7 +3,7 @@
 //!
 //! The database is the source of truth (`sessions.revoked_at`). A node adds what it revokes
 //! itself at once, and learns what other nodes revoked by polling the recent revocations
-//! every quarter second (see `app::spawn_background`), so a logout anywhere is honoured everywhere
+//! every quarter second (see `super::feed`), so a logout anywhere is honoured everywhere
 //! within a second, and a restart reloads everything still relevant. An entry is forgotten
 //! once no access token of that session can still be valid: tokens are issued only while the
 //! session is live, so all of them expire within one access-token lifetime of the revocation.
