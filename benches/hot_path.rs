@@ -3,6 +3,10 @@
 //! (`sessions::authenticate`: signature, claims, revocation set), serialising a user, and
 //! wrapping data in the envelope. Run with `cargo bench`.
 
+// A test (or benchmark) that cannot set itself up should stop loudly: unwrapping is its way
+// of failing. The workspace denies these lints outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use hufu::clock::SystemClock;
 use hufu::config::{Argon2Params, JwtAlgorithm, Settings};

@@ -4,6 +4,10 @@
 //! `/usr/bin/chromium` the test says what it skipped and passes, unless
 //! `HUFU_TEST_REQUIRE_BROWSER=1` (CI) makes a missing piece a failure.
 
+// A test (or benchmark) that cannot set itself up should stop loudly: unwrapping is its way
+// of failing. The workspace denies these lints outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

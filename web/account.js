@@ -5,6 +5,7 @@
 import * as api from './api.js';
 import { h, field, form, showSuccess, errorText, when } from './dom.js';
 import { t, addStrings } from './i18n.js';
+import { deviceName } from './device.js';
 import qrcode from './qrcode.js';
 
 addStrings({
@@ -53,7 +54,6 @@ addStrings({
     'sessions.revoke_label': 'Sign out {device} ({ip})',
     'sessions.revoked': 'That device has been signed out.',
     'sessions.none': 'No sessions.',
-    'sessions.on': '{browser} on {os}',
     'sessions.unknown': 'Unknown device',
     'security.title': 'Two-step verification',
     'security.off': 'Two-step verification is off. Turn it on to ask for a code from an authenticator app after your password.',
@@ -128,7 +128,6 @@ addStrings({
     'sessions.revoke_label': '退出 {device}（{ip}）',
     'sessions.revoked': '该设备已退出登录。',
     'sessions.none': '没有登录设备。',
-    'sessions.on': '{os} 上的 {browser}',
     'sessions.unknown': '未知设备',
     'security.title': '两步验证',
     'security.off': '两步验证未开启。开启后，用密码登录时还需输入身份验证器中的验证码。',
@@ -296,40 +295,6 @@ function profile(view, ctx) {
 
 // ---------------------------------------------------------------------------------------
 // Sessions
-
-/** A short readable name for a user agent ("Chrome on Linux"); empty when nothing is known. */
-export function deviceName(ua) {
-  if (!ua) return '';
-  const browsers = [
-    [/MicroMessenger\//, 'WeChat'],
-    [/Edg(A|iOS|e)?\//, 'Edge'],
-    [/OPR\/|Opera/, 'Opera'],
-    [/SamsungBrowser\//, 'Samsung Internet'],
-    [/Firefox\/|FxiOS\//, 'Firefox'],
-    [/HeadlessChrome\//, 'Chrome'],
-    [/Chromium\//, 'Chromium'],
-    [/Chrome\/|CriOS\//, 'Chrome'],
-    [/Version\/[\d.]+.*Safari\//, 'Safari'],
-    [/^curl\//, 'curl'],
-    [/okhttp/i, 'OkHttp'],
-  ];
-  const systems = [
-    [/iPhone|iPad|iPod/, 'iOS'],
-    [/Android/, 'Android'],
-    [/CrOS/, 'ChromeOS'],
-    [/Windows/, 'Windows'],
-    [/Mac OS X|Macintosh/, 'macOS'],
-    [/HarmonyOS/, 'HarmonyOS'],
-    [/Linux|X11/, 'Linux'],
-  ];
-  const browser = (browsers.find(([re]) => re.test(ua)) || [])[1];
-  const os = (systems.find(([re]) => re.test(ua)) || [])[1];
-  if (browser && os) return t('sessions.on', { browser, os });
-  if (browser || os) return browser || os;
-  // Something unusual: its first word, shortened.
-  const first = ua.split(/[\s(]/)[0];
-  return first.length > 40 ? `${first.slice(0, 39)}…` : first;
-}
 
 async function sessions(view, ctx) {
   // tabindex so focus can land here after a revoke (the clicked button is gone by then).

@@ -12,13 +12,12 @@
 import * as api from './api.js';
 import { h, field, selectField, form, showError, showSuccess, clearErrors, when } from './dom.js';
 import { t, addStrings } from './i18n.js';
-
+import { deviceName } from './device.js';
 // The audit events of the contract (section 4), in its order; each has a human name below.
-const EVENTS = [
-  'register', 'login', 'login_failed', 'locked', 'logout', 'refresh', 'refresh_reuse',
-  'password_changed', 'mfa_enabled', 'mfa_disabled', 'wechat_login', 'wechat_bound',
-  'wechat_unbound', 'profile_updated', 'admin_update', 'sessions_revoked',
-];
+// The server makes this module from its own event list (src/http/routes/web.rs), so it is
+// loaded with the page and the audit screen needs no extra request to draw its filter.
+import { EVENTS } from './events.js';
+
 // Roles offered as checkboxes even when the user has neither: the one hufu knows (`admin`)
 // and the default one. Any other role the user has is listed too.
 const KNOWN_ROLES = ['user', 'admin'];
@@ -250,25 +249,6 @@ function userLink(id, text) {
   return h('a', { href: `#/admin/user?id=${encodeURIComponent(id)}` }, text ?? String(id));
 }
 
-/** A short name for a user agent ("Chrome 131 · Linux"), the full string going in `title`. */
-function shortDevice(agent) {
-  if (!agent) return '–';
-  const os = [
-    [/Android/, 'Android'], [/iPhone|iPad|iPod/, 'iOS'], [/Windows/, 'Windows'],
-    [/Mac OS X|Macintosh/, 'macOS'], [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux'],
-  ].find(([pattern]) => pattern.test(agent));
-  const browser = [
-    [/Edg\/(\d+)/, 'Edge'], [/OPR\/(\d+)/, 'Opera'], [/MicroMessenger\/(\d+)/, 'WeChat'],
-    [/Firefox\/(\d+)/, 'Firefox'], [/(?:Headless)?Chrome\/(\d+)/, 'Chrome'], [/Version\/(\d+).*Safari/, 'Safari'],
-    [/curl\/([\d.]+)/, 'curl'],
-  ].map(([pattern, name]) => [agent.match(pattern), name]).find(([match]) => match);
-  const parts = [];
-  if (browser) parts.push(`${browser[1]} ${browser[0][1]}`);
-  if (os) parts.push(os[1]);
-  if (parts.length) return parts.join(' · ');
-  return agent.length > 32 ? `${agent.slice(0, 31)}…` : agent;
-}
-
 /** A filtered, paged list whose state lives in the hash. `filters(state)` gives the form's
  * fields (named like the API's parameters); `columns` are `[labelKey, item => cell]`. */
 async function listScreen(view, { title, path, endpoint, names, formLabel, submitLabel, filters, columns, tableLabel, emptyKey, countKey, onShown }) {
@@ -411,7 +391,7 @@ async function auditScreen(view) {
       ['admin.col.user', (e) => (e.user_id == null ? '–' : userLink(e.user_id))],
       ['admin.col.actor', (e) => (e.actor_id == null ? '–' : userLink(e.actor_id))],
       ['admin.col.ip', (e) => h('span', { class: 'mono nowrap' }, e.ip || '–')],
-      ['admin.col.device', (e) => h('span', { title: e.user_agent || null }, shortDevice(e.user_agent))],
+      ['admin.col.device', (e) => h('span', { title: e.user_agent || null }, deviceName(e.user_agent) || '–')],
       // Detail is data someone typed or sent (a user agent, a field name): shown as text.
       ['admin.col.detail', (e) => (e.detail == null ? '–' : h('code', { class: 'detail' }, JSON.stringify(e.detail)))],
     ],

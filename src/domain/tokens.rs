@@ -1,8 +1,11 @@
-//! Access tokens: HS256 JWTs with the claims of contract section 3, issued and checked here
-//! and nowhere else. The checker accepts exactly one algorithm, requires every claim, and
-//! compares times against the injected clock: `exp` with no leeway, `nbf`/`iat` with 5 s of
-//! skew between nodes. Keys and validation rules are built once at start, so checking a
-//! token costs a signature and a JSON parse.
+//! Access tokens: JWTs (`typ: at+jwt`) with the claims of contract section 3, signed with
+//! HS256 (one shared secret) or EdDSA (a `KeyRing` of database keys, swapped whole by
+//! `install` when they rotate), issued and checked here and nowhere else in the server
+//! (`hufu-verify` checks them in other services). The checker accepts exactly the configured
+//! algorithm, requires every claim, and compares times against the injected clock: `exp`
+//! with no leeway, `nbf`/`iat` with 5 s of skew between nodes. A token whose signature and
+//! claims checked out is remembered for its lifetime, so its next request costs a cache
+//! lookup and the time checks; revocation is `sessions`'s to check.
 
 use super::error::TokenError;
 use super::user::User;

@@ -58,6 +58,8 @@ async fn every_asset_the_page_loads_is_served_with_its_type() {
         ("i18n.js", "text/javascript; charset=utf-8"),
         ("account.js", "text/javascript; charset=utf-8"),
         ("admin.js", "text/javascript; charset=utf-8"),
+        ("device.js", "text/javascript; charset=utf-8"),
+        ("events.js", "text/javascript; charset=utf-8"),
         ("qrcode.js", "text/javascript; charset=utf-8"),
         ("style.css", "text/css; charset=utf-8"),
     ] {
@@ -67,6 +69,31 @@ async fn every_asset_the_page_loads_is_served_with_its_type() {
         assert!(response.headers().contains_key("content-security-policy"), "{name}");
         assert!(!response.bytes().await.expect("body").is_empty(), "{name}");
     }
+}
+
+#[tokio::test]
+async fn the_audit_events_module_is_made_from_the_servers_event_list_and_served_like_a_file() {
+    let app = app().await;
+    let response = get(&app, "/assets/events.js", None).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("content-security-policy"));
+    let etag = headers["etag"].to_str().expect("ascii").to_owned();
+    let module = response.text().await.expect("body");
+    let list = module
+        .split_once("export const EVENTS = Object.freeze(")
+        .and_then(|(_, rest)| rest.split_once(");"))
+        .map(|(list, _)| list)
+        .unwrap_or_else(|| panic!("no EVENTS in {module}"));
+    let names: Vec<String> = serde_json::from_str(list).expect("a JSON list of names");
+    let expected: Vec<&str> = hufu::domain::audit::Event::ALL.map(|event| event.name()).to_vec();
+    assert_eq!(names, expected, "every event, in the contract's order");
+
+    let again = get(&app, "/assets/events.js", Some(&etag)).await;
+    assert_eq!(again.status(), 304);
 }
 
 #[tokio::test]

@@ -1,6 +1,10 @@
 //! Key handling against a real JWKS server: rotation, refetch on unknown kids and its rate
 //! limit, outages, and the background refresh.
 
+// A test that cannot set itself up should stop loudly: unwrapping is its way of failing.
+// The workspace denies these lints outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{JwksServer, NOW, TestKey, claims, silent_server, verifier};

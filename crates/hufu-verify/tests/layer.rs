@@ -1,5 +1,9 @@
 //! The axum layer and extractor on a real router, with keys from a real JWKS server.
 
+// A test that cannot set itself up should stop loudly: unwrapping is its way of failing.
+// The workspace denies these lints outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use axum::Router;

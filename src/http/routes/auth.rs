@@ -1,4 +1,9 @@
-//! `POST /api/v1/auth/register` and `POST /api/v1/auth/login`.
+//! Signing up and the session's tokens: `POST /api/v1/auth/register`, `/login` (a password
+//! sign-in, answering tokens or `mfa_required`), `/refresh` (rotating the token pair) and
+//! `/logout` (Bearer; this session or all). Also the `LoginResponse` that the MFA step
+//! (`mfa.rs`) and WeChat's sign-ins (`wechat.rs`) answer with. Each handler applies its rate
+//! limit (none for logout), calls one domain function and wraps the result; login also counts
+//! its outcome in the metrics. No SQL or cache here: the domain does the work.
 
 use crate::domain::accounts::{self, LoginOutcome, Registration};
 use crate::domain::limits::Action;

@@ -2,14 +2,18 @@
 //! from `web/`, built into the binary so the page needs nothing from the network at run time.
 //! The page uses only the public API; this module only serves the files, with headers that
 //! keep a browser from running anything but them (a strict Content-Security-Policy, no
-//! framing, no sniffing) and ETags so a reload costs a 304.
+//! framing, no sniffing) and ETags so a reload costs a 304. One module, `events.js`, is
+//! made here from the domain's audit `Event` list, so the page's event filter cannot drift
+//! from the events the server records.
 
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
+use crate::domain::audit::Event;
 use crate::http::error::ApiError;
 use crate::http::openapi::ErrorEnvelope;
 
@@ -20,71 +24,110 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
      img-src 'self' data: https:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; \
      base-uri 'none'";
 
-/// One file of the page.
-struct Asset {
+/// One file of the page in `web/`.
+struct File {
     name: &'static str,
     content_type: &'static str,
     body: &'static [u8],
 }
 
-/// Every file the page is made of; `/assets/{name}` serves exactly these.
-const ASSETS: &[Asset] = &[
-    Asset {
+/// The content type of the page's scripts.
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// Every file of the page in `web/`; with [`events_module`], what `/assets/{name}` serves.
+const FILES: &[File] = &[
+    File {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
         body: include_bytes!("../../../web/index.html"),
     },
-    Asset {
+    File {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../../web/style.css"),
     },
-    Asset {
+    File {
         name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../../../web/app.js"),
     },
-    Asset {
+    File {
         name: "i18n.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../../../web/i18n.js"),
     },
-    Asset {
+    File {
         name: "dom.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../../../web/dom.js"),
     },
-    Asset {
+    File {
         name: "api.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../../../web/api.js"),
     },
-    Asset {
+    File {
         name: "account.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../../../web/account.js"),
     },
-    Asset {
+    File {
         name: "admin.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../../../web/admin.js"),
     },
-    Asset {
+    File {
+        name: "device.js",
+        content_type: JAVASCRIPT,
+        body: include_bytes!("../../../web/device.js"),
+    },
+    File {
         name: "qrcode.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../../../web/qrcode.js"),
     },
 ];
 
-/// The ETag of each asset, computed once (the files are fixed for the binary's life).
-static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
-    ASSETS
+/// One file as served: its body and its ETag.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+impl Asset {
+    fn new(name: &'static str, content_type: &'static str, body: Bytes) -> Self {
+        let digest = Sha256::digest(&body);
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"0\""));
+        Self {
+            name,
+            content_type,
+            body,
+            etag,
+        }
+    }
+}
+
+/// `events.js`: the audit events of the contract (section 4) in its order, as `EVENTS`, for
+/// the audit log's filter. Made from [`Event::ALL`] rather than copied into `admin.js`; a
+/// module the page imports, so the audit screen needs no extra request to draw it.
+fn events_module() -> String {
+    let names = serde_json::Value::from(Event::ALL.map(Event::name).to_vec());
+    format!(
+        "// events.js — made by hufu from its audit event list (src/domain/audit.rs), in the contract's order.\n\
+         export const EVENTS = Object.freeze({names});\n"
+    )
+}
+
+/// Every file the page is made of, with its ETag, built once (they are fixed for the
+/// binary's life); `/assets/{name}` serves exactly these, `/` the first.
+static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
+    FILES
         .iter()
-        .map(|asset| {
-            let digest = Sha256::digest(asset.body);
-            let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-            HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
-        })
+        .map(|file| Asset::new(file.name, file.content_type, Bytes::from_static(file.body)))
+        .chain([Asset::new("events.js", JAVASCRIPT, Bytes::from(events_module()))])
         .collect()
 });
 
@@ -126,7 +169,7 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
 /// The asset at `index`, or 304 when the client already holds this version.
 fn serve(index: usize, request: &HeaderMap) -> Response {
     let asset = &ASSETS[index];
-    let etag = ETAGS[index].clone();
+    let etag = asset.etag.clone();
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
@@ -134,7 +177,7 @@ fn serve(index: usize, request: &HeaderMap) -> Response {
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        asset.body.into_response()
+        asset.body.clone().into_response()
     };
     let headers = response.headers_mut();
     if !fresh {
@@ -172,8 +215,8 @@ mod tests {
     #[test]
     fn no_asset_loads_anything_from_another_origin() {
         // The page is served without network access at run time: no CDN, no web fonts.
-        for asset in ASSETS {
-            let text = std::str::from_utf8(asset.body).unwrap_or("");
+        for asset in ASSETS.iter() {
+            let text = std::str::from_utf8(&asset.body).unwrap_or("");
             for needle in ["src=\"http", "href=\"http", "url(http", "import 'http", "from 'http"] {
                 assert!(
                     !text.contains(needle),
@@ -185,13 +228,25 @@ mod tests {
     }
 
     #[test]
+    fn the_events_module_lists_every_audit_event_in_the_contracts_order() {
+        let module = events_module();
+        let list = module
+            .split_once("Object.freeze(")
+            .and_then(|(_, rest)| rest.split_once(");"))
+            .map(|(list, _)| list)
+            .unwrap_or("");
+        let names: Vec<String> = serde_json::from_str(list).unwrap_or_default();
+        assert_eq!(names, Event::ALL.map(|e| e.name().to_owned()), "{module}");
+    }
+
+    #[test]
     fn every_module_the_page_imports_is_served() {
         // A module imported but not listed here would 404 and break the page silently.
         for asset in ASSETS
             .iter()
             .filter(|a| a.name.ends_with(".js") || a.name.ends_with(".html"))
         {
-            let text = std::str::from_utf8(asset.body).unwrap_or("");
+            let text = std::str::from_utf8(&asset.body).unwrap_or("");
             for part in text.split("'./").skip(1) {
                 if let Some(name) = part.split('\'').next()
                     && name.ends_with(".js")

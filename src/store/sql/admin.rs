@@ -4,7 +4,7 @@
 //! one that did not happen.
 
 use super::rows::UserRow;
-use super::{Db, SqlStore, map_error};
+use super::{SqlStore, begin_write, map_error};
 use crate::domain::user::{Account, STATUS_DISABLED, join_roles, parse_roles};
 use crate::store::{AuditRecord, StoreError};
 use serde_json::{Map, Value, json};
@@ -110,10 +110,7 @@ impl SqlStore {
         now_ms: i64,
     ) -> Result<Option<AdminChanged>, StoreError> {
         dispatch!(&self.db, pool => async {
-            let mut tx = match &self.db {
-                Db::Sqlite(_) => pool.begin_with("BEGIN IMMEDIATE").await?,
-                _ => pool.begin().await?,
-            };
+            let mut tx = begin_write(pool).await?;
             let row: Option<StatusRoles> =
                 sqlx::query_as(self.sql.admin_user_for_update).bind(user_id).fetch_optional(&mut *tx).await?;
             let Some((old_status, stored_roles)) = row else {

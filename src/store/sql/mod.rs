@@ -269,19 +269,16 @@ impl SqlStore {
 
     /// Inserts a user, with its audit entry in the same transaction.
     pub async fn create_user(&self, user: &NewUser, audit: Option<&AuditRecord>) -> Result<(), StoreError> {
-        for attempt in 1..=DEADLOCK_ATTEMPTS {
-            let result = dispatch!(&self.db, pool => async {
+        retry_on_conflict(|| async {
+            dispatch!(&self.db, pool => async {
                 let mut tx = pool.begin().await?;
                 insert_user!(self.sql.insert_user, user).execute(&mut *tx).await?;
                 audit_in_tx!(self.sql, tx, audit);
                 tx.commit().await
-            }.await);
-            match result {
-                Err(error) if is_deadlock(&error) && attempt < DEADLOCK_ATTEMPTS => continue,
-                other => return other.map_err(map_error),
-            }
-        }
-        Ok(())
+            }.await)
+        })
+        .await
+        .map_err(map_error)
     }
 
     /// Which of these unique values another account already has (the first found, in the
@@ -431,8 +428,40 @@ impl SqlStore {
     }
 }
 
-/// How often a transaction the database broke a deadlock with is run again.
-pub(super) const DEADLOCK_ATTEMPTS: usize = 3;
+/// How many times in all a transaction the database broke a deadlock with is run.
+const DEADLOCK_ATTEMPTS: usize = 3;
+
+/// Runs `transaction` (a closure that runs a whole transaction, from begin to commit) again
+/// while the database aborts it to break a deadlock ([`is_deadlock`]), up to
+/// [`DEADLOCK_ATTEMPTS`] runs in all; any other outcome, or the last attempt's deadlock, is
+/// returned as it is. Only for transactions that are safe to run twice: the aborted one
+/// wrote nothing.
+async fn retry_on_conflict<T, F, Fut>(mut transaction: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match transaction().await {
+            Err(error) if is_deadlock(&error) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Begins a transaction that reads rows and then writes on what it read. SQLite takes the
+/// write lock at `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes cannot
+/// upgrade its lock once another writer has committed (`SQLITE_BUSY_SNAPSHOT` under WAL), so
+/// concurrent callers queue at the start instead. MySQL and PostgreSQL begin normally; their
+/// statements lock the rows they read themselves (`FOR UPDATE`, or a shared lock).
+async fn begin_write<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    if std::any::TypeId::of::<DB>() == std::any::TypeId::of::<sqlx::Sqlite>() {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
 
 /// Whether the database aborted this transaction to break a deadlock or a serialisation
 /// conflict. InnoDB does that to concurrent inserts of one unique value (the shared locks of

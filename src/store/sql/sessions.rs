@@ -2,7 +2,7 @@
 //! recent-revocations feed that every node polls.
 
 use super::queries::POSTGRES_PASSWORD_SESSION;
-use super::{Db, SessionRow, SqlStore, map_error};
+use super::{Db, SessionRow, SqlStore, begin_write, map_error};
 use crate::domain::user::STATUS_ACTIVE;
 use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, SessionCreation, StoreError};
 
@@ -23,11 +23,11 @@ impl SqlStore {
             return Self::create_password_session_postgres(pool, session, checked, audit).await;
         }
         dispatch!(&self.db, pool => async {
-            let mut tx = match (&self.db, &session.checked_password_hash) {
-                // A deferred SQLite transaction that reads and then writes cannot upgrade its
-                // lock once another writer has committed (SQLITE_BUSY_SNAPSHOT under WAL).
-                (Db::Sqlite(_), Some(_)) => pool.begin_with("BEGIN IMMEDIATE").await?,
-                _ => pool.begin().await?,
+            // Only the guarded case reads before it writes.
+            let mut tx = if session.checked_password_hash.is_some() {
+                begin_write(pool).await?
+            } else {
+                pool.begin().await?
             };
             if let Some(checked) = &session.checked_password_hash {
                 let row: Option<(Option<String>, i16)> =
@@ -114,10 +114,7 @@ impl SqlStore {
     pub async fn rotate_refresh_token(&self, request: &RotateRequest<'_>) -> Result<Rotation, StoreError> {
         let r = request;
         dispatch!(&self.db, pool => async {
-            let mut tx = match &self.db {
-                Db::Sqlite(_) => pool.begin_with("BEGIN IMMEDIATE").await?,
-                _ => pool.begin().await?,
-            };
+            let mut tx = begin_write(pool).await?;
             let row: Option<RefreshRow> =
                 sqlx::query_as(self.sql.refresh_lookup).bind(r.old_hash).fetch_optional(&mut *tx).await?;
             let Some((session_id, expires_at, used_at, user_id, revoked_at)) = row else {

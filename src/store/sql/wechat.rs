@@ -1,6 +1,6 @@
 //! WeChat identities, the phone number WeChat vouches for, and single-use OAuth states.
 
-use super::{DEADLOCK_ATTEMPTS, SqlStore, is_deadlock, map_error};
+use super::{SqlStore, map_error, retry_on_conflict};
 use crate::store::{AuditRecord, NewUser, StoreError};
 
 /// A WeChat identity to store.
@@ -51,14 +51,9 @@ impl SqlStore {
         identity: &NewIdentity,
         audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
-        for attempt in 1..=DEADLOCK_ATTEMPTS {
-            let result = self.create_wechat_user_once(user, identity, audit).await;
-            match result {
-                Err(error) if is_deadlock(&error) && attempt < DEADLOCK_ATTEMPTS => continue,
-                other => return other.map_err(map_error),
-            }
-        }
-        Ok(())
+        retry_on_conflict(|| self.create_wechat_user_once(user, identity, audit))
+            .await
+            .map_err(map_error)
     }
 
     async fn create_wechat_user_once(

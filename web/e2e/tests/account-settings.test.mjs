@@ -3,8 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createUser, screenshot, unique } from '../harness.mjs';
 import {
+  createUser,
+  screenshot,
+  unique,
   env,
   useServer,
   newUser,
@@ -19,7 +21,7 @@ import {
   profileHeading,
   signedOutWithin,
   withApiSession,
-} from '../account-helpers.mjs';
+} from '../harness.mjs';
 
 useServer();
 

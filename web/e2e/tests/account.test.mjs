@@ -5,8 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createUser, screenshot, unique, totp } from '../harness.mjs';
 import {
+  createUser,
+  screenshot,
+  unique,
+  totp,
   env,
   useServer,
   newUser,
@@ -22,7 +25,7 @@ import {
   signedOutWithin,
   nextTotp,
   currentStep,
-} from '../account-helpers.mjs';
+} from '../harness.mjs';
 
 useServer();
 

@@ -5,8 +5,21 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHufu, createUser, launchBrowser, screenshot, unique } from '../harness.mjs';
-import { PASSWORD, request, registerUsers, registerUser, apiToken, adminGet, signIn, nav } from '../admin-helpers.mjs';
+import {
+  startHufu,
+  createUser,
+  launchBrowser,
+  screenshot,
+  unique,
+  PASSWORD,
+  request,
+  registerUsers,
+  registerUser,
+  apiToken,
+  adminGet,
+  openAndSignIn,
+  mainNav,
+} from '../harness.mjs';
 
 let hufu;
 let browser;
@@ -58,8 +71,8 @@ function sideways(page) {
 test('search and paging: counts, Previous/Next disabled at the ends, state in the hash, q and status narrow', async () => {
   const context = await browser.newContext({ locale: 'en-US' });
   const page = await context.newPage();
-  await signIn(page, hufu, admin.username);
-  await nav(page).getByRole('link', { name: 'Users' }).click();
+  await openAndSignIn(page, hufu, admin.username);
+  await mainNav(page).getByRole('link', { name: 'Users' }).click();
   await page.getByRole('heading', { name: 'Users' }).waitFor();
   const api = await adminGet(hufu, admin.token, `/api/v1/admin/users?q=${prefix}&per_page=10`);
   assert.equal(api.total, 25);
@@ -142,10 +155,10 @@ test('a non-admin sees no admin screens, and a direct visit goes back to the pro
   const plain = await registerUser(hufu, 'plain');
   const context = await browser.newContext({ locale: 'en-US' });
   const page = await context.newPage();
-  await signIn(page, hufu, plain.username);
-  await nav(page).getByRole('link', { name: 'Profile' }).waitFor();
-  assert.equal(await nav(page).getByRole('link', { name: 'Users' }).count(), 0);
-  assert.equal(await nav(page).getByRole('link', { name: 'Audit log' }).count(), 0);
+  await openAndSignIn(page, hufu, plain.username);
+  await mainNav(page).getByRole('link', { name: 'Profile' }).waitFor();
+  assert.equal(await mainNav(page).getByRole('link', { name: 'Users' }).count(), 0);
+  assert.equal(await mainNav(page).getByRole('link', { name: 'Audit log' }).count(), 0);
   for (const hash of ['#/admin/users', '#/admin/audit', `#/admin/user?id=${plain.id}`]) {
     await page.evaluate((h) => (location.hash = h), hash);
     await page.getByRole('heading', { name: 'Profile' }).waitFor();
@@ -169,7 +182,7 @@ test('on a phone (390×844): the users list and the audit log, in English and Ch
     await page.getByLabel(zh ? '用户名、邮箱或手机号' : 'Username, email or phone').fill(admin.username);
     await page.getByLabel(zh ? '密码' : 'Password').fill(PASSWORD);
     await page.getByRole('button', { name: zh ? '登录' : 'Sign in' }).click();
-    await nav(page).getByRole('link', { name: zh ? '用户管理' : 'Users' }).click();
+    await mainNav(page).getByRole('link', { name: zh ? '用户管理' : 'Users' }).click();
     await page.getByRole('heading', { name: zh ? '用户管理' : 'Users' }).waitFor();
     await page.evaluate((p) => (location.hash = `#/admin/users?q=${p}&per_page=10`), prefix);
     await page.getByRole('navigation', { name: zh ? '分页' : 'Pages' })
@@ -179,7 +192,7 @@ test('on a phone (390×844): the users list and the audit log, in English and Ch
     assert.ok(overflow <= 0, `the users list scrolls sideways by ${overflow}px`);
     await screenshot(page, `admin-phone-users-${zh ? 'zh' : 'en'}`);
 
-    await nav(page).getByRole('link', { name: zh ? '审计日志' : 'Audit log' }).click();
+    await mainNav(page).getByRole('link', { name: zh ? '审计日志' : 'Audit log' }).click();
     await page.getByRole('heading', { name: zh ? '审计日志' : 'Audit log' }).waitFor();
     await page.getByLabel(zh ? '事件' : 'Event').selectOption('admin_update');
     await page.getByLabel(zh ? '每页' : 'Per page').selectOption('10');

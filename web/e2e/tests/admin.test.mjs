@@ -6,8 +6,20 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHufu, createUser, launchBrowser, screenshot, unique } from '../harness.mjs';
-import { PASSWORD, request, registerUser, apiToken, adminGet, signIn, nav } from '../admin-helpers.mjs';
+import {
+  startHufu,
+  createUser,
+  launchBrowser,
+  screenshot,
+  unique,
+  PASSWORD,
+  request,
+  registerUser,
+  apiToken,
+  adminGet,
+  openAndSignIn,
+  mainNav,
+} from '../harness.mjs';
 
 let hufu;
 let browser;
@@ -26,7 +38,7 @@ before(async () => {
   admin = { username, token, id: (await adminGet(hufu, token, '/api/v1/users/profile')).id };
   const context = await browser.newContext({ locale: 'en-US' });
   adminPage = await context.newPage();
-  await signIn(adminPage, hufu, username);
+  await openAndSignIn(adminPage, hufu, username);
 });
 
 after(async () => {
@@ -36,7 +48,7 @@ after(async () => {
 
 /** Opens a user's detail from the Users screen by searching for their username. */
 async function openFromSearch(page, username) {
-  await nav(page).getByRole('link', { name: 'Users' }).click();
+  await mainNav(page).getByRole('link', { name: 'Users' }).click();
   await page.getByRole('heading', { name: 'Users' }).waitFor();
   await page.getByRole('searchbox', { name: 'Username, email or phone contains' }).fill(username);
   await page.getByRole('button', { name: 'Search' }).click();
@@ -50,12 +62,12 @@ test('the issue’s flow: an admin disables a signed-in user, whose page signs o
   const carol = await registerUser(hufu, 'carol');
   const userContext = await browser.newContext({ locale: 'en-US' });
   const userPage = await userContext.newPage();
-  await signIn(userPage, hufu, carol.username);
+  await openAndSignIn(userPage, hufu, carol.username);
   await screenshot(userPage, 'admin-flow-user-profile');
   // A second session of carol's, from node, to learn what the server says once it is revoked.
   const carolToken = await apiToken(hufu, carol.username);
 
-  await nav(adminPage).getByRole('link', { name: 'Users' }).click();
+  await mainNav(adminPage).getByRole('link', { name: 'Users' }).click();
   await adminPage.getByRole('heading', { name: 'Users' }).waitFor();
   await screenshot(adminPage, 'admin-flow-users');
   await openFromSearch(adminPage, carol.username);
@@ -108,8 +120,8 @@ test('granting admin shows the admin screens on the user’s page; revoking hide
   const dave = await registerUser(hufu, 'dave');
   const userContext = await browser.newContext({ locale: 'en-US' });
   const userPage = await userContext.newPage();
-  await signIn(userPage, hufu, dave.username);
-  assert.equal(await nav(userPage).getByRole('link', { name: 'Users' }).count(), 0);
+  await openAndSignIn(userPage, hufu, dave.username);
+  assert.equal(await mainNav(userPage).getByRole('link', { name: 'Users' }).count(), 0);
 
   await adminPage.goto(`${hufu.url}/#/admin/user?id=${dave.id}`);
   await adminPage.getByRole('heading', { name: dave.username }).waitFor();
@@ -129,9 +141,9 @@ test('granting admin shows the admin screens on the user’s page; revoking hide
   // Dave's page shows the admin screens after a reload (the re-check would too, as the
   // revocation below shows), and they work for him.
   await userPage.reload();
-  const usersLink = nav(userPage).getByRole('link', { name: 'Users' });
+  const usersLink = mainNav(userPage).getByRole('link', { name: 'Users' });
   await usersLink.waitFor();
-  await nav(userPage).getByRole('link', { name: 'Audit log' }).waitFor();
+  await mainNav(userPage).getByRole('link', { name: 'Audit log' }).waitFor();
   await usersLink.click();
   await userPage.getByRole('heading', { name: 'Users' }).waitFor();
   await userPage.getByRole('table', { name: 'Users' }).waitFor();
@@ -144,8 +156,8 @@ test('granting admin shows the admin screens on the user’s page; revoking hide
   await adminPage.getByRole('alert').filter({ hasText: 'Roles saved.' }).waitFor();
   assert.deepEqual((await adminGet(hufu, admin.token, `/api/v1/admin/users/${dave.id}`)).roles.sort(), ['support', 'user']);
   await userPage.getByRole('heading', { name: 'Profile' }).waitFor(RECHECK);
-  assert.equal(await nav(userPage).getByRole('link', { name: 'Users' }).count(), 0);
-  assert.equal(await nav(userPage).getByRole('link', { name: 'Audit log' }).count(), 0);
+  assert.equal(await mainNav(userPage).getByRole('link', { name: 'Users' }).count(), 0);
+  assert.equal(await mainNav(userPage).getByRole('link', { name: 'Audit log' }).count(), 0);
   await userPage.evaluate(() => (location.hash = '#/admin/users'));
   await userPage.getByRole('heading', { name: 'Profile' }).waitFor();
   assert.ok(!userPage.url().includes('#/admin/'), `redirected, at ${userPage.url()}`);
@@ -175,7 +187,7 @@ test('an admin cannot remove their own admin role or disable themselves: the ser
   assert.equal(await rolesForm.getByRole('checkbox', { name: 'user' }).getAttribute('aria-invalid'), 'true');
   await screenshot(adminPage, 'admin-self-lockout-roles');
   assert.ok((await adminGet(hufu, admin.token, `/api/v1/admin/users/${admin.id}`)).roles.includes('admin'));
-  assert.equal(await nav(adminPage).getByRole('link', { name: 'Users' }).count(), 1);
+  assert.equal(await mainNav(adminPage).getByRole('link', { name: 'Users' }).count(), 1);
 
   const statusForm = adminPage.getByRole('form', { name: 'Account status' });
   await statusForm.getByRole('button', { name: 'Disable account' }).click();
@@ -186,7 +198,7 @@ test('an admin cannot remove their own admin role or disable themselves: the ser
   await screenshot(adminPage, 'admin-self-lockout-status');
   assert.equal((await adminGet(hufu, admin.token, `/api/v1/admin/users/${admin.id}`)).status, 1);
   // Still signed in and still an administrator.
-  await nav(adminPage).getByRole('link', { name: 'Audit log' }).click();
+  await mainNav(adminPage).getByRole('link', { name: 'Audit log' }).click();
   await adminPage.getByRole('heading', { name: 'Audit log' }).waitFor();
 });
 
