@@ -8,12 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use hufu::catalog::{Lang, Success};
 use hufu::clock::SystemClock;
 use hufu::config::{Argon2Params, JwtAlgorithm, Settings};
 use hufu::domain::tokens::{KeyRing, TokenService};
 use hufu::domain::user::User;
 use hufu::http::envelope::render_success;
-use hufu::http::i18n::{Lang, Success};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,6 @@ use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::domain::accounts::{self, Registration};
 use crate::domain::{admin, keys};
-use crate::http::error::ApiError;
 use crate::secret::SecretString;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -122,12 +121,12 @@ pub fn load_settings(config: Option<&PathBuf>) -> anyhow::Result<Settings> {
 
 /// A domain error as one line: `CODE: text`.
 fn describe(error: crate::domain::error::Error) -> anyhow::Error {
-    let (_, pending) = ApiError::from(error).describe();
-    let details: Vec<String> = pending.details.iter().map(|d| d.en.clone()).collect();
+    let problem = error.problem();
+    let details: Vec<&str> = problem.details.iter().map(|d| d.text.en()).collect();
     if details.len() > 1 {
-        anyhow::anyhow!("{}: {}", pending.error_code, details.join("; "))
+        anyhow::anyhow!("{}: {}", problem.code, details.join("; "))
     } else {
-        anyhow::anyhow!("{}: {}", pending.error_code, pending.en)
+        anyhow::anyhow!("{}: {}", problem.code, problem.text.en())
     }
 }
 

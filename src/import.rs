@@ -9,11 +9,10 @@
 //! whose detail is `{"method": "import"}`.
 
 use crate::domain::audit::{self, Event};
-use crate::domain::error::{Error, FieldError, Reason, UniqueField};
+use crate::domain::error::{FieldError, Reason, UniqueField};
 use crate::domain::password::PasswordHasher;
 use crate::domain::user::join_roles;
 use crate::domain::{ClientContext, Core, validate};
-use crate::http::error::ApiError;
 use crate::store::{Duplicate, NewUser, StoreError};
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -58,11 +57,7 @@ struct Candidate {
 }
 
 fn field_text(field: &'static str, reason: Reason) -> String {
-    let (_, pending) = ApiError::from(Error::Validation(vec![FieldError { field, reason }])).describe();
-    pending
-        .details
-        .first()
-        .map_or_else(|| format!("{field} is not valid"), |d| d.en.clone())
+    FieldError { field, reason }.detail().text.en().to_owned()
 }
 
 /// Checks one line; `Err` is the reason to skip it.

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,5 +1,9 @@
-//! What can go wrong in the domain, in domain words. The HTTP layer turns each variant into a
-//! status, an `error_code` and a localized message in one table (`http::error`).
+//! What can go wrong in the domain, in domain words, and what each failure means to a person:
+//! its stable `error_code` ([`Error::code`]) and its texts and `details` ([`Error::problem`]),
+//! worded by `catalog`. How a transport says it (HTTP status, headers) is not decided here:
+//! this module must not depend on `http` or the command line.
+
+use crate::catalog::{Detail, ErrorCode, Problem, fields, reasons};
 
 /// Why one field was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,26 @@ pub struct FieldError {
     pub field: &'static str,
     /// Why it was refused.
     pub reason: Reason,
+}
+
+impl FieldError {
+    /// This refusal as a `details` entry, in both languages.
+    pub fn detail(&self) -> Detail {
+        let field = self.field;
+        let text = match self.reason {
+            Reason::Required => fields::required(field),
+            Reason::TooShort(min) => fields::too_short(field, min),
+            Reason::TooLong(max) => fields::too_long(field, max),
+            Reason::Invalid => fields::invalid(field),
+            Reason::Taken => fields::taken(field),
+            Reason::SelfLockout => fields::self_lockout(field),
+        };
+        Detail {
+            field: field.into(),
+            reason: self.reason.code(),
+            text,
+        }
+    }
 }
 
 /// A value that must be unique across accounts.
@@ -195,7 +219,103 @@ impl Error {
     pub fn field(field: &'static str, reason: Reason) -> Self {
         Error::Validation(vec![FieldError { field, reason }])
     }
+
+    /// The stable `error_code` this failure is reported with (contract section 6).
+    pub fn code(&self) -> ErrorCode {
+        use ErrorCode as C;
+        match self {
+            Error::Validation(_) => C::ValidationFailed,
+            Error::Taken(UniqueField::Username) => C::UsernameTaken,
+            Error::Taken(UniqueField::Email) => C::EmailTaken,
+            Error::Taken(UniqueField::Phone) => C::PhoneTaken,
+            Error::InvalidCredentials => C::InvalidCredentials,
+            Error::AccountDisabled => C::AccountDisabled,
+            Error::RegistrationDisabled => C::RegistrationDisabled,
+            Error::Token(TokenError::Missing) => C::TokenMissing,
+            Error::Token(TokenError::Malformed) => C::TokenMalformed,
+            // An unknown key is still unknown after a reload: to the client, a bad token.
+            Error::Token(TokenError::Invalid | TokenError::UnknownKey) => C::TokenInvalid,
+            Error::Token(TokenError::Expired) => C::TokenExpired,
+            Error::Token(TokenError::Revoked) => C::TokenRevoked,
+            Error::Refresh(RefreshError::Invalid) => C::RefreshTokenInvalid,
+            Error::Refresh(RefreshError::Expired) => C::RefreshTokenExpired,
+            Error::Refresh(RefreshError::Reused) => C::RefreshTokenReused,
+            Error::NotFound | Error::SessionNotFound => C::NotFound,
+            Error::WechatNotConfigured => C::WechatNotConfigured,
+            Error::Wechat(WechatFailure::CodeInvalid) => C::WechatCodeInvalid,
+            Error::Wechat(WechatFailure::RateLimited) => C::WechatRateLimited,
+            Error::Wechat(WechatFailure::UserBlocked) => C::WechatUserBlocked,
+            Error::Wechat(WechatFailure::Unavailable) => C::WechatUnavailable,
+            Error::Wechat(WechatFailure::Timeout) => C::UpstreamTimeout,
+            Error::WechatDecryptFailed => C::WechatDecryptFailed,
+            Error::WechatAlreadyBound => C::WechatAlreadyBound,
+            Error::LastLoginMethod => C::LastLoginMethod,
+            Error::RedirectUriNotAllowed => C::RedirectUriNotAllowed,
+            Error::OauthStateInvalid => C::OauthStateInvalid,
+            Error::Forbidden => C::Forbidden,
+            Error::MfaInvalid => C::MfaInvalid,
+            Error::RateLimited { .. } => C::RateLimited,
+            Error::Locked { .. } => C::AccountLocked,
+            Error::Busy | Error::Unavailable(_) => C::ServiceUnavailable,
+            Error::Internal(_) => C::InternalError,
+        }
+    }
+
+    /// What a person is told: the code, its text in both languages, and per-field `details`.
+    /// The cause inside `Unavailable` or `Internal` is never part of it (it is only logged).
+    pub fn problem(&self) -> Problem {
+        let code = self.code();
+        match self {
+            Error::Validation(fields) => {
+                let details: Vec<Detail> = fields.iter().map(FieldError::detail).collect();
+                let text = match details.as_slice() {
+                    [] => reasons::VALIDATION_FAILED.into(),
+                    [only] => only.text.clone(),
+                    [first, rest @ ..] => reasons::first_of_many(&first.text, rest.len()),
+                };
+                Problem { code, text, details }
+            }
+            Error::Taken(field) => {
+                let mut problem = Problem::of(code);
+                problem.details.push(Detail {
+                    field: field.field().into(),
+                    reason: Reason::Taken.code(),
+                    text: code.text().into(),
+                });
+                problem
+            }
+            Error::NotFound => Problem::new(code, reasons::USER_NOT_FOUND),
+            Error::SessionNotFound => Problem::new(code, reasons::SESSION_NOT_FOUND),
+            Error::Busy => Problem::new(code, reasons::SIGN_INS_BUSY),
+            Error::Unavailable(_) => Problem::new(code, reasons::DATABASE_UNAVAILABLE),
+            _ => Problem::of(code),
+        }
+    }
 }
 
 /// Shorthand for domain results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_list_every_field_in_both_languages() {
+        let problem = Error::Validation(vec![
+            FieldError {
+                field: "username",
+                reason: Reason::TooShort(3),
+            },
+            FieldError {
+                field: "email",
+                reason: Reason::Invalid,
+            },
+        ])
+        .problem();
+        assert_eq!(problem.details.len(), 2);
+        assert_eq!(problem.details[0].reason, "too_short");
+        assert!(problem.text.en().contains("at least 3") && problem.text.en().contains("and 1 more"));
+        assert!(problem.text.zh().contains("用户名"));
+    }
+}

@@ -9,7 +9,8 @@
 //! serialised twice.
 
 use super::error::{PendingError, for_status};
-use super::i18n::{Lang, Success, status_message};
+use super::i18n::{Success, lang_from_accept_language, status_message};
+use crate::catalog::{ErrorCode, Lang};
 use crate::timefmt::rfc3339_seconds;
 use axum::body::Body;
 use axum::extract::Request;
@@ -89,7 +90,7 @@ struct ErrorBody<'a> {
     code: u16,
     message: &'a str,
     error: &'a str,
-    error_code: &'a str,
+    error_code: ErrorCode,
     request_id: &'a str,
     timestamp: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -109,7 +110,7 @@ pub fn render_success(status: StatusCode, lang: Lang, success: Success, data: By
 }
 
 fn success_body(status: StatusCode, lang: Lang, pending: &PendingSuccess) -> Vec<u8> {
-    let message = pending.success.message(status, lang);
+    let message = pending.success.message(status.as_u16(), lang);
     let timestamp = rfc3339_seconds(time::OffsetDateTime::now_utc());
     let mut out = Vec::with_capacity(pending.data.len() + 96);
     out.extend_from_slice(b"{\"code\":");
@@ -125,22 +126,22 @@ fn success_body(status: StatusCode, lang: Lang, pending: &PendingSuccess) -> Vec
     out
 }
 
-fn error_body(status: StatusCode, lang: Lang, request_id: &str, pending: &PendingError) -> Vec<u8> {
+fn error_body(status: StatusCode, lang: Lang, request_id: &str, PendingError(problem): &PendingError) -> Vec<u8> {
     let timestamp = rfc3339_seconds(time::OffsetDateTime::now_utc());
     let body = ErrorBody {
         code: status.as_u16(),
         message: status_message(status, lang),
-        error: pending.text(lang),
-        error_code: pending.error_code,
+        error: problem.text.get(lang),
+        error_code: problem.code,
         request_id,
         timestamp: &timestamp,
-        details: pending
+        details: problem
             .details
             .iter()
             .map(|d| DetailBody {
                 field: &d.field,
                 reason: d.reason,
-                message: lang.pick(&d.en, &d.zh),
+                message: d.text.get(lang),
             })
             .collect(),
     };
@@ -155,7 +156,7 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
         _ => HeaderValue::from_str(&ulid::Ulid::new().to_string()).unwrap_or(HeaderValue::from_static("0")),
     };
     request.headers_mut().insert(X_REQUEST_ID.clone(), request_id.clone());
-    let lang = Lang::from_accept_language(
+    let lang = lang_from_accept_language(
         request
             .headers()
             .get(header::ACCEPT_LANGUAGE)

@@ -1,12 +1,14 @@
 //! The OpenAPI 3.1 description served at `GET /api/v1/openapi.json`.
 //!
 //! This module owns what the handlers' `#[utoipa::path]` annotations share: the success and
-//! error envelopes as schemas, the `error_code` list, the error-response descriptions, the
-//! bearer security scheme, the tags, and the document's header. The paths themselves come from
-//! the handlers: [`super::router`] registers every route through `utoipa_axum::routes!`, so a
-//! route cannot be served without its operation being in the document. The document is
-//! serialised once, when the router is built, and handed to [`openapi_json`] as bytes.
+//! error envelopes as schemas, the `error_code` enum (taken from `catalog::ErrorCode::ALL`),
+//! the error-response descriptions, the bearer security scheme, the tags, and the document's
+//! header. The paths themselves come from the handlers: [`super::router`] registers every
+//! route through `utoipa_axum::routes!`, so a route cannot be served without its operation
+//! being in the document. The document is serialised once, when the router is built, and
+//! handed to [`openapi_json`] as bytes.
 
+use crate::catalog::ErrorCode;
 use crate::domain::admin::UserPage;
 use crate::domain::audit::Event;
 use crate::domain::sessions::SessionView;
@@ -27,48 +29,6 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 /// Name of the bearer security scheme, as the annotations write `security(("bearer" = []))`.
 pub const BEARER: &str = "bearer";
-
-/// Every `error_code` the service gives (contract section 6 plus the OAuth-specific two).
-/// A unit test below keeps this in step with the error table in `error.rs`.
-pub const ERROR_CODES: &[&str] = &[
-    "VALIDATION_FAILED",
-    "INVALID_JSON",
-    "INVALID_CREDENTIALS",
-    "TOKEN_MISSING",
-    "TOKEN_MALFORMED",
-    "TOKEN_INVALID",
-    "TOKEN_EXPIRED",
-    "TOKEN_REVOKED",
-    "REFRESH_TOKEN_INVALID",
-    "REFRESH_TOKEN_EXPIRED",
-    "REFRESH_TOKEN_REUSED",
-    "MFA_INVALID",
-    "FORBIDDEN",
-    "ACCOUNT_DISABLED",
-    "REGISTRATION_DISABLED",
-    "WECHAT_USER_BLOCKED",
-    "NOT_FOUND",
-    "METHOD_NOT_ALLOWED",
-    "USERNAME_TAKEN",
-    "EMAIL_TAKEN",
-    "PHONE_TAKEN",
-    "WECHAT_ALREADY_BOUND",
-    "LAST_LOGIN_METHOD",
-    "BODY_TOO_LARGE",
-    "UNSUPPORTED_MEDIA_TYPE",
-    "ACCOUNT_LOCKED",
-    "RATE_LIMITED",
-    "WECHAT_RATE_LIMITED",
-    "WECHAT_CODE_INVALID",
-    "WECHAT_DECRYPT_FAILED",
-    "REDIRECT_URI_NOT_ALLOWED",
-    "OAUTH_STATE_INVALID",
-    "WECHAT_NOT_CONFIGURED",
-    "WECHAT_UNAVAILABLE",
-    "UPSTREAM_TIMEOUT",
-    "SERVICE_UNAVAILABLE",
-    "INTERNAL_ERROR",
-];
 
 /// Descriptions of error responses, named for what they cover; the annotations pair each
 /// with `body = ErrorEnvelope`.
@@ -200,7 +160,7 @@ pub struct ErrorDetail {
 fn error_code_schema() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
         .description(Some("The stable machine-readable reason (contract section 6)."))
         .into()
 }
@@ -299,29 +259,87 @@ pub async fn openapi_json(Extension(spec): Extension<SpecJson>) -> Response {
 mod tests {
     use super::*;
 
-    /// Every error code written in the error table is one the document lists.
+    /// The contract's error codes with their statuses (section 6, and section 9's OAuth two),
+    /// written out again here as a second witness: `ErrorCode` must be exactly this list.
+    const CONTRACT_CODES: &[(&str, u16)] = &[
+        ("VALIDATION_FAILED", 400),
+        ("INVALID_JSON", 400),
+        ("INVALID_CREDENTIALS", 401),
+        ("TOKEN_MISSING", 401),
+        ("TOKEN_MALFORMED", 401),
+        ("TOKEN_INVALID", 401),
+        ("TOKEN_EXPIRED", 401),
+        ("TOKEN_REVOKED", 401),
+        ("REFRESH_TOKEN_INVALID", 401),
+        ("REFRESH_TOKEN_EXPIRED", 401),
+        ("REFRESH_TOKEN_REUSED", 401),
+        ("MFA_INVALID", 401),
+        ("FORBIDDEN", 403),
+        ("ACCOUNT_DISABLED", 403),
+        ("REGISTRATION_DISABLED", 403),
+        ("WECHAT_USER_BLOCKED", 403),
+        ("NOT_FOUND", 404),
+        ("METHOD_NOT_ALLOWED", 405),
+        ("USERNAME_TAKEN", 409),
+        ("EMAIL_TAKEN", 409),
+        ("PHONE_TAKEN", 409),
+        ("WECHAT_ALREADY_BOUND", 409),
+        ("LAST_LOGIN_METHOD", 409),
+        ("BODY_TOO_LARGE", 413),
+        ("UNSUPPORTED_MEDIA_TYPE", 415),
+        ("ACCOUNT_LOCKED", 423),
+        ("RATE_LIMITED", 429),
+        ("WECHAT_RATE_LIMITED", 429),
+        ("WECHAT_CODE_INVALID", 400),
+        ("WECHAT_DECRYPT_FAILED", 400),
+        ("WECHAT_NOT_CONFIGURED", 501),
+        ("WECHAT_UNAVAILABLE", 503),
+        ("UPSTREAM_TIMEOUT", 504),
+        ("SERVICE_UNAVAILABLE", 503),
+        ("INTERNAL_ERROR", 500),
+        ("REDIRECT_URI_NOT_ALLOWED", 400),
+        ("OAUTH_STATE_INVALID", 400),
+    ];
+
+    /// Every `ErrorCode` is one of the contract's, with the contract's status in the HTTP
+    /// table and a text in both languages; every contract code exists; the document lists
+    /// exactly them.
     #[test]
-    fn the_error_code_list_matches_the_error_table() {
-        let table = include_str!("error.rs");
-        let mut found = Vec::new();
-        // Every stretch between two quote marks: escaped quotes elsewhere in the file make
-        // pairing unreliable, and code between literals is never a bare capitalised word.
-        for piece in table.split('"') {
-            let looks_like_code = piece.len() >= 6 && piece.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
-            if looks_like_code && !found.contains(&piece) {
-                found.push(piece);
-            }
-        }
-        assert!(found.len() > 20, "the scan found too few codes: {found:?}");
-        for code in &found {
+    fn every_error_code_is_the_contracts_with_its_status_and_texts() {
+        for code in ErrorCode::ALL {
+            let contract_status = CONTRACT_CODES
+                .iter()
+                .find(|(wire, _)| *wire == code.as_str())
+                .map(|(_, status)| *status);
+            assert_eq!(
+                contract_status,
+                Some(crate::http::error::status_of(*code).as_u16()),
+                "{code}: not in the contract, or answered with another status than the contract's"
+            );
+            let (en, zh) = code.text();
+            assert!(!en.is_empty(), "{code} has no English text");
             assert!(
-                ERROR_CODES.contains(code),
-                "{code} is in error.rs but not in ERROR_CODES"
+                !zh.is_empty() && zh != en && !zh.is_ascii(),
+                "{code} has no Chinese text"
             );
         }
-        for code in ERROR_CODES {
-            assert!(found.contains(code), "{code} is in ERROR_CODES but not in error.rs");
+        for (wire, _) in CONTRACT_CODES {
+            assert!(
+                ErrorCode::ALL.iter().any(|code| code.as_str() == *wire),
+                "the contract's {wire} is not an ErrorCode"
+            );
         }
+        assert_eq!(ErrorCode::ALL.len(), CONTRACT_CODES.len(), "a code is listed twice");
+
+        let schema = serde_json::to_value(error_code_schema()).unwrap();
+        let listed: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let all: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(listed, all, "the document's error_code enum is not ErrorCode::ALL");
     }
 
     /// No route bypasses `routes!` (and with it the document): the router has no bare `.route(`.
