@@ -14,6 +14,9 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
     };
     let data = dir.path().to_str().unwrap().to_owned();
     let redis = std::env::var("HUFU_TEST_REDIS_URL").unwrap_or_default();
+    // A prefix of this test's own: the per-IP limits count in Redis, and every test (and every
+    // test run on the machine) comes from 127.0.0.1.
+    let prefix = crate::harness::unique_prefix();
     for algorithm in ["HS256", "EdDSA"] {
         let envs = [
             ("HUFU_DATABASE_URL", url.as_str()),
@@ -22,6 +25,7 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
             ("HUFU_JWT_SECRET", "two-nodes-share-this-secret-0123456789"),
             ("HUFU_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
             ("HUFU_REDIS_URL", redis.as_str()),
+            ("HUFU_REDIS_PREFIX", prefix.as_str()),
         ];
         let a = Server::start(&envs);
         let b = Server::start(&envs);
