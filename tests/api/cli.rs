@@ -223,6 +223,8 @@ async fn keys_rotate_adds_a_current_key(backend: Backend) {
     // A node with another encryption key cannot open the keys and refuses to start.
     let mut foreign = envs.to_vec();
     foreign.push(("HUFU_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
+    // Any free port: `serve` binds before it opens the keys, and 8080 may be taken.
+    foreign.push(("HUFU_LISTEN", "127.0.0.1:0"));
     let refused = run(&foreign, &["serve"], None);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("HUFU_ENCRYPTION_KEY"));
