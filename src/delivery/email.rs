@@ -1,0 +1,35 @@
+//! Email: SMTP through lettre (STARTTLS required on `smtp://`, implicit TLS on `smtps://`,
+//! plain only on `smtp+insecure://` for a local relay), or the server log (`log:`).
+
+use super::{DeliveryError, Outgoing};
+
+/// Where email goes.
+#[derive(Debug)]
+pub enum Mailer {
+    /// Written to the server log (local development only; hufu warns at start).
+    Log,
+}
+
+impl Mailer {
+    /// The provider name used in logs and errors.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Mailer::Log => "log",
+        }
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, message: &Outgoing<'_>) -> Result<(), DeliveryError> {
+        match self {
+            Mailer::Log => {
+                tracing::warn!(
+                    to = message.to,
+                    purpose = message.purpose,
+                    code = message.code.expose(),
+                    "email code (log delivery: for local development only)"
+                );
+                Ok(())
+            }
+        }
+    }
+}
