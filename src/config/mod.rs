@@ -6,6 +6,8 @@
 pub mod parse;
 pub mod secrets;
 
+pub use crate::domain::password::Argon2Params;
+
 use crate::secret::SecretString;
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -98,34 +100,6 @@ pub enum LogFormat {
     Json,
     /// Human-readable lines, for a terminal.
     Pretty,
-}
-
-/// argon2id cost parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Argon2Params {
-    /// Memory in KiB (OWASP: 19456).
-    pub memory_kib: u32,
-    /// Passes over memory (OWASP: 2).
-    pub iterations: u32,
-    /// Lanes (OWASP: 1).
-    pub parallelism: u32,
-}
-
-impl Argon2Params {
-    /// OWASP's recommended argon2id setting (m=19 MiB, t=2, p=1).
-    pub const OWASP: Self = Self {
-        memory_kib: 19_456,
-        iterations: 2,
-        parallelism: 1,
-    };
-
-    /// Deliberately weak parameters that make tests fast. Never use them in a deployment:
-    /// the environment cannot select them (see the floor in [`Settings::load`]).
-    pub const INSECURE_FAST_FOR_TESTS_ONLY: Self = Self {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
 }
 
 /// Every setting of one hufu node.
