@@ -10,7 +10,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use hufu::catalog::{Lang, Success};
 use hufu::clock::SystemClock;
-use hufu::config::{Argon2Params, JwtAlgorithm, Settings};
+use hufu::config::{JwtAlgorithm, Settings};
+use hufu::domain::password::Argon2Params;
 use hufu::domain::tokens::{KeyRing, TokenService};
 use hufu::domain::user::User;
 use hufu::http::envelope::render_success;
@@ -68,16 +69,14 @@ fn authenticate(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("dir");
     for algorithm in [JwtAlgorithm::Hs256, JwtAlgorithm::EdDsa] {
-        let settings = Settings {
-            database_url: format!("sqlite://{}", dir.path().join(format!("{algorithm:?}.db")).display()),
-            data_dir: dir.path().to_owned(),
-            jwt_algorithm: algorithm,
-            jwt_secret: Some(hufu::secret::SecretString::new(
-                "bench-secret-bench-secret-bench-secret-00",
-            )),
-            argon2: Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY,
-            ..Settings::default()
-        };
+        let mut settings = Settings::default();
+        settings.database.url = format!("sqlite://{}", dir.path().join(format!("{algorithm:?}.db")).display());
+        settings.server.data_dir = dir.path().to_owned();
+        settings.tokens.jwt_algorithm = algorithm;
+        settings.tokens.jwt_secret = Some(hufu::secret::SecretString::new(
+            "bench-secret-bench-secret-bench-secret-00",
+        ));
+        settings.passwords.argon2 = Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY;
         let state = runtime.block_on(async {
             let store = hufu::app::open_store(&settings).await.expect("store");
             hufu::app::build_state(&settings, store, Arc::new(SystemClock))

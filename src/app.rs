@@ -6,19 +6,18 @@
 use crate::cache::ProfileCache;
 use crate::cache::redis::Redis;
 use crate::clock::Clock;
-use crate::config::{JwtAlgorithm, Settings, secrets};
+use crate::config::{JwtAlgorithm, Settings, names, secrets};
 use crate::crypto::SecretBox;
+use crate::domain::Core;
 use crate::domain::keys::{self, KeyManager};
-use crate::domain::limits::{LimitSettings, Limits};
+use crate::domain::limits::Limits;
 use crate::domain::password::PasswordHasher;
 use crate::domain::tokens::TokenService;
-use crate::domain::{Core, Policy};
 use crate::http::AppState;
 use crate::http::server::ConnectionLimits;
 use crate::id::IdGenerator;
 use crate::metrics::Metrics;
 use crate::store::SqlStore;
-use crate::store::sql::PoolSettings;
 use crate::sync::{self, Peers, Revocations};
 use crate::wechat::client::WechatClient;
 use crate::wechat::state::StateSigner;
@@ -31,13 +30,9 @@ use tokio::net::TcpListener;
 
 /// Opens the database named in the settings and applies migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
-    let pool = PoolSettings {
-        max_connections: settings.database_max_connections,
-        timeout: settings.database_timeout,
-    };
-    let store = SqlStore::connect(&settings.database_url, pool, false)
+    let store = SqlStore::connect(&settings.database.url, settings.database.pool, false)
         .await
-        .context("cannot connect to the database (HUFU_DATABASE_URL)")?;
+        .with_context(|| format!("cannot connect to the database ({})", names::HUFU_DATABASE_URL))?;
     store.migrate().await.context("cannot apply database migrations")?;
     Ok(store)
 }
@@ -45,19 +40,20 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
 /// The encryption key for secrets at rest: configured, or generated once under the data
 /// directory.
 pub fn encryption_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
-    if let Some(key) = settings.encryption_key {
+    let server = &settings.server;
+    if let Some(key) = server.encryption_key {
         return Ok(key);
     }
-    let text = secrets::load_or_create(&settings.data_dir, "encryption_key").with_context(|| {
+    let text = secrets::load_or_create(&server.data_dir, "encryption_key").with_context(|| {
         format!(
             "cannot keep a generated encryption key under {}",
-            settings.data_dir.display()
+            server.data_dir.display()
         )
     })?;
     secrets::decode_key(&text).with_context(|| {
         format!(
             "{} is not 32 bytes of base64",
-            settings.data_dir.join("encryption_key").display()
+            server.data_dir.join("encryption_key").display()
         )
     })
 }
@@ -67,44 +63,45 @@ pub fn encryption_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
 pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let encryption_key = encryption_key(settings)?;
     let secret_box = SecretBox::new(&encryption_key)?;
-    let tokens = match settings.jwt_algorithm {
+    let token_settings = &settings.tokens;
+    let tokens = match token_settings.jwt_algorithm {
         JwtAlgorithm::Hs256 => {
-            let secret = match &settings.jwt_secret {
+            let secret = match &token_settings.jwt_secret {
                 Some(secret) => secret.expose().as_bytes().to_vec(),
-                None => secrets::load_or_create(&settings.data_dir, "jwt_secret")
+                None => secrets::load_or_create(&settings.server.data_dir, "jwt_secret")
                     .with_context(|| {
                         format!(
                             "cannot keep a generated JWT secret under {}",
-                            settings.data_dir.display()
+                            settings.server.data_dir.display()
                         )
                     })?
                     .into_bytes(),
             };
             TokenService::hs256(
                 &secret,
-                &settings.jwt_issuer,
-                &settings.jwt_audience,
-                settings.access_ttl,
+                &token_settings.issuer,
+                &token_settings.audience,
+                token_settings.access_ttl,
                 clock.clone(),
             )
         }
         JwtAlgorithm::EdDsa => {
             keys::ensure_key(&store, &secret_box, clock.unix_millis()).await?;
             let rows = store.signing_keys().await?;
-            let ring = keys::build_ring(&rows, &secret_box, clock.unix_millis(), settings.access_ttl)?;
+            let ring = keys::build_ring(&rows, &secret_box, clock.unix_millis(), token_settings.access_ttl)?;
             TokenService::eddsa(
                 ring,
-                &settings.jwt_issuer,
-                &settings.jwt_audience,
-                settings.access_ttl,
+                &token_settings.issuer,
+                &token_settings.audience,
+                token_settings.access_ttl,
                 clock.clone(),
             )
         }
     };
     let (params, concurrency, queue) = (
-        settings.argon2,
-        settings.password_hash_concurrency,
-        settings.password_hash_queue,
+        settings.passwords.argon2,
+        settings.passwords.hash_concurrency,
+        settings.passwords.hash_queue,
     );
     // Making the dummy hash is one real hash: keep it off the async workers too.
     let metrics = Arc::new(Metrics::new());
@@ -113,34 +110,18 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         .context("invalid argon2 parameters")?;
     hasher.set_duration_histogram(metrics.hash_duration());
     let ids = settings
+        .server
         .node_id
         .map(IdGenerator::new)
         .unwrap_or_else(IdGenerator::random_node);
-    let policy = Policy {
-        password_min_length: settings.password_min_length,
-        require_phone: settings.require_phone,
-        registration_enabled: settings.registration_enabled,
-        default_roles: settings.default_roles.clone(),
-        refresh_ttl: settings.refresh_ttl,
-    };
-    let revocations = Revocations::new(settings.access_ttl);
+    let revocations = Revocations::new(settings.tokens.access_ttl);
     let redis = settings
-        .redis_url
+        .redis
+        .url
         .as_deref()
-        .map(|url| Redis::new(url, &settings.redis_prefix));
-    let cache = ProfileCache::new(redis.clone(), settings.profile_cache_ttl);
-    let limit_settings = LimitSettings {
-        per_minute: [
-            settings.rate_limit_login,
-            settings.rate_limit_register,
-            settings.rate_limit_refresh,
-            settings.rate_limit_wechat,
-        ],
-        lockout_threshold: settings.lockout_threshold,
-        lockout_window: settings.lockout_window,
-        lockout_duration: settings.lockout_duration,
-    };
-    let limits = Limits::new(redis.clone(), limit_settings, clock.clone());
+        .map(|url| Redis::new(url, &settings.redis.prefix));
+    let cache = ProfileCache::new(redis.clone(), settings.cache.profile_ttl);
+    let limits = Limits::new(redis.clone(), settings.limits.clone(), clock.clone());
     let wechat = build_wechat(settings, &encryption_key, redis.clone(), clock.clone(), metrics.clone())?;
     let core = Core {
         store,
@@ -148,7 +129,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         tokens,
         ids,
         clock,
-        policy,
+        policy: settings.accounts.clone(),
         revocations,
         peers: Peers::new(redis.clone()),
         keys: KeyManager::new(secret_box),
@@ -169,7 +150,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
     }
     Ok(AppState {
         core: Arc::new(core),
-        trusted_proxies: settings.trusted_proxies.clone().into(),
+        trusted_proxies: settings.server.trusted_proxies.clone().into(),
         metrics,
     })
 }
@@ -183,10 +164,11 @@ fn build_wechat(
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Wechat> {
-    let client = WechatClient::new(&settings.wechat_api_base, settings.wechat_timeout)
+    let wechat = &settings.wechat;
+    let client = WechatClient::new(&wechat.api_base, wechat.timeout)
         .context("cannot build the WeChat client")?
         .with_metrics(metrics);
-    let mini_program = match (&settings.wechat_appid, &settings.wechat_secret) {
+    let mini_program = match (&wechat.appid, &wechat.secret) {
         (Some(appid), Some(secret)) => Some(MiniProgram {
             appid: appid.clone(),
             secret: secret.clone(),
@@ -194,16 +176,16 @@ fn build_wechat(
         }),
         _ => None,
     };
-    let website = match (&settings.wechat_oauth_appid, &settings.wechat_oauth_secret) {
+    let website = match (&wechat.oauth_appid, &wechat.oauth_secret) {
         (Some(appid), Some(secret)) => Some(Website {
             appid: appid.clone(),
             secret: secret.clone(),
-            redirects: settings
-                .wechat_oauth_redirects
+            redirects: wechat
+                .oauth_redirects
                 .iter()
                 .map(|entry| {
                     url::Url::parse(entry)
-                        .with_context(|| format!("invalid setting HUFU_WECHAT_OAUTH_REDIRECTS: {entry:?}"))
+                        .with_context(|| format!("invalid setting {}: {entry:?}", names::HUFU_WECHAT_OAUTH_REDIRECTS))
                 })
                 .collect::<anyhow::Result<_>>()?,
         }),
@@ -214,8 +196,8 @@ fn build_wechat(
         mini_program,
         website,
         states: StateSigner::new(encryption_key),
-        open_base: settings.wechat_open_base.clone(),
-        public_url: settings.public_base_url().trim_end_matches('/').to_owned(),
+        open_base: wechat.open_base.clone(),
+        public_url: settings.server.public_base_url().trim_end_matches('/').to_owned(),
     })
 }
 
@@ -274,7 +256,7 @@ async fn metrics_upkeep(metrics: Arc<Metrics>) {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests
-/// for at most `settings.shutdown_timeout` and closes the database pool.
+/// for at most `settings.server.shutdown_timeout` and closes the database pool.
 ///
 /// Once `shutdown` resolves the listener is closed (new connections are refused), idle
 /// keep-alive connections are closed, and each connection with a request in progress
@@ -288,11 +270,11 @@ pub async fn serve(
     settings: &Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = crate::http::router(state.clone(), settings.request_timeout);
+    let router = crate::http::router(state.clone(), settings.server.request_timeout);
     let background = spawn_background(state.clone());
     let limits = ConnectionLimits {
-        header_read_timeout: settings.header_read_timeout,
-        shutdown_timeout: settings.shutdown_timeout,
+        header_read_timeout: settings.server.header_read_timeout,
+        shutdown_timeout: settings.server.shutdown_timeout,
     };
     crate::http::server::serve_connections(listener, router, limits, shutdown).await;
     for task in background {

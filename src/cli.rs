@@ -3,7 +3,7 @@
 
 use crate::app;
 use crate::clock::SystemClock;
-use crate::config::Settings;
+use crate::config::{Settings, names};
 use crate::domain::accounts::{self, Registration};
 use crate::domain::{admin, keys};
 use crate::secret::SecretString;
@@ -234,15 +234,15 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let mut settings = settings;
-            let listener = tokio::net::TcpListener::bind(settings.listen)
+            let listener = tokio::net::TcpListener::bind(settings.server.listen)
                 .await
-                .with_context(|| format!("cannot listen on {} (HUFU_LISTEN)", settings.listen))?;
+                .with_context(|| format!("cannot listen on {} ({})", settings.server.listen, names::HUFU_LISTEN))?;
             // With port 0 the real port is only known now; the default public URL uses it.
-            settings.listen = listener.local_addr().unwrap_or(settings.listen);
+            settings.server.listen = listener.local_addr().unwrap_or(settings.server.listen);
             let store = app::open_store(&settings).await?;
             let state = app::build_state(&settings, store, Arc::new(SystemClock)).await?;
             tracing::info!(
-                listen = %settings.listen,
+                listen = %settings.server.listen,
                 database = state.core.store.dialect().name(),
                 "hufu is serving"
             );

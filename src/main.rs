@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         }
     };
     // Held until main returns, so the last lines are written out.
-    let _log_writer = hufu::telemetry::init(settings.log_format);
+    let _log_writer = hufu::telemetry::init(settings.server.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -14,7 +14,7 @@ mod server;
 use anyhow::Context;
 use bytes::Bytes;
 use clap::Parser;
-use hufu::config::Settings;
+use hufu::config::{Settings, names};
 use load::{Call, MakeCall, Outcome};
 use serde::Serialize;
 use server::Server;
@@ -121,7 +121,7 @@ async fn seed(settings: &Settings, run: &str, users: usize, hash: &str) -> anyho
     let store = hufu::app::open_store(settings).await?;
     let hash = hash.to_owned();
     let started = Instant::now();
-    let concurrency = if settings.database_url.starts_with("sqlite") {
+    let concurrency = if settings.database.url.starts_with("sqlite") {
         1
     } else {
         16
@@ -216,12 +216,10 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         }
     });
 
-    let mut seed_settings = Settings {
-        database_url: database_url.clone(),
-        data_dir: dir.path().to_owned(),
-        ..Settings::default()
-    };
-    seed_settings.database_max_connections = 16;
+    let mut seed_settings = Settings::default();
+    seed_settings.database.url = database_url.clone();
+    seed_settings.server.data_dir = dir.path().to_owned();
+    seed_settings.database.pool.max_connections = 16;
     // The hash the users are seeded with is the one the bench verifies for the hash bound.
     let verifier = Arc::new(bound::Verifier::new(PASSWORD)?);
     seed(&seed_settings, &run, args.users, verifier.hash())
@@ -229,20 +227,25 @@ async fn bench(mut args: Args) -> anyhow::Result<()> {
         .context("seeding users")?;
 
     let mut envs = vec![
-        ("HUFU_DATABASE_URL".to_owned(), database_url.clone()),
-        ("HUFU_DATA_DIR".to_owned(), dir.path().display().to_string()),
+        (names::HUFU_DATABASE_URL.to_owned(), database_url.clone()),
+        (names::HUFU_DATA_DIR.to_owned(), dir.path().display().to_string()),
         (
-            "HUFU_JWT_SECRET".to_owned(),
+            names::HUFU_JWT_SECRET.to_owned(),
             "bench-secret-bench-secret-bench-secret-00".to_owned(),
         ),
-        ("HUFU_REQUIRE_PHONE".to_owned(), "false".to_owned()),
+        (names::HUFU_REQUIRE_PHONE.to_owned(), "false".to_owned()),
     ];
-    for limit in ["LOGIN", "REGISTER", "REFRESH", "WECHAT"] {
-        envs.push((format!("HUFU_RATE_LIMIT_{limit}"), "1000000".to_owned()));
+    for limit in [
+        names::HUFU_RATE_LIMIT_LOGIN,
+        names::HUFU_RATE_LIMIT_REGISTER,
+        names::HUFU_RATE_LIMIT_REFRESH,
+        names::HUFU_RATE_LIMIT_WECHAT,
+    ] {
+        envs.push((limit.to_owned(), "1000000".to_owned()));
     }
     if let Some(redis) = &args.redis_url {
-        envs.push(("HUFU_REDIS_URL".to_owned(), redis.clone()));
-        envs.push(("HUFU_REDIS_PREFIX".to_owned(), format!("bench{run}:")));
+        envs.push((names::HUFU_REDIS_URL.to_owned(), redis.clone()));
+        envs.push((names::HUFU_REDIS_PREFIX.to_owned(), format!("bench{run}:")));
     }
     let server = Server::start(&binary, &envs)?;
     let addr = server.addr;

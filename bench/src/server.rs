@@ -1,5 +1,6 @@
 //! Starting the real `hufu` binary for a run, and reading its memory use.
 
+use hufu::config::names;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -18,8 +19,8 @@ impl Server {
         let mut command = Command::new(binary);
         command
             .arg("serve")
-            .env("HUFU_LISTEN", "127.0.0.1:0")
-            .env("HUFU_LOG_FORMAT", "json")
+            .env(names::HUFU_LISTEN, "127.0.0.1:0")
+            .env(names::HUFU_LOG_FORMAT, "json")
             // BENCH_HUFU_LOG=info measures the cost of the request log (one line per request).
             .env(
                 "RUST_LOG",

@@ -1,7 +1,23 @@
-//! Parsers for setting values: durations, booleans, numbers, lists. Each returns a message
-//! that the caller prefixes with the setting's name, so a bad setting is one clear line.
+//! Parsers for setting values: durations, booleans, numbers, lists, and the checks of single
+//! settings (URL prefixes, role names, the JWT secret's length…). Each returns a message that
+//! the loader prefixes with the setting's name, so a bad setting is one clear line. They know
+//! no setting's name: the declaration (`config::sections`) says which parser a setting uses.
 
+use super::{JwtAlgorithm, LogFormat};
+use crate::secret::SecretString;
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// The shortest timeout: the drivers' fields are milliseconds.
+pub const MILLI: Duration = Duration::from_millis(1);
+/// The shortest lifetime: lifetimes are whole seconds in tokens.
+pub const SECOND: Duration = Duration::from_secs(1);
+/// The longest timeout, so a typo cannot produce a driver panic.
+pub const HOUR: Duration = Duration::from_secs(3_600);
+/// The longest lifetime.
+pub const YEAR: Duration = Duration::from_secs(366 * 86_400);
 
 /// Parses `900s`, `15m`, `24h`, `7d`, `250ms`, or a bare number of seconds.
 pub fn duration(raw: &str) -> Result<Duration, String> {
@@ -79,6 +95,141 @@ pub fn list(raw: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A trimmed text.
+pub fn text(raw: &str) -> Result<String, String> {
+    Ok(raw.trim().to_owned())
+}
+
+/// A trimmed secret.
+pub fn secret(raw: &str) -> Result<SecretString, String> {
+    Ok(SecretString::new(raw.trim()))
+}
+
+/// A path (trimmed).
+pub fn path(raw: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(raw.trim()))
+}
+
+/// An address like `127.0.0.1:8080`.
+pub fn socket_addr(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim()
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("expected an address like 127.0.0.1:8080, got {raw:?}"))
+}
+
+/// A database URL of a supported driver.
+pub fn database_url(raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    let known = ["sqlite:", "mysql://", "mariadb://", "postgres://", "postgresql://"];
+    if known.iter().any(|p| v.starts_with(p)) {
+        Ok(v.to_owned())
+    } else {
+        Err(format!("expected sqlite://PATH, mysql://… or postgres://…, got {v:?}"))
+    }
+}
+
+/// A Redis URL, single or Cluster.
+pub fn redis_url(raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if ["redis://", "rediss://", "redis+cluster://", "rediss+cluster://"]
+        .iter()
+        .any(|p| v.starts_with(p))
+    {
+        Ok(v.to_owned())
+    } else {
+        Err(format!("expected redis://… or redis+cluster://host1,host2…, got {v:?}"))
+    }
+}
+
+/// A Redis key prefix: braces would change the keys' Cluster slots, spaces break nothing but
+/// are surely a mistake.
+pub fn redis_prefix(raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if v.is_empty() || v.len() > 64 || v.contains(|c: char| c.is_whitespace() || c == '{' || c == '}') {
+        Err(format!(
+            "expected up to 64 characters without spaces or braces, got {v:?}"
+        ))
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+/// An HS256 secret of at least 32 bytes, taken as given (not trimmed).
+pub fn jwt_secret(raw: &str) -> Result<SecretString, String> {
+    if raw.len() < 32 {
+        Err(format!("must be at least 32 bytes, got {}", raw.len()))
+    } else {
+        Ok(SecretString::new(raw))
+    }
+}
+
+/// `HS256` or `EdDSA`.
+pub fn jwt_algorithm(raw: &str) -> Result<JwtAlgorithm, String> {
+    match raw.trim() {
+        "HS256" => Ok(JwtAlgorithm::Hs256),
+        "EdDSA" => Ok(JwtAlgorithm::EdDsa),
+        other => Err(format!("expected HS256 or EdDSA, got {other:?}")),
+    }
+}
+
+/// `json` or `pretty`.
+pub fn log_format(raw: &str) -> Result<LogFormat, String> {
+    match raw.trim() {
+        "json" => Ok(LogFormat::Json),
+        "pretty" => Ok(LogFormat::Pretty),
+        other => Err(format!("expected json or pretty, got {other:?}")),
+    }
+}
+
+/// A comma-separated list of at least one role name, checked and de-duplicated.
+pub fn roles(raw: &str) -> Result<Vec<String>, String> {
+    let names = list(raw);
+    if names.is_empty() {
+        return Err("expected a comma-separated list of at least one role name".to_owned());
+    }
+    crate::domain::admin::role_list(&names)
+        .map_err(|_| format!("role names are 1-32 of lower-case letters, digits, _ and -, got {raw:?}"))
+}
+
+/// A comma-separated list of IP addresses or CIDR ranges.
+pub fn ip_nets(raw: &str) -> Result<Vec<IpNet>, String> {
+    list(raw)
+        .into_iter()
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("expected IP addresses or CIDR ranges, got {item:?}"))
+        })
+        .collect()
+}
+
+/// A comma-separated list of http(s) URLs.
+pub fn http_urls(raw: &str) -> Result<Vec<String>, String> {
+    let entries = list(raw);
+    match entries
+        .iter()
+        .find(|e| !(e.starts_with("http://") || e.starts_with("https://")))
+    {
+        Some(bad) => Err(format!("entries must be http(s) URLs, got {bad:?}")),
+        None => Ok(entries),
+    }
+}
+
+/// An http(s) URL, without a trailing `/`.
+pub fn http_url(raw: &str) -> Result<String, String> {
+    let v = raw.trim().trim_end_matches('/');
+    if v.starts_with("http://") || v.starts_with("https://") {
+        Ok(v.to_owned())
+    } else {
+        Err(format!("expected an http:// or https:// URL, got {raw:?}"))
+    }
+}
+
+/// A 32-byte key in base64.
+pub fn key(raw: &str) -> Result<[u8; 32], String> {
+    super::secrets::decode_key(raw).ok_or_else(|| "expected 32 bytes in base64".to_owned())
 }
 
 /// Percent-encodes a URL user-info part (user name or password) built from the seed

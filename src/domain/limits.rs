@@ -37,11 +37,17 @@ impl Action {
     }
 }
 
-/// The configured numbers.
+/// The configured numbers (their defaults are declared with the settings, in `config`).
 #[derive(Debug, Clone)]
 pub struct LimitSettings {
-    /// Requests per minute per IP: login, register, refresh, WeChat.
-    pub per_minute: [u32; 4],
+    /// Requests per minute per IP to `POST /auth/login`.
+    pub login_per_minute: u32,
+    /// Requests per minute per IP to `POST /auth/register`.
+    pub register_per_minute: u32,
+    /// Requests per minute per IP to `POST /auth/refresh`.
+    pub refresh_per_minute: u32,
+    /// Requests per minute per IP to the WeChat endpoints.
+    pub wechat_per_minute: u32,
     /// Failed sign-ins before an identifier is locked.
     pub lockout_threshold: u32,
     /// Window in which failures are counted.
@@ -81,7 +87,13 @@ impl Limits {
     }
 
     fn limit(&self, action: Action) -> u32 {
-        self.settings.per_minute[action as usize]
+        let s = &self.settings;
+        match action {
+            Action::Login => s.login_per_minute,
+            Action::Register => s.register_per_minute,
+            Action::Refresh => s.refresh_per_minute,
+            Action::Wechat => s.wechat_per_minute,
+        }
     }
 
     /// Counts a request from `ip` to `action`; refuses it with `RateLimited` past the limit.
@@ -204,7 +216,10 @@ mod tests {
 
     fn limits(per_minute: u32) -> Limits {
         let settings = LimitSettings {
-            per_minute: [per_minute; 4],
+            login_per_minute: per_minute,
+            register_per_minute: per_minute,
+            refresh_per_minute: per_minute,
+            wechat_per_minute: per_minute,
             lockout_threshold: 2,
             lockout_window: Duration::from_secs(900),
             lockout_duration: Duration::from_secs(900),

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokens::TokenService;
 
-/// Account rules taken from the settings.
+/// Account rules: the `accounts` section of the settings (its defaults are declared there).
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// Shortest password (code points).

@@ -15,12 +15,39 @@
 //! bcrypt hash accepts any password with the same first 72 bytes until that upgrade; new
 //! passwords are always argon2id over the whole password.
 
-use crate::config::Argon2Params;
 use crate::secret::SecretString;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory in KiB (OWASP: 19456).
+    pub memory_kib: u32,
+    /// Passes over memory (OWASP: 2).
+    pub iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub parallelism: u32,
+}
+
+impl Argon2Params {
+    /// OWASP's recommended argon2id setting (m=19 MiB, t=2, p=1).
+    pub const OWASP: Self = Self {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    /// Deliberately weak parameters that make tests fast. Never use them in a deployment:
+    /// the settings cannot select them (`HUFU_ARGON2_MEMORY_KIB` has a floor of 7 MiB).
+    pub const INSECURE_FAST_FOR_TESTS_ONLY: Self = Self {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+}
 
 /// Why a hash could not be computed.
 #[derive(Debug, thiserror::Error)]

@@ -210,7 +210,7 @@ async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: 
 }
 
 async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backend) {
-    let Some(closed) = TestApp::spawn_with(backend, |s| s.registration_enabled = false).await else {
+    let Some(closed) = TestApp::spawn_with(backend, |s| s.accounts.registration_enabled = false).await else {
         return;
     };
     closed
@@ -219,8 +219,8 @@ async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backe
         .expect_error(403, "REGISTRATION_DISABLED");
 
     let Some(app) = TestApp::spawn_with(backend, |s| {
-        s.require_phone = false;
-        s.password_min_length = 10;
+        s.accounts.require_phone = false;
+        s.accounts.password_min_length = 10;
     })
     .await
     else {

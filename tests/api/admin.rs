@@ -495,7 +495,7 @@ async fn bad_patch_bodies_change_nothing(backend: Backend) {
 
 async fn default_roles_setting_applies_to_new_registrations(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |s| {
-        s.default_roles = vec!["member".into(), "beta".into()];
+        s.accounts.default_roles = vec!["member".into(), "beta".into()];
     })
     .await
     else {
@@ -517,12 +517,12 @@ async fn default_roles_setting_applies_to_new_registrations(backend: Backend) {
 /// A second node over the first one's database, Redis prefix, secrets and data directory.
 async fn second_node(first: &TestApp) -> TestApp {
     let mut settings = first.settings.clone();
-    settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let store = hufu::app::open_store(&settings)
         .await
         .expect("open the shared database");
     let node = TestApp::start(Backend::Sqlite, settings, store, tempfile::tempdir().unwrap()).await;
-    if first.settings.redis_url.is_some() {
+    if first.settings.redis.url.is_some() {
         node.wait_for_events().await;
     }
     node

@@ -220,7 +220,7 @@ async fn a_refused_change_writes_no_audit_entry(backend: Backend) {
 }
 
 async fn a_lock_is_recorded_once_when_it_starts(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.lockout_threshold = 2).await else {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 2).await else {
         return;
     };
     let admin = admin_token(&app).await;

@@ -16,7 +16,7 @@ on_every_store!(
 );
 
 async fn eddsa_app(backend: Backend) -> Option<TestApp> {
-    TestApp::spawn_with(backend, |s| s.jwt_algorithm = JwtAlgorithm::EdDsa).await
+    TestApp::spawn_with(backend, |s| s.tokens.jwt_algorithm = JwtAlgorithm::EdDsa).await
 }
 
 async fn jwks(app: &TestApp) -> Value {

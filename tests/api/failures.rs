@@ -24,8 +24,8 @@ async fn black_hole() -> std::net::SocketAddr {
 async fn app_over(url: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(url, dir.path());
-    settings.database_timeout = Duration::from_millis(500);
-    let store = SqlStore::connect(url, pool(settings.database_timeout), true)
+    settings.database.pool.timeout = Duration::from_millis(500);
+    let store = SqlStore::connect(url, pool(settings.database.pool.timeout), true)
         .await
         .unwrap();
     TestApp::start(Backend::Sqlite, settings, store, dir).await

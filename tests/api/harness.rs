@@ -12,7 +12,9 @@
 
 use hufu::app;
 use hufu::clock::ManualClock;
-use hufu::config::{Argon2Params, Settings};
+use hufu::config::{DatabaseSettings, PasswordSettings, ServerSettings, Settings, TokenSettings};
+use hufu::domain::limits::LimitSettings;
+use hufu::domain::password::Argon2Params;
 use hufu::http::AppState;
 use hufu::store::SqlStore;
 use hufu::store::sql::PoolSettings;
@@ -237,21 +239,39 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, tempfile::TempD
 
 /// Test settings: cheap argon2 (named so nobody ships them), a fixed secret, port 0.
 pub fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings {
+    let defaults = Settings::default();
     Settings {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: database_url.to_owned(),
-        jwt_secret: Some(hufu::secret::SecretString::new(
-            "test-secret-test-secret-test-secret-0123",
-        )),
-        data_dir: data_dir.to_owned(),
-        argon2: Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY,
-        database_max_connections: 8,
+        server: ServerSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_owned(),
+            ..defaults.server
+        },
+        database: DatabaseSettings {
+            url: database_url.to_owned(),
+            pool: PoolSettings {
+                max_connections: 8,
+                ..defaults.database.pool
+            },
+        },
+        tokens: TokenSettings {
+            jwt_secret: Some(hufu::secret::SecretString::new(
+                "test-secret-test-secret-test-secret-0123",
+            )),
+            ..defaults.tokens
+        },
+        passwords: PasswordSettings {
+            argon2: Argon2Params::INSECURE_FAST_FOR_TESTS_ONLY,
+            ..defaults.passwords
+        },
         // Tests hammer the endpoints from one IP; the limit tests set their own numbers.
-        rate_limit_login: 1_000_000,
-        rate_limit_register: 1_000_000,
-        rate_limit_refresh: 1_000_000,
-        rate_limit_wechat: 1_000_000,
-        ..Settings::default()
+        limits: LimitSettings {
+            login_per_minute: 1_000_000,
+            register_per_minute: 1_000_000,
+            refresh_per_minute: 1_000_000,
+            wechat_per_minute: 1_000_000,
+            ..defaults.limits
+        },
+        ..defaults
     }
 }
 
@@ -346,8 +366,8 @@ impl TestApp {
             CacheMode::Redis => Some(redis_url()?),
         };
         let app = Self::spawn_with(Backend::Sqlite, |s| {
-            s.redis_url = redis;
-            s.redis_prefix = unique_prefix();
+            s.redis.url = redis;
+            s.redis.prefix = unique_prefix();
             adjust(s);
         })
         .await?;
@@ -379,9 +399,11 @@ impl TestApp {
     /// Starts hufu over an already-built store (e.g. one pointing at a dead server).
     pub async fn start(backend: Backend, mut settings: Settings, store: SqlStore, dir: tempfile::TempDir) -> TestApp {
         let clock = ManualClock::starting_now();
-        let listener = tokio::net::TcpListener::bind(settings.listen).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(settings.server.listen)
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        settings.listen = addr;
+        settings.server.listen = addr;
         let state = app::build_state(&settings, store, Arc::new(clock.clone()))
             .await
             .expect("build state");

@@ -5,7 +5,7 @@
 use crate::harness::{Backend, fresh_database, read};
 use crate::on_every_store;
 use crate::process::{Server, run};
-use hufu::config::Argon2Params;
+use hufu::domain::password::Argon2Params;
 use hufu::domain::password::PasswordHasher;
 use hufu::secret::SecretString;
 use serde_json::json;

@@ -344,8 +344,8 @@ async fn an_mfa_token_works_once_and_expires(backend: Backend) {
 
 async fn wrong_codes_count_toward_the_lockout(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |s| {
-        s.lockout_threshold = 3;
-        s.lockout_duration = Duration::from_secs(600);
+        s.limits.lockout_threshold = 3;
+        s.limits.lockout_duration = Duration::from_secs(600);
     })
     .await
     else {
@@ -367,7 +367,7 @@ async fn wrong_codes_count_toward_the_lockout(backend: Backend) {
 }
 
 async fn alternating_identifiers_does_not_multiply_guesses(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.lockout_threshold = 3).await else {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 3).await else {
         return;
     };
     let user = mfa_user(&app, "mfaswap").await;
@@ -454,7 +454,7 @@ async fn the_secret_is_sealed_at_rest(backend: Backend) {
     assert!(row.secret.starts_with("v1."), "crate::crypto's sealed form");
     if backend == Backend::Sqlite {
         // Straight from the file, not through the store.
-        let url = &app.settings.database_url;
+        let url = &app.settings.database.url;
         let pool = sqlx::SqlitePool::connect(url).await.expect("open the SQLite file");
         let (stored,): (String,) = sqlx::query_as("SELECT secret FROM mfa_totp WHERE user_id = ?")
             .bind(id)
@@ -469,7 +469,7 @@ async fn the_secret_is_sealed_at_rest(backend: Backend) {
 async fn racing_completions_have_one_winner(backend: Backend) {
     // Attempts are counted before they are checked, so six at once could pass a low
     // threshold; the lockout is not what this test is about.
-    let Some(app) = TestApp::spawn_with(backend, |s| s.lockout_threshold = 100).await else {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 100).await else {
         return;
     };
     let user = mfa_user(&app, "mfarace").await;
@@ -518,7 +518,7 @@ async fn a_password_change_ends_pending_challenges(backend: Backend) {
 }
 
 async fn the_mfa_lockout_holds_in_process_and_in_redis(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 2).await else {
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await else {
         return;
     };
     let user = mfa_user(&app, "mfalockcache").await;

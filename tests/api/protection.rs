@@ -32,8 +32,8 @@ fn retry_after(answer: &Answer) -> u64 {
 
 async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: CacheMode) {
     let Some(app) = TestApp::spawn_cached(mode, |s| {
-        s.lockout_threshold = 3;
-        s.lockout_duration = Duration::from_secs(600);
+        s.limits.lockout_threshold = 3;
+        s.limits.lockout_duration = Duration::from_secs(600);
     })
     .await
     else {
@@ -71,7 +71,7 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
     }
 
     // Wrong old passwords on a password change count toward the username's lock.
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 2).await else {
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await else {
         return;
     };
     let token = app.user_with_token("changer").await;
@@ -99,7 +99,7 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
 }
 
 async fn a_success_resets_the_count_and_unknown_identifiers_lock_too(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 3).await else {
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 3).await else {
         return;
     };
     app.register("resetme", "the right password").await;
@@ -138,9 +138,9 @@ async fn a_success_resets_the_count_and_unknown_identifiers_lock_too(mode: Cache
 
 async fn rate_limits_answer_429_with_retry_after(mode: CacheMode) {
     let Some(app) = TestApp::spawn_cached(mode, |s| {
-        s.rate_limit_login = 3;
-        s.rate_limit_register = 2;
-        s.rate_limit_refresh = 2;
+        s.limits.login_per_minute = 3;
+        s.limits.register_per_minute = 2;
+        s.limits.refresh_per_minute = 2;
     })
     .await
     else {
@@ -203,8 +203,8 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
     };
     // Behind a trusted proxy (this test's own 127.0.0.1), each forwarded client has its bucket.
     let Some(app) = TestApp::spawn_cached(mode, |s| {
-        s.rate_limit_login = 2;
-        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.limits.login_per_minute = 2;
+        s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await
     else {
@@ -226,7 +226,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
     assert_eq!(read(two_lines.send().await.unwrap()).await.status, 429);
 
     // Without trusted proxies the header is ignored: everyone here is 127.0.0.1.
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.rate_limit_login = 2).await else {
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.login_per_minute = 2).await else {
         return;
     };
     assert_eq!(send(&app, "198.51.100.1").await, 401);
@@ -235,7 +235,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
 }
 
 async fn parallel_guesses_cannot_outrun_the_lockout(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.lockout_threshold = 3).await else {
+    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 3).await else {
         return;
     };
     app.register("target", "the right password").await;

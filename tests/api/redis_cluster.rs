@@ -117,9 +117,9 @@ async fn cache_limits_and_lockout_work_on_redis_cluster() {
     let hosts: Vec<String> = cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let url = format!("redis+cluster://{}", hosts.join(","));
     let app = TestApp::spawn_cached(CacheMode::Memory, |s| {
-        s.redis_url = Some(url);
-        s.lockout_threshold = 2;
-        s.rate_limit_register = 3;
+        s.redis.url = Some(url);
+        s.limits.lockout_threshold = 2;
+        s.limits.register_per_minute = 3;
     })
     .await
     .expect("SQLite");

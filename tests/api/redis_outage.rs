@@ -79,7 +79,7 @@ async fn losing_redis_degrades_to_the_database_and_recovers_by_itself() {
     let mut redis = Stopped(first);
     let url = format!("redis://127.0.0.1:{port}");
     let app = TestApp::spawn_cached(CacheMode::Memory, |s| {
-        s.redis_url = Some(url.clone());
+        s.redis.url = Some(url.clone());
     })
     .await
     .expect("SQLite");
@@ -176,7 +176,7 @@ async fn hufu_starts_and_serves_while_redis_is_unreachable() {
     // A port held by this test and never answered: no other test can start a Redis there.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}", silent.local_addr().unwrap());
-    let app = TestApp::spawn_cached(CacheMode::Memory, |s| s.redis_url = Some(url))
+    let app = TestApp::spawn_cached(CacheMode::Memory, |s| s.redis.url = Some(url))
         .await
         .expect("SQLite");
     let ready = app.get("/readyz", None).await;

@@ -282,8 +282,8 @@ async fn a_password_change_cuts_off_every_other_session_at_once(backend: Backend
 
 async fn refresh_tokens_expire_and_access_tokens_expire_sooner(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |s| {
-        s.access_ttl = Duration::from_secs(60);
-        s.refresh_ttl = Duration::from_secs(300);
+        s.tokens.access_ttl = Duration::from_secs(60);
+        s.accounts.refresh_ttl = Duration::from_secs(300);
     })
     .await
     else {

@@ -55,7 +55,15 @@ async fn tokens_are_checked_strictly(backend: Backend) {
     }
 
     let (_, claims) = crate::harness::jwt_parts(&token);
-    let secret = app.settings.jwt_secret.as_ref().unwrap().expose().as_bytes().to_vec();
+    let secret = app
+        .settings
+        .tokens
+        .jwt_secret
+        .as_ref()
+        .unwrap()
+        .expose()
+        .as_bytes()
+        .to_vec();
     let good = json!({"alg": "HS256", "typ": "at+jwt"});
     // Sanity: a token forged with the real secret and unchanged claims is accepted, so the
     // refusals below are about what each one changes.
@@ -103,7 +111,8 @@ async fn tokens_are_checked_strictly(backend: Backend) {
 }
 
 async fn an_expired_token_is_refused_as_expired(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.access_ttl = std::time::Duration::from_secs(60)).await else {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.tokens.access_ttl = std::time::Duration::from_secs(60)).await
+    else {
         return;
     };
     let token = app.user_with_token("ursula").await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.jwt_algorithm = JwtAlgorithm::EdDsa)
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.tokens.jwt_algorithm = JwtAlgorithm::EdDsa)
         .await
         .expect("SQLite");
     // The verifier keeps time with hufu's test clock, which the rotation below moves on.

@@ -27,14 +27,14 @@ pub(crate) async fn wechat_app(
 ) -> Option<TestApp> {
     let base = fake.base_url.clone();
     TestApp::spawn_with(backend, |s| {
-        s.wechat_api_base = base.clone();
-        s.wechat_open_base = base;
-        s.wechat_appid = Some(fake_wechat::APPID.into());
-        s.wechat_secret = Some(hufu::secret::SecretString::new(fake_wechat::SECRET));
-        s.wechat_oauth_appid = Some(fake_wechat::OAUTH_APPID.into());
-        s.wechat_oauth_secret = Some(hufu::secret::SecretString::new(fake_wechat::OAUTH_SECRET));
-        s.wechat_oauth_redirects = vec!["https://app.example.com/after".into()];
-        s.wechat_timeout = Duration::from_millis(500);
+        s.wechat.api_base = base.clone();
+        s.wechat.open_base = base;
+        s.wechat.appid = Some(fake_wechat::APPID.into());
+        s.wechat.secret = Some(hufu::secret::SecretString::new(fake_wechat::SECRET));
+        s.wechat.oauth_appid = Some(fake_wechat::OAUTH_APPID.into());
+        s.wechat.oauth_secret = Some(hufu::secret::SecretString::new(fake_wechat::OAUTH_SECRET));
+        s.wechat.oauth_redirects = vec!["https://app.example.com/after".into()];
+        s.wechat.timeout = Duration::from_millis(500);
         adjust(s);
     })
     .await
@@ -145,7 +145,7 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
         .await
         .expect_error(501, "WECHAT_NOT_CONFIGURED");
 
-    let Some(limited) = wechat_app(Backend::Sqlite, &fake, |s| s.rate_limit_wechat = 2).await else {
+    let Some(limited) = wechat_app(Backend::Sqlite, &fake, |s| s.limits.wechat_per_minute = 2).await else {
         return;
     };
     mini_login(&limited, "a").await.expect_error(400, "WECHAT_CODE_INVALID");
@@ -525,8 +525,8 @@ async fn nodes_sharing_redis_share_one_access_token() {
     for _ in 0..2 {
         let (redis, prefix) = (redis.clone(), prefix.clone());
         let node = wechat_app(Backend::Sqlite, &fake, move |s| {
-            s.redis_url = Some(redis);
-            s.redis_prefix = prefix;
+            s.redis.url = Some(redis);
+            s.redis.prefix = prefix;
         })
         .await
         .expect("SQLite");

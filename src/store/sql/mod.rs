@@ -133,7 +133,8 @@ mod sessions;
 mod users;
 mod wechat;
 
-/// Pool settings.
+/// Pool settings: part of the `database` section of the settings (its defaults are declared
+/// there).
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
     /// Largest number of connections.
