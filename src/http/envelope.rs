@@ -9,7 +9,8 @@
 //! serialised twice.
 
 use super::error::{PendingError, for_status};
-use super::i18n::{Success, lang_from_accept_language, status_message};
+use super::i18n::{lang_from_accept_language, status_message};
+use crate::catalog::Success;
 use crate::catalog::{ErrorCode, Lang};
 use crate::timefmt::rfc3339_seconds;
 use axum::body::Body;

@@ -6,9 +6,6 @@
 use crate::catalog::{Lang, status_text};
 use axum::http::StatusCode;
 
-/// Handlers name the success they answer with from here; its texts are the catalogue's.
-pub use crate::catalog::Success;
-
 /// Picks the language from an `Accept-Language` header value. Ties keep the first listed.
 pub fn lang_from_accept_language(header: Option<&str>) -> Lang {
     let Some(header) = header else {

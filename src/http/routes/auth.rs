@@ -5,6 +5,7 @@
 //! limit (none for logout), calls one domain function and wraps the result; login also counts
 //! its outcome in the metrics. No SQL or cache here: the domain does the work.
 
+use crate::catalog::Success;
 use crate::domain::accounts::{self, LoginOutcome, Registration};
 use crate::domain::limits::Action;
 use crate::domain::sessions;
@@ -14,7 +15,6 @@ use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
-use crate::http::i18n::Success;
 use crate::http::observe;
 use crate::http::openapi::{ErrorEnvelope, LoginEnvelope, LoginOrMfaEnvelope, LogoutEnvelope, UserEnvelope, errors};
 use crate::metrics::{LoginMethod, LoginResult};

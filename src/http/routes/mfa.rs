@@ -3,13 +3,13 @@
 //! `mfa_required` answer that login gives instead of tokens.
 
 use super::auth::LoginResponse;
+use crate::catalog::Success;
 use crate::domain::limits::Action;
 use crate::domain::mfa::{self, MfaChallenge};
 use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
-use crate::http::i18n::Success;
 use crate::http::openapi::{EmptyEnvelope, EnableEnvelope, ErrorEnvelope, LoginEnvelope, SetupEnvelope, errors};
 use crate::secret::SecretString;
 use axum::extract::State;

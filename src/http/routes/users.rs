@@ -1,13 +1,13 @@
 //! The signed-in user's own account: `GET`/`PUT /api/v1/users/profile`,
 //! `PUT /api/v1/users/password`.
 
+use crate::catalog::Success;
 use crate::domain::accounts::{self, Patch, ProfileChanges};
 use crate::domain::sessions;
 use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
-use crate::http::i18n::Success;
 use crate::http::openapi::{EmptyEnvelope, ErrorEnvelope, SessionsEnvelope, UserEnvelope, errors};
 use crate::secret::SecretString;
 use axum::extract::{Path, State};

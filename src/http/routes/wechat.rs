@@ -3,6 +3,7 @@
 //! rate limit, except the authorize redirect, which calls nothing.
 
 use super::auth::LoginResponse;
+use crate::catalog::Success;
 use crate::domain::limits::Action;
 use crate::domain::sessions::SignedIn;
 use crate::domain::wechat;
@@ -10,7 +11,6 @@ use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
-use crate::http::i18n::Success;
 use crate::http::openapi::{ErrorEnvelope, UserEnvelope, WechatLoginEnvelope, errors};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
