@@ -4,7 +4,8 @@
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config::{Settings, names};
-use crate::domain::accounts::{self, Registration};
+use crate::domain::accounts;
+use crate::domain::input::{NewAccount, RegistrationForm};
 use crate::domain::{admin, keys};
 use crate::secret::SecretString;
 use anyhow::Context;
@@ -168,13 +169,15 @@ async fn run_user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
                 .map(|r| admin::role(r).map_err(|reason| crate::domain::error::Error::field("role", reason)))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(describe)?;
-            let input = Registration {
+            let form = RegistrationForm {
                 username: Some(username),
                 email: Some(email),
                 password,
                 phone,
             };
-            accounts::create_account(core, input, &roles, false, &command_line())
+            // The phone is optional here whatever the policy: the first administrator may have none.
+            let account = NewAccount::parse(form, core.policy.password_min_length, false).map_err(describe)?;
+            accounts::create_account(core, account, &roles, &command_line())
                 .await
                 .map_err(describe)?
         }

@@ -60,78 +60,71 @@ fn field_text(field: &'static str, reason: Reason) -> String {
     FieldError { field, reason }.detail().text.en().to_owned()
 }
 
+/// A refused field of a line. Missing or mistyped fields are listed before malformed ones, so
+/// the reasons read in the order they always have.
+enum Problem {
+    /// Missing, or not a string.
+    Presence(String),
+    /// A string, but not a valid value.
+    Form(String),
+}
+
+impl Problem {
+    fn text(self) -> String {
+        match self {
+            Problem::Presence(text) | Problem::Form(text) => text,
+        }
+    }
+}
+
 /// Checks one line; `Err` is the reason to skip it.
 fn check_line(text: &str, require_phone: bool) -> Result<Candidate, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
     let serde_json::Value::Object(object) = value else {
         return Err("not a JSON object".to_owned());
     };
-    let text_field = |name: &'static str| -> Result<Option<&str>, String> {
+    let text_field = |name: &'static str| -> Result<Option<&str>, Problem> {
         match object.get(name) {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(format!("{name} is not a string")),
+            Some(_) => Err(Problem::Presence(format!("{name} is not a string"))),
         }
     };
-    fn check<'a>(
-        problems: &mut Vec<String>,
-        field: &'static str,
-        outcome: Result<Option<&'a str>, String>,
-        required: bool,
-    ) -> Option<&'a str> {
-        match outcome {
-            Err(why) => {
-                problems.push(why);
-                None
-            }
-            Ok(None) if required => {
-                problems.push(field_text(field, Reason::Required));
-                None
-            }
-            Ok(value) => value,
-        }
-    }
-    let mut problems = Vec::new();
-    let username = check(&mut problems, "username", text_field("username"), true);
-    let email = check(&mut problems, "email", text_field("email"), true);
-    let phone = text_field("phone").map(|p| p.filter(|p| !p.is_empty()));
-    let phone = check(&mut problems, "phone", phone, require_phone);
-    let hash = check(&mut problems, "password_hash", text_field("password_hash"), true);
-    let username = username.and_then(|u| {
-        validate::username(u)
-            .map_err(|r| problems.push(field_text("username", r)))
-            .ok()
-    });
-    let email = email.and_then(|e| {
-        validate::email(e)
-            .map_err(|r| problems.push(field_text("email", r)))
-            .ok()
-    });
-    let phone = match phone {
-        Some(p) => validate::phone(p)
-            .map_err(|r| problems.push(field_text("phone", r)))
-            .ok(),
-        None => None,
+    let missing = |field: &'static str| Problem::Presence(field_text(field, Reason::Required));
+    let required = |field: &'static str| text_field(field).and_then(|v| v.ok_or_else(|| missing(field)));
+    let formed = |field: &'static str, reason: Reason| Problem::Form(field_text(field, reason));
+    let username = required("username").and_then(|u| validate::username(u).map_err(|r| formed("username", r)));
+    let email = required("email").and_then(|e| validate::email(e).map_err(|r| formed("email", r)));
+    let phone = match text_field("phone").map(|p| p.filter(|p| !p.is_empty())) {
+        Ok(Some(p)) => validate::phone(p).map(Some).map_err(|r| formed("phone", r)),
+        Ok(None) if require_phone => Err(missing("phone")),
+        Ok(None) => Ok(None),
+        Err(problem) => Err(problem),
     };
-    let hash = hash.and_then(|h| {
+    let hash = required("password_hash").and_then(|h| {
         if PasswordHasher::is_supported(h) {
-            Some(h.to_owned())
+            Ok(h.to_owned())
         } else {
-            problems.push("password_hash is not a bcrypt ($2a$/$2b$/$2y$) or argon2 PHC hash".to_owned());
-            None
+            Err(Problem::Form(
+                "password_hash is not a bcrypt ($2a$/$2b$/$2y$) or argon2 PHC hash".to_owned(),
+            ))
         }
     });
-    if !problems.is_empty() {
-        return Err(problems.join("; "));
-    }
-    match (username, email, hash) {
-        (Some(username), Some(email), Some(password_hash)) => Ok(Candidate {
+    match (username, email, phone, hash) {
+        (Ok(username), Ok(email), Ok(phone), Ok(password_hash)) => Ok(Candidate {
             username,
             email,
             phone,
             password_hash,
         }),
-        _ => Err("incomplete record".to_owned()),
+        (username, email, phone, hash) => {
+            let (presence, form): (Vec<Problem>, Vec<Problem>) = [username.err(), email.err(), phone.err(), hash.err()]
+                .into_iter()
+                .flatten()
+                .partition(|p| matches!(p, Problem::Presence(_)));
+            let reasons: Vec<String> = presence.into_iter().chain(form).map(Problem::text).collect();
+            Err(reasons.join("; "))
+        }
     }
 }
 
@@ -305,5 +298,16 @@ mod tests {
                 .unwrap()
                 .starts_with("username is not a string")
         );
+    }
+
+    #[test]
+    fn missing_fields_are_listed_before_malformed_ones() {
+        let line = r#"{"username":"ab","email":5,"phone":"12345"}"#;
+        let reasons = check_line(line, true).err().unwrap();
+        let reasons: Vec<&str> = reasons.split("; ").collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert_eq!(reasons[..2], ["email is not a string", "password_hash is required"]);
+        assert!(reasons[2].starts_with("username"), "{reasons:?}");
+        assert!(reasons[3].starts_with("phone"), "{reasons:?}");
     }
 }

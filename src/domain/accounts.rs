@@ -4,57 +4,23 @@
 //! outside: both do one argon2 verification (against a dummy hash when there is no account)
 //! and both answer `InvalidCredentials`. A disabled account is only revealed to someone who
 //! gave its right password.
+//!
+//! Requests are parsed into `domain::input` types before anything here uses them. Sign-in and
+//! profile changes arrive parsed; `register` and `change_password` take the form and parse it
+//! first thing after what must come before it (the registration switch; the account, whose
+//! having a password decides whether the old one is required).
 
 use super::audit::{self, Event};
-use super::error::{Error, FieldError, Reason, Result};
+use super::error::{Error, Result};
+use super::input::{Credentials, NewAccount, PasswordChange, PasswordForm, ProfileChange, RegistrationForm};
 use super::password::HashError;
 use super::sessions::{SignIn, SignedIn, start_session};
 use super::user::{Account, STATUS_ACTIVE, User, join_roles};
-use super::validate::{self, Identifier};
+use super::validate::Identifier;
 use super::{ClientContext, Core, ID_ATTEMPTS};
 use crate::clock::from_unix_millis;
 use crate::secret::SecretString;
-use crate::store::{Change, Duplicate, NewUser, ProfileUpdate, StoreError};
-
-/// A registration request as received.
-#[derive(Debug, Default)]
-pub struct Registration {
-    /// Requested username.
-    pub username: Option<String>,
-    /// Email address.
-    pub email: Option<String>,
-    /// Password.
-    pub password: Option<SecretString>,
-    /// Phone number.
-    pub phone: Option<String>,
-}
-
-/// A field of a partial update: absent (keep), null (clear) or a value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Patch<T> {
-    /// Not in the request.
-    #[default]
-    Absent,
-    /// Explicitly `null`.
-    Null,
-    /// A new value.
-    Value(T),
-}
-
-/// A profile update as received.
-#[derive(Debug, Default)]
-pub struct ProfileChanges {
-    /// New username.
-    pub username: Patch<String>,
-    /// New email.
-    pub email: Patch<String>,
-    /// New phone (null clears it when phones are optional).
-    pub phone: Patch<String>,
-    /// New nickname (null clears it).
-    pub nickname: Patch<String>,
-    /// New avatar URL (null clears it).
-    pub avatar_url: Patch<String>,
-}
+use crate::store::{Duplicate, NewUser, StoreError};
 
 /// What a right password leads to: a session, or (TOTP enabled) a second-factor challenge.
 #[derive(Debug)]
@@ -72,96 +38,42 @@ fn hash_error(e: HashError) -> Error {
     }
 }
 
-/// Collects field errors so one response can list every bad field.
-#[derive(Default)]
-struct Problems(Vec<FieldError>);
-
-impl Problems {
-    fn check<T>(&mut self, field: &'static str, result: std::result::Result<T, Reason>) -> Option<T> {
-        result.map_err(|reason| self.0.push(FieldError { field, reason })).ok()
-    }
-
-    fn require<'a>(&mut self, field: &'static str, value: &'a Option<String>) -> Option<&'a str> {
-        if value.is_none() {
-            self.0.push(FieldError {
-                field,
-                reason: Reason::Required,
-            });
-        }
-        value.as_deref()
-    }
-
-    fn finish(self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Validation(self.0))
-        }
-    }
-}
-
-/// Creates an account with a password (self-registration, if switched on).
-pub async fn register(core: &Core, input: Registration, client: &ClientContext) -> Result<User> {
+/// Creates an account with a password (self-registration, if switched on). The switch is
+/// looked at before the form is parsed, so a closed registration says so whatever the body.
+pub async fn register(core: &Core, form: RegistrationForm, client: &ClientContext) -> Result<User> {
     if !core.policy.registration_enabled {
         return Err(Error::RegistrationDisabled);
     }
-    create_account(
-        core,
-        input,
-        &core.policy.default_roles,
-        core.policy.require_phone,
-        client,
-    )
-    .await
+    let account = NewAccount::parse(form, core.policy.password_min_length, core.policy.require_phone)?;
+    create_account(core, account, &core.policy.default_roles, client).await
 }
 
 /// Creates an account with a password and the given roles, whatever the registration switch
 /// says (the command line uses this to make the first administrator, phone optional).
 pub async fn create_account(
     core: &Core,
-    input: Registration,
+    account: NewAccount,
     roles: &[String],
-    require_phone: bool,
     client: &ClientContext,
 ) -> Result<User> {
-    let mut problems = Problems::default();
-    let username = problems
-        .require("username", &input.username)
-        .and_then(|u| problems.check("username", validate::username(u)));
-    let email = problems
-        .require("email", &input.email)
-        .and_then(|e| problems.check("email", validate::email(e)));
-    let password_text = input.password.as_ref().map(|p| p.expose().to_owned());
-    let password_ok = problems
-        .require("password", &password_text)
-        .and_then(|p| problems.check("password", validate::password(p, core.policy.password_min_length)));
-    let phone = match input.phone.as_deref() {
-        Some(raw) => problems.check("phone", validate::phone(raw)),
-        None if require_phone => problems.check("phone", Err(Reason::Required)),
-        None => None,
-    };
-    problems.finish()?;
-    let (Some(username), Some(email), Some(()), Some(password)) = (username, email, password_ok, input.password) else {
-        return Err(Error::Internal(anyhow::anyhow!("validated registration lost a field")));
-    };
-
+    let (username, email) = (account.username(), account.email());
     if let Some(field) = core
         .store
-        .taken(Some(&username.key), Some(&email.key), phone.as_deref())
+        .taken(Some(&username.key), Some(&email.key), account.phone())
         .await?
     {
         return Err(Error::Taken(field));
     }
-    let password_hash = core.hasher.hash(password).await.map_err(hash_error)?;
+    let password_hash = core.hasher.hash(account.password().clone()).await.map_err(hash_error)?;
 
     let now_ms = core.clock.unix_millis();
     let mut new_user = NewUser {
         id: core.ids.next_id(),
-        username: username.display,
-        username_key: username.key,
-        email: Some(email.display),
-        email_key: Some(email.key),
-        phone,
+        username: username.display.clone(),
+        username_key: username.key.clone(),
+        email: Some(email.display.clone()),
+        email_key: Some(email.key.clone()),
+        phone: account.phone().map(str::to_owned),
         password_hash: Some(password_hash),
         roles: join_roles(roles),
         now_ms,
@@ -205,26 +117,14 @@ async fn find_by_identifier(core: &Core, identifier: &Identifier) -> Result<Opti
 }
 
 /// Signs in with an identifier (username, email or phone) and a password.
-pub async fn login(
-    core: &Core,
-    identifier: Option<String>,
-    password: Option<SecretString>,
-    client: &ClientContext,
-) -> Result<LoginOutcome> {
-    let mut problems = Problems::default();
-    let identifier = problems.require("username", &identifier).map(validate::identifier);
-    let password_present = password.as_ref().map(|_| String::new());
-    problems.require("password", &password_present);
-    problems.finish()?;
-    let (Some(identifier), Some(password)) = (identifier, password) else {
-        return Err(Error::Internal(anyhow::anyhow!("validated login lost a field")));
-    };
+pub async fn login(core: &Core, credentials: Credentials, client: &ClientContext) -> Result<LoginOutcome> {
+    let (identifier, password) = (credentials.identifier(), credentials.password());
 
     // Counted before the password is checked (whether or not the account exists, so a lock
     // says nothing about it); a locked identifier is refused even with the right password.
     audit::begin_attempt(core, identifier.normalised(), None, client).await?;
     let checked = async {
-        let account = find_by_identifier(core, &identifier).await?;
+        let account = find_by_identifier(core, identifier).await?;
         let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let verification = core
             .hasher
@@ -272,7 +172,7 @@ pub async fn login(
     if verification.needs_rehash
         && let Some(old) = stored_hash.as_deref()
     {
-        upgrade_password_hash(core, user_id, old, password).await;
+        upgrade_password_hash(core, user_id, old, password.clone()).await;
     }
     Ok(LoginOutcome::SignedIn(Box::new(signed_in)))
 }
@@ -318,94 +218,17 @@ pub async fn profile(core: &Core, user_id: i64) -> Result<User> {
 }
 
 /// Applies a profile update and returns the updated user.
-pub async fn update_profile(
-    core: &Core,
-    user_id: i64,
-    changes: ProfileChanges,
-    client: &ClientContext,
-) -> Result<User> {
-    let mut problems = Problems::default();
-    let mut update = ProfileUpdate::default();
-    match changes.username {
-        Patch::Absent => {}
-        Patch::Null => problems.0.push(FieldError {
-            field: "username",
-            reason: Reason::Required,
-        }),
-        Patch::Value(raw) => {
-            if let Some(u) = problems.check("username", validate::username(&raw)) {
-                update.username = Change::Set((u.display, u.key));
-            }
-        }
-    }
-    match changes.email {
-        Patch::Absent => {}
-        Patch::Null => problems.0.push(FieldError {
-            field: "email",
-            reason: Reason::Required,
-        }),
-        Patch::Value(raw) => {
-            if let Some(e) = problems.check("email", validate::email(&raw)) {
-                update.email = Change::Set(Some((e.display, e.key)));
-            }
-        }
-    }
-    match changes.phone {
-        Patch::Absent => {}
-        Patch::Null if core.policy.require_phone => problems.0.push(FieldError {
-            field: "phone",
-            reason: Reason::Required,
-        }),
-        Patch::Null => update.phone = Change::Set(None),
-        Patch::Value(raw) => {
-            if let Some(p) = problems.check("phone", validate::phone(&raw)) {
-                update.phone = Change::Set(Some(p));
-            }
-        }
-    }
-    match changes.nickname {
-        Patch::Absent => {}
-        Patch::Null => update.nickname = Change::Set(None),
-        Patch::Value(raw) => {
-            if let Some(n) = problems.check("nickname", validate::nickname(&raw)) {
-                update.nickname = Change::Set(n);
-            }
-        }
-    }
-    match changes.avatar_url {
-        Patch::Absent => {}
-        Patch::Null => update.avatar_url = Change::Set(None),
-        Patch::Value(raw) => {
-            if let Some(a) = problems.check("avatar_url", validate::avatar_url(&raw)) {
-                update.avatar_url = Change::Set(a);
-            }
-        }
-    }
-    problems.finish()?;
-    let nothing_to_do = !(update.username.is_set()
-        || update.email.is_set()
-        || update.phone.is_set()
-        || update.nickname.is_set()
-        || update.avatar_url.is_set());
-    if nothing_to_do {
+pub async fn update_profile(core: &Core, user_id: i64, change: ProfileChange, client: &ClientContext) -> Result<User> {
+    if change.is_empty() {
         return profile(core, user_id).await;
     }
     // The names of the fields changed, never their values.
-    let fields: Vec<&str> = [
-        ("username", update.username.is_set()),
-        ("email", update.email.is_set()),
-        ("phone", update.phone.is_set()),
-        ("nickname", update.nickname.is_set()),
-        ("avatar_url", update.avatar_url.is_set()),
-    ]
-    .into_iter()
-    .filter_map(|(name, set)| set.then_some(name))
-    .collect();
+    let fields = change.fields();
     let record = audit::entry(core, Event::ProfileUpdated, Some(user_id), client)
         .with_detail(serde_json::json!({ "fields": fields }));
     let updated = core
         .store
-        .update_profile(user_id, &update, core.clock.unix_millis(), Some(&record))
+        .update_profile(user_id, change.update(), core.clock.unix_millis(), Some(&record))
         .await;
     // Invalidate even when the write failed: it may have committed before the error.
     core.invalidate_profile(user_id).await;
@@ -413,39 +236,24 @@ pub async fn update_profile(
 }
 
 /// Changes the password: the old one is required when the account has one (a WeChat-only
-/// user sets a first password without it). Every other session of the user is revoked.
+/// user sets a first password without it). Every other session of the user is revoked. The
+/// form is parsed here, once the account is known: whether it has a password decides which
+/// fields are required.
 pub async fn change_password(
     core: &Core,
     user_id: i64,
     current_session: i64,
-    old_password: Option<SecretString>,
-    new_password: Option<SecretString>,
+    form: PasswordForm,
     client: &ClientContext,
 ) -> Result<()> {
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
-    let mut problems = Problems::default();
-    let new_text = new_password.as_ref().map(|p| p.expose().to_owned());
-    problems
-        .require("new_password", &new_text)
-        .and_then(|p| problems.check("new_password", validate::password(p, core.policy.password_min_length)));
-    if account.password_hash.is_some() && old_password.is_none() {
-        problems.0.push(FieldError {
-            field: "old_password",
-            reason: Reason::Required,
-        });
-    }
-    problems.finish()?;
-    let Some(new_password) = new_password else {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "validated password change lost a field"
-        )));
-    };
-    if let (Some(stored), Some(old)) = (account.password_hash.clone(), old_password) {
+    let change = PasswordChange::parse(form, account.password_hash.is_some(), core.policy.password_min_length)?;
+    if let (Some(stored), Some(old)) = (account.password_hash.clone(), change.old_password()) {
         // A wrong old password counts toward the lockout of the account's username, so the
         // endpoint cannot be used to guess it past the limit.
         let username_key = account.user.username.to_ascii_lowercase();
         audit::begin_attempt(core, &username_key, Some(user_id), client).await?;
-        match core.hasher.verify(old, Some(stored)).await.map_err(hash_error) {
+        match core.hasher.verify(old.clone(), Some(stored)).await.map_err(hash_error) {
             Ok(true) => {}
             Ok(false) => return Err(Error::InvalidCredentials),
             Err(error) => {
@@ -455,7 +263,11 @@ pub async fn change_password(
         }
         core.limits.record_success(&username_key).await;
     }
-    let hash = core.hasher.hash(new_password).await.map_err(hash_error)?;
+    let hash = core
+        .hasher
+        .hash(change.new_password().clone())
+        .await
+        .map_err(hash_error)?;
     let now_ms = core.clock.unix_millis();
     let record = audit::entry(core, Event::PasswordChanged, Some(user_id), client)
         .with_detail(serde_json::json!({"first_password": account.password_hash.is_none()}));

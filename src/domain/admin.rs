@@ -4,9 +4,10 @@
 //! entry, in the same transaction as the change. Disabling revokes every session at once.
 
 use super::audit::{self, Event};
-use super::error::{Error, FieldError, Reason, Result};
+use super::error::{Error, Reason, Result};
 use super::user::{Account, STATUS_ACTIVE, STATUS_DISABLED, User};
-use super::{ClientContext, Core, validate};
+use super::validate::{self, FieldErrors};
+use super::{ClientContext, Core};
 use crate::store::{AdminChange, RolesChange, UserFilter};
 use unicode_normalization::UnicodeNormalization;
 
@@ -106,35 +107,24 @@ fn like_pattern(text: &str) -> String {
 /// (NFKC, lower case), so the search is case-insensitive on every dialect; phones are digits
 /// and `+`, which that folding leaves alone.
 pub fn user_filter(query: &UserQuery) -> Result<UserFilter> {
-    let mut problems = Vec::new();
+    let mut errors = FieldErrors::default();
     let pattern = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        None => None,
-        Some(q) if q.chars().count() > QUERY_MAX => {
-            problems.push(FieldError {
-                field: "q",
-                reason: Reason::TooLong(QUERY_MAX),
-            });
-            None
-        }
-        Some(q) => Some(like_pattern(&q.nfkc().collect::<String>().to_lowercase())),
+        None => Ok(None),
+        Some(q) if q.chars().count() > QUERY_MAX => Err(errors.push("q", Reason::TooLong(QUERY_MAX))),
+        Some(q) => Ok(Some(like_pattern(&q.nfkc().collect::<String>().to_lowercase()))),
     };
     let status = match query.status.as_deref().map(str::trim) {
-        None => None,
-        Some("0") => Some(STATUS_DISABLED),
-        Some("1") => Some(STATUS_ACTIVE),
-        Some(_) => {
-            problems.push(FieldError {
-                field: "status",
-                reason: Reason::Invalid,
-            });
-            None
-        }
+        None => Ok(None),
+        Some("0") => Ok(Some(STATUS_DISABLED)),
+        Some("1") => Ok(Some(STATUS_ACTIVE)),
+        Some(_) => Err(errors.push("status", Reason::Invalid)),
     };
-    if problems.is_empty() {
-        Ok(UserFilter { pattern, status })
-    } else {
-        Err(Error::Validation(problems))
-    }
+    errors.finish(|| {
+        Ok(UserFilter {
+            pattern: pattern?,
+            status: status?,
+        })
+    })
 }
 
 /// Lists users matching `query`, newest first, `per_page` from page `page` (both already
@@ -162,51 +152,36 @@ pub struct UserPatch {
 
 /// Checks a patch into a store change, refusing one that would lock the administrator out.
 fn admin_change(actor: i64, target: i64, patch: &UserPatch) -> Result<AdminChange> {
-    let mut problems = Vec::new();
+    let mut errors = FieldErrors::default();
     let status = match patch.status {
-        None => None,
-        Some(0) => Some(STATUS_DISABLED),
-        Some(1) => Some(STATUS_ACTIVE),
-        Some(_) => {
-            problems.push(FieldError {
-                field: "status",
-                reason: Reason::Invalid,
-            });
-            None
-        }
+        None => Ok(None),
+        Some(0) => Ok(Some(STATUS_DISABLED)),
+        Some(1) => Ok(Some(STATUS_ACTIVE)),
+        Some(_) => Err(errors.push("status", Reason::Invalid)),
     };
     let roles = match patch.roles.as_deref().map(role_list) {
-        None => RolesChange::Keep,
-        Some(Ok(roles)) => RolesChange::Set(roles),
-        Some(Err(reason)) => {
-            problems.push(FieldError { field: "roles", reason });
-            RolesChange::Keep
-        }
+        None => Ok(RolesChange::Keep),
+        Some(roles) => errors.check("roles", roles).map(RolesChange::Set),
     };
     // An administrator who disabled themselves or dropped their own admin role could not
     // undo it, and if they were the last administrator nobody could (short of the command
     // line). Another administrator, or the command line, can still do it.
     if actor == target {
-        if status == Some(STATUS_DISABLED) {
-            problems.push(FieldError {
-                field: "status",
-                reason: Reason::SelfLockout,
-            });
+        if status == Ok(Some(STATUS_DISABLED)) {
+            errors.push("status", Reason::SelfLockout);
         }
-        if let RolesChange::Set(roles) = &roles
+        if let Ok(RolesChange::Set(roles)) = &roles
             && !roles.iter().any(|r| r == ADMIN_ROLE)
         {
-            problems.push(FieldError {
-                field: "roles",
-                reason: Reason::SelfLockout,
-            });
+            errors.push("roles", Reason::SelfLockout);
         }
     }
-    if problems.is_empty() {
-        Ok(AdminChange { status, roles })
-    } else {
-        Err(Error::Validation(problems))
-    }
+    errors.finish(|| {
+        Ok(AdminChange {
+            status: status?,
+            roles: roles?,
+        })
+    })
 }
 
 /// Applies a change with its audit record, then makes it visible at once: the cached profile

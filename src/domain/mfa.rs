@@ -11,8 +11,9 @@
 //! signing in again does not buy more guesses.
 
 use super::audit::{self, Event};
-use super::error::{Error, FieldError, Reason, Result};
+use super::error::{Error, Reason, Result};
 use super::sessions::{self, SignIn, SignedIn};
+use super::validate::FieldErrors;
 use super::{ClientContext, Core};
 use crate::secret::SecretString;
 use crate::store::{Completion, MfaFactor, NewChallenge, TotpRow};
@@ -412,17 +413,10 @@ pub async fn complete(
     code: Option<SecretString>,
     client: &ClientContext,
 ) -> Result<SignedIn> {
-    let missing: Vec<FieldError> = [("mfa_token", mfa_token.is_none()), ("code", code.is_none())]
-        .into_iter()
-        .filter(|(_, missing)| *missing)
-        .map(|(field, _)| FieldError {
-            field,
-            reason: Reason::Required,
-        })
-        .collect();
-    let (Some(mfa_token), Some(code)) = (mfa_token, code) else {
-        return Err(Error::Validation(missing));
-    };
+    let mut errors = FieldErrors::default();
+    let mfa_token = errors.require("mfa_token", mfa_token);
+    let code = errors.require("code", code);
+    let (mfa_token, code) = errors.finish(|| Ok((mfa_token?, code?)))?;
     let token_hash = challenge_hash(mfa_token.expose());
     let Some((user_id, identifier)) = core.store.mfa_challenge(&token_hash, core.clock.unix_millis()).await? else {
         return Err(Error::MfaInvalid);

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod error;
+pub mod input;
 pub mod keys;
 pub mod limits;
 pub mod mfa;

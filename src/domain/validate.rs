@@ -1,8 +1,10 @@
-//! Parsers that turn raw request strings into checked values (contract sections 2 and 9).
-//! Each returns the stored form plus, where uniqueness is case-insensitive, the key that the
-//! database's unique index is built on.
+//! Parsers that turn raw request strings into checked values (contract sections 2 and 9), and
+//! [`FieldErrors`], the one collector that gathers their refusals so an answer lists every bad
+//! field at once. Each parser returns the stored form plus, where uniqueness is
+//! case-insensitive, the key that the database's unique index is built on. The request types
+//! built from these parsers are in `domain::input`. Depends on nothing but `domain::error`.
 
-use super::error::Reason;
+use super::error::{Error, FieldError, Reason};
 use unicode_normalization::UnicodeNormalization;
 
 /// Longest email the contract allows.
@@ -245,6 +247,55 @@ pub fn identifier(raw: &str) -> Identifier {
     }
 }
 
+/// Proof that a field was refused and recorded in a [`FieldErrors`]: only the collector makes
+/// one, so a value missing for this reason always comes with an entry in the answer's details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(());
+
+/// Gathers the refused fields of one request, in the order they are checked (the order of the
+/// answer's `details`).
+///
+/// Each field is checked into a `Result<T, Refused>`; [`FieldErrors::finish`] then assembles
+/// the checked value from them, so there is no "validated, yet a field is missing" case.
+///
+/// ```
+/// use hufu::domain::validate::{self, FieldErrors};
+/// let mut errors = FieldErrors::default();
+/// let name = errors.require("username", Some("ab")).and_then(|raw| errors.check("username", validate::username(raw)));
+/// let phone = errors.check("phone", validate::phone("13800138000"));
+/// assert!(errors.finish(|| Ok((name?, phone?))).is_err());
+/// ```
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// Records that `field` was refused for `reason`.
+    pub fn push(&mut self, field: &'static str, reason: Reason) -> Refused {
+        self.0.push(FieldError { field, reason });
+        Refused(())
+    }
+
+    /// The checked value, or the refusal recorded.
+    pub fn check<T>(&mut self, field: &'static str, result: Result<T, Reason>) -> Result<T, Refused> {
+        result.map_err(|reason| self.push(field, reason))
+    }
+
+    /// The value, or `Required` recorded when there is none.
+    pub fn require<T>(&mut self, field: &'static str, value: Option<T>) -> Result<T, Refused> {
+        value.ok_or_else(|| self.push(field, Reason::Required))
+    }
+
+    /// Builds the checked value when no field was refused; otherwise `Validation` with every
+    /// refused field. `build` takes the fields' results with `?`.
+    pub fn finish<T>(self, build: impl FnOnce() -> Result<T, Refused>) -> Result<T, Error> {
+        match build() {
+            Ok(value) if self.0.is_empty() => Ok(value),
+            // A `Refused` means an entry was pushed, so the list is never empty here.
+            _ => Err(Error::Validation(self.0)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +388,41 @@ mod tests {
         assert!(matches!(identifier("测试@例子.com"), Identifier::Impossible(_)));
         assert!(matches!(identifier(&"a".repeat(40)), Identifier::Impossible(_)));
         assert_eq!(identifier("ＪｏｈｎＤｏｅ"), Identifier::Username("johndoe".into()));
+    }
+
+    #[test]
+    fn field_errors_keep_every_refusal_in_order() {
+        let mut errors = FieldErrors::default();
+        let name = errors
+            .require("username", Some("ab"))
+            .and_then(|raw| errors.check("username", username(raw)));
+        let mail = errors.require::<&str>("email", None);
+        let tel = errors.check("phone", phone("13800138000"));
+        assert!(tel.is_ok());
+        let Err(Error::Validation(fields)) = errors.finish(|| Ok((name?, mail?, tel?))) else {
+            panic!("two fields were refused");
+        };
+        assert_eq!(
+            fields,
+            [
+                FieldError {
+                    field: "username",
+                    reason: Reason::TooShort(USERNAME_MIN)
+                },
+                FieldError {
+                    field: "email",
+                    reason: Reason::Required
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn field_errors_refuse_a_value_built_despite_a_refusal() {
+        // A refusal that produced no missing value (a rule across fields) still fails.
+        let mut errors = FieldErrors::default();
+        errors.push("status", Reason::SelfLockout);
+        assert!(matches!(errors.finish(|| Ok(1)), Err(Error::Validation(fields)) if fields.len() == 1));
+        assert_eq!(FieldErrors::default().finish(|| Ok(1)).ok(), Some(1));
     }
 }

@@ -4,6 +4,7 @@
 
 use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result, UniqueField, WechatFailure};
+use super::input::{Patch, ProfileChange, ProfileForm};
 use super::sessions::{SignIn, SignedIn, start_session};
 use super::user::{User, join_roles};
 use super::validate;
@@ -137,13 +138,15 @@ async fn resolve(
         match core.store.create_wechat_user(&new_user, &identity, Some(&record)).await {
             Ok(()) => {
                 if nickname.is_some() || avatar_url.is_some() {
-                    let changes = super::accounts::ProfileChanges {
-                        nickname: nickname.map_or(super::accounts::Patch::Absent, super::accounts::Patch::Value),
-                        avatar_url: avatar_url.map_or(super::accounts::Patch::Absent, super::accounts::Patch::Value),
+                    let form = ProfileForm {
+                        nickname: nickname.map_or(Patch::Absent, Patch::Value),
+                        avatar_url: avatar_url.map_or(Patch::Absent, Patch::Value),
                         ..Default::default()
                     };
                     // WeChat's nickname or avatar may not pass our checks; the account stands anyway.
-                    if let Ok(user) = super::accounts::update_profile(core, new_user.id, changes, client).await {
+                    if let Ok(change) = ProfileChange::parse(form, core.policy.require_phone)
+                        && let Ok(user) = super::accounts::update_profile(core, new_user.id, change, client).await
+                    {
                         return Ok(Resolved {
                             user,
                             is_new_user: true,

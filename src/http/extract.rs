@@ -7,6 +7,7 @@ use crate::domain::ClientContext;
 use crate::domain::error::TokenError;
 use crate::domain::sessions;
 use crate::domain::tokens::AccessClaims;
+use crate::domain::validate::{FieldErrors, Refused};
 use crate::http::AppState;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -167,42 +168,32 @@ impl Paging {
 
     /// Parses the two parameters; `None` means absent.
     pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, crate::domain::error::Error> {
-        use crate::domain::error::{Error, FieldError, Reason};
-        let mut problems = Vec::new();
+        let mut errors = FieldErrors::default();
+        let paging = Self::check(&mut errors, page, per_page);
+        errors.finish(|| paging)
+    }
+
+    /// Parses the two parameters, recording their refusals in `errors`: for a listing with
+    /// more parameters, whose refusals all go in the same answer.
+    pub fn check(errors: &mut FieldErrors, page: Option<&str>, per_page: Option<&str>) -> Result<Self, Refused> {
+        use crate::domain::error::Reason;
         let page = match page.map(str::parse::<u32>) {
-            None => 1,
-            Some(Ok(n)) if n >= 1 => n,
-            Some(_) => {
-                problems.push(FieldError {
-                    field: "page",
-                    reason: Reason::Invalid,
-                });
-                1
-            }
+            None => Ok(1),
+            Some(Ok(n)) if n >= 1 => Ok(n),
+            Some(_) => Err(errors.push("page", Reason::Invalid)),
         };
         let per_page = match per_page.map(str::parse::<u32>) {
-            None => Self::DEFAULT_PER_PAGE,
-            Some(Ok(n)) if (1..=Self::MAX_PER_PAGE).contains(&n) => n,
+            None => Ok(Self::DEFAULT_PER_PAGE),
+            Some(Ok(n)) if (1..=Self::MAX_PER_PAGE).contains(&n) => Ok(n),
             Some(Ok(n)) if n > Self::MAX_PER_PAGE => {
-                problems.push(FieldError {
-                    field: "per_page",
-                    reason: Reason::TooLong(Self::MAX_PER_PAGE as usize),
-                });
-                Self::DEFAULT_PER_PAGE
+                Err(errors.push("per_page", Reason::TooLong(Self::MAX_PER_PAGE as usize)))
             }
-            Some(_) => {
-                problems.push(FieldError {
-                    field: "per_page",
-                    reason: Reason::Invalid,
-                });
-                Self::DEFAULT_PER_PAGE
-            }
+            Some(_) => Err(errors.push("per_page", Reason::Invalid)),
         };
-        if problems.is_empty() {
-            Ok(Paging { page, per_page })
-        } else {
-            Err(Error::Validation(problems))
-        }
+        Ok(Paging {
+            page: page?,
+            per_page: per_page?,
+        })
     }
 
     /// Rows to skip.

@@ -2,7 +2,8 @@
 //! newest first, in pages.
 
 use crate::domain::audit::{self, Event};
-use crate::domain::error::{Error, FieldError, Reason};
+use crate::domain::error::Reason;
+use crate::domain::validate::FieldErrors;
 use crate::http::AppState;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiResult;
@@ -69,43 +70,31 @@ pub async fn list(
     _admin: AdminUser,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Reply> {
-    let mut problems = Vec::new();
+    let mut errors = FieldErrors::default();
     let user_id = match query.get("user_id").map(|v| v.parse::<i64>()) {
-        None => None,
-        Some(Ok(id)) if id > 0 => Some(id),
-        Some(_) => {
-            problems.push(FieldError {
-                field: "user_id",
-                reason: Reason::Invalid,
-            });
-            None
-        }
+        None => Ok(None),
+        Some(Ok(id)) if id > 0 => Ok(Some(id)),
+        Some(_) => Err(errors.push("user_id", Reason::Invalid)),
     };
     let event = match query.get("event") {
-        None => None,
+        None => Ok(None),
         Some(name) => match Event::parse(name) {
-            Some(event) => Some(event.name().to_owned()),
-            None => {
-                problems.push(FieldError {
-                    field: "event",
-                    reason: Reason::Invalid,
-                });
-                None
-            }
+            Some(event) => Ok(Some(event.name().to_owned())),
+            None => Err(errors.push("event", Reason::Invalid)),
         },
     };
-    let paging = Paging::parse(
+    let paging = Paging::check(
+        &mut errors,
         query.get("page").map(String::as_str),
         query.get("per_page").map(String::as_str),
     );
-    if let Err(Error::Validation(more)) = &paging {
-        problems.extend(more.iter().cloned());
-    }
-    if !problems.is_empty() {
-        return Err(Error::Validation(problems).into());
-    }
-    let paging = paging?;
-    let filter = AuditFilter { user_id, event };
+    let (filter, paging) = errors.finish(|| {
+        let filter = AuditFilter {
+            user_id: user_id?,
+            event: event?,
+        };
+        Ok((filter, paging?))
+    })?;
     let (items, total) = audit::page(&state.core, &filter, paging.offset(), paging.limit()).await?;
     Ok(Reply::ok(&AuditPage {
         items,

@@ -6,7 +6,8 @@
 //! its outcome in the metrics. No SQL or cache here: the domain does the work.
 
 use crate::catalog::Success;
-use crate::domain::accounts::{self, LoginOutcome, Registration};
+use crate::domain::accounts::{self, LoginOutcome};
+use crate::domain::input::{Credentials, RegistrationForm};
 use crate::domain::limits::Action;
 use crate::domain::sessions;
 use crate::domain::sessions::SignedIn;
@@ -66,13 +67,14 @@ pub async fn register(
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> ApiResult<Reply> {
     state.core.limits.rate(Action::Register, client.ip.as_deref()).await?;
-    let input = Registration {
+    let form = RegistrationForm {
         username: body.username,
         email: body.email,
         password: body.password,
         phone: body.phone,
     };
-    let user = accounts::register(&state.core, input, &client).await?;
+    // Parsed by `register`, after its check that registration is open.
+    let user = accounts::register(&state.core, form, &client).await?;
     Ok(Reply::new(StatusCode::CREATED, Success::Registered, &user))
 }
 
@@ -155,9 +157,8 @@ pub async fn login(
 ) -> ApiResult<Reply> {
     let outcome = async {
         state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
-        Ok::<_, crate::http::error::ApiError>(
-            accounts::login(&state.core, body.username, body.password, &client).await?,
-        )
+        let credentials = Credentials::parse(body.username, body.password)?;
+        Ok::<_, crate::http::error::ApiError>(accounts::login(&state.core, credentials, &client).await?)
     }
     .await;
     let metric = match &outcome {

@@ -2,7 +2,8 @@
 //! `PUT /api/v1/users/password`.
 
 use crate::catalog::Success;
-use crate::domain::accounts::{self, Patch, ProfileChanges};
+use crate::domain::accounts;
+use crate::domain::input::{PasswordForm, Patch, ProfileChange, ProfileForm};
 use crate::domain::sessions;
 use crate::http::AppState;
 use crate::http::envelope::Reply;
@@ -91,14 +92,15 @@ pub async fn put_profile(
     caller: Authenticated,
     JsonBody(body): JsonBody<ProfileRequest>,
 ) -> ApiResult<Reply> {
-    let changes = ProfileChanges {
+    let form = ProfileForm {
         username: body.username,
         email: body.email,
         phone: body.phone,
         nickname: body.nickname,
         avatar_url: body.avatar_url,
     };
-    let user = accounts::update_profile(&state.core, caller.user_id(), changes, &client).await?;
+    let change = ProfileChange::parse(form, state.core.policy.require_phone)?;
+    let user = accounts::update_profile(&state.core, caller.user_id(), change, &client).await?;
     Ok(Reply::new(StatusCode::OK, Success::ProfileUpdated, &user))
 }
 
@@ -139,15 +141,11 @@ pub async fn put_password(
     JsonBody(body): JsonBody<PasswordRequest>,
 ) -> ApiResult<Reply> {
     let session = caller.session_id()?;
-    accounts::change_password(
-        &state.core,
-        caller.user_id(),
-        session,
-        body.old_password,
-        body.new_password,
-        &client,
-    )
-    .await?;
+    let form = PasswordForm {
+        old_password: body.old_password,
+        new_password: body.new_password,
+    };
+    accounts::change_password(&state.core, caller.user_id(), session, form, &client).await?;
     Ok(Reply::new(
         StatusCode::OK,
         Success::PasswordChanged,
