@@ -1,8 +1,10 @@
 //! hufu: user accounts and sign-in as one service.
 //!
-//! Layers point inward: `http` (routes, extractors, the envelope) calls `domain` (accounts,
-//! passwords, tokens), which reaches the database through `store`. `app` assembles them from
-//! `config`; `main.rs` only parses the command line.
+//! Layers point one way (docs/architecture.md draws them; `tests/layering.rs` keeps them):
+//! `cli`/`app` assemble a node from `config`; `http` translates for the `domain`, which decides
+//! and reaches the database through `store`, shared fast state through `cache`, the other nodes
+//! through `sync`, email and SMS through `delivery` and WeChat through `wechat`. `catalog` (the
+//! texts and error codes) and the small leaf modules may be used by any of them.
 
 pub mod app;
 pub mod cache;
