@@ -23,9 +23,7 @@ on_every_store!(
 );
 
 async fn registration_returns_the_user_object_and_nothing_secret(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let answer = app
         .post(
             "/api/v1/auth/register",
@@ -70,9 +68,7 @@ async fn registration_returns_the_user_object_and_nothing_secret(backend: Backen
 }
 
 async fn registration_lists_every_bad_field(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let answer = app
         .post(
             "/api/v1/auth/register",
@@ -129,9 +125,7 @@ async fn registration_lists_every_bad_field(backend: Backend) {
 }
 
 async fn usernames_emails_and_phones_are_unique_in_their_normal_form(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.post(
         "/api/v1/auth/register",
         json!({"username": "JohnDoe", "email": "john@example.com", "password": "password123", "phone": "13800138000"}),
@@ -180,9 +174,7 @@ async fn usernames_emails_and_phones_are_unique_in_their_normal_form(backend: Ba
 }
 
 async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let app = std::sync::Arc::new(app);
     let tasks: Vec<_> = (0..100)
         .map(|i| {
@@ -210,22 +202,17 @@ async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: 
 }
 
 async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backend) {
-    let Some(closed) = TestApp::spawn_with(backend, |s| s.accounts.registration_enabled = false).await else {
-        return;
-    };
+    let closed = TestApp::spawn_with(backend, |s| s.accounts.registration_enabled = false).await;
     closed
         .post("/api/v1/auth/register", registration("nobody", "password123"))
         .await
         .expect_error(403, "REGISTRATION_DISABLED");
 
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.accounts.require_phone = false;
         s.accounts.password_min_length = 10;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let user = app
         .post(
             "/api/v1/auth/register",
@@ -246,9 +233,7 @@ async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backe
 }
 
 async fn login_works_by_username_email_or_phone(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app
         .post("/api/v1/auth/register", json!({"username": "Alice", "email": "Alice@Example.com", "password": "wonderland!", "phone": "13912345678"}))
         .await
@@ -306,9 +291,7 @@ async fn login_works_by_username_email_or_phone(backend: Backend) {
 }
 
 async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("bob", "the right one").await;
     let hasher = &app.state.core.hasher;
 
@@ -359,9 +342,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
 }
 
 async fn each_login_creates_a_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app.register("carol", "password123").await;
     let user_id = user["id"].as_i64().unwrap();
     let first = app.login("carol", "password123").await;
@@ -395,9 +376,7 @@ async fn each_login_creates_a_session(backend: Backend) {
 }
 
 async fn the_profile_can_be_read_and_updated(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let token = app.user_with_token("dave").await;
     let profile = app.get("/api/v1/users/profile", Some(&token)).await;
     assert_eq!(profile.expect_ok(200)["username"], "dave");
@@ -441,9 +420,7 @@ async fn the_profile_can_be_read_and_updated(backend: Backend) {
 }
 
 async fn profile_updates_are_validated_and_change_nothing_when_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("erin", "password123").await;
     let token = app.user_with_token("frank").await;
     let before = app
@@ -485,9 +462,7 @@ async fn profile_updates_are_validated_and_change_nothing_when_refused(backend: 
 }
 
 async fn changing_the_password_needs_the_old_one_and_signs_out_other_sessions(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app.register("grace", "first password").await;
     let user_id = user["id"].as_i64().unwrap();
     let other = app.login("grace", "first password").await;
@@ -570,9 +545,7 @@ async fn changing_the_password_needs_the_old_one_and_signs_out_other_sessions(ba
 /// The store's half of "a password change landing mid-login wins": the hash a login checked
 /// is compared again in the session's own transaction, and nothing is written if it changed.
 async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app.register("ivan", "first password").await;
     let user_id = user["id"].as_i64().unwrap();
     let core = &app.state.core;
@@ -684,9 +657,7 @@ async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(b
 }
 
 async fn long_passwords_are_not_truncated(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let base = "长".repeat(30); // 90 bytes of UTF-8, past bcrypt's 72-byte limit
     app.register("heidi", &format!("{base}A")).await;
     app.login("heidi", &format!("{base}A")).await;
@@ -706,9 +677,7 @@ async fn long_passwords_are_not_truncated(backend: Backend) {
 }
 
 async fn text_no_account_can_have_gets_a_clear_answer_on_every_store(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     // Identifiers some databases would reject in a query (non-ASCII against ASCII columns on
     // MySQL, NUL on PostgreSQL) are the same plain 401 as any unknown user.
     for identifier in [

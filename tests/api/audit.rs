@@ -71,9 +71,7 @@ macro_rules! appends {
 }
 
 async fn each_account_action_writes_its_event_exactly_once(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let admin = admin_token(&app).await;
     let user = app.register("alice", PASSWORD).await;
     let id = user["id"].as_i64().unwrap();
@@ -191,9 +189,7 @@ async fn each_account_action_writes_its_event_exactly_once(backend: Backend) {
 }
 
 async fn a_refused_change_writes_no_audit_entry(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let admin = admin_token(&app).await;
     app.register("bob", PASSWORD).await;
     let taken = app.register("carol", PASSWORD).await["email"].clone();
@@ -220,9 +216,7 @@ async fn a_refused_change_writes_no_audit_entry(backend: Backend) {
 }
 
 async fn a_lock_is_recorded_once_when_it_starts(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 2).await else {
-        return;
-    };
+    let app = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 2).await;
     let admin = admin_token(&app).await;
     app.register("dave", PASSWORD).await;
     let wrong = json!({"username": "dave", "password": "not the password"});
@@ -253,9 +247,7 @@ async fn a_lock_is_recorded_once_when_it_starts(backend: Backend) {
 }
 
 async fn audit_entries_never_hold_a_password_or_token(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let admin = admin_token(&app).await;
     app.register("erin", "erin's secret password").await;
     let data = app.login("erin", "erin's secret password").await;
@@ -299,9 +291,7 @@ async fn audit_entries_never_hold_a_password_or_token(backend: Backend) {
 }
 
 async fn the_audit_log_is_for_admins_with_filters_and_bounded_pages(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let admin = admin_token(&app).await;
     let plain = app.user_with_token("frank").await;
     app.get("/api/v1/admin/audit", Some(&plain))
@@ -362,9 +352,7 @@ async fn the_audit_log_is_for_admins_with_filters_and_bounded_pages(backend: Bac
 
 async fn wechat_sign_in_binding_and_unbinding_are_audited(backend: Backend) {
     let fake = crate::fake_wechat::FakeWechat::start().await;
-    let Some(app) = crate::wechat::wechat_app(backend, &fake, |_| {}).await else {
-        return;
-    };
+    let app = crate::wechat::wechat_app(backend, &fake, |_| {}).await;
     let admin = admin_token(&app).await;
     let code = fake.login_code("openid-audit-new", None, "tiihtNczf5v6AKRyjwEUhQ==");
     let first = app

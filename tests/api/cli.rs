@@ -35,9 +35,7 @@ fn failure_line(output: &std::process::Output) -> String {
 }
 
 async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let envs = [("HUFU_DATABASE_URL", url.as_str()), ("HUFU_DATA_DIR", data.as_str())];
     let create = [
@@ -189,9 +187,7 @@ async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) 
 }
 
 async fn keys_rotate_adds_a_current_key(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let envs = [
         ("HUFU_DATABASE_URL", url.as_str()),

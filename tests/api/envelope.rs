@@ -5,7 +5,7 @@ use crate::harness::{Backend, TestApp, read};
 use serde_json::json;
 
 async fn app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite).await.expect("SQLite always runs")
+    TestApp::spawn(Backend::Sqlite).await
 }
 
 #[tokio::test]

@@ -20,9 +20,7 @@ fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
 }
 
 async fn import_skips_bad_lines_and_imported_users_sign_in(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let envs = [("HUFU_DATABASE_URL", url.as_str()), ("HUFU_DATA_DIR", data.as_str())];
     let created = run(

@@ -156,9 +156,7 @@ async fn audit_count(app: &TestApp, user_id: i64, event: &str) -> i64 {
 }
 
 async fn totp_setup_enable_and_sign_in_work_end_to_end(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let id = app.register("mfaflow", PASSWORD).await["id"].as_i64().unwrap();
     let token = app.login("mfaflow", PASSWORD).await["token"]
         .as_str()
@@ -213,9 +211,7 @@ async fn totp_setup_enable_and_sign_in_work_end_to_end(backend: Backend) {
 }
 
 async fn enabling_with_a_wrong_code_leaves_totp_off(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let token = app.user_with_token("mfawrong").await;
     let (secret, _) = setup(&app, &token).await;
     let wrong = other_code(&code_now(&app, &secret));
@@ -252,9 +248,7 @@ async fn enabling_with_a_wrong_code_leaves_totp_off(backend: Backend) {
 }
 
 async fn a_code_is_accepted_only_once(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfareplay").await;
     // The code that enabled TOTP was used: it does not sign in within the same step.
     let enabling_code = code_now(&app, &user.secret);
@@ -291,9 +285,7 @@ async fn a_code_is_accepted_only_once(backend: Backend) {
 }
 
 async fn a_recovery_code_works_once(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfarecover").await;
     // Accepted without the dash and in upper case.
     let typed = user.recovery_codes[0].replace('-', "").to_uppercase();
@@ -310,9 +302,7 @@ async fn a_recovery_code_works_once(backend: Backend) {
 }
 
 async fn an_mfa_token_works_once_and_expires(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfatoken").await;
     let token = mfa_token(&app, "mfatoken").await;
     next_step(&app);
@@ -343,14 +333,11 @@ async fn an_mfa_token_works_once_and_expires(backend: Backend) {
 }
 
 async fn wrong_codes_count_toward_the_lockout(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.limits.lockout_threshold = 3;
         s.limits.lockout_duration = Duration::from_secs(600);
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let user = mfa_user(&app, "mfalock").await;
     let token = mfa_token(&app, "mfalock").await;
     next_step(&app);
@@ -367,9 +354,7 @@ async fn wrong_codes_count_toward_the_lockout(backend: Backend) {
 }
 
 async fn alternating_identifiers_does_not_multiply_guesses(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 3).await else {
-        return;
-    };
+    let app = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 3).await;
     let user = mfa_user(&app, "mfaswap").await;
     next_step(&app);
     let wrong = other_code(&code_now(&app, &user.secret));
@@ -385,9 +370,7 @@ async fn alternating_identifiers_does_not_multiply_guesses(backend: Backend) {
 }
 
 async fn disabling_needs_the_password_or_a_code(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfaoff").await;
     let disable = |body: Value| app.call("POST", "/api/v1/users/mfa/totp/disable", Some(&user.token), Some(body));
     disable(json!({"password": "not the password"}))
@@ -427,9 +410,7 @@ async fn disabling_needs_the_password_or_a_code(backend: Backend) {
 }
 
 async fn the_secret_is_sealed_at_rest(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let id = app.register("mfasealed", PASSWORD).await["id"].as_i64().unwrap();
     let token = app.login("mfasealed", PASSWORD).await["token"]
         .as_str()
@@ -469,9 +450,7 @@ async fn the_secret_is_sealed_at_rest(backend: Backend) {
 async fn racing_completions_have_one_winner(backend: Backend) {
     // Attempts are counted before they are checked, so six at once could pass a low
     // threshold; the lockout is not what this test is about.
-    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 100).await else {
-        return;
-    };
+    let app = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 100).await;
     let user = mfa_user(&app, "mfarace").await;
     // One token, several different valid recovery codes at once: the token is used once.
     let token = mfa_token(&app, "mfarace").await;
@@ -498,9 +477,7 @@ async fn racing_completions_have_one_winner(backend: Backend) {
 }
 
 async fn a_password_change_ends_pending_challenges(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfapass").await;
     let pending = mfa_token(&app, "mfapass").await;
     app.call(
@@ -518,9 +495,7 @@ async fn a_password_change_ends_pending_challenges(backend: Backend) {
 }
 
 async fn the_mfa_lockout_holds_in_process_and_in_redis(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await else {
-        return;
-    };
+    let app = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await;
     let user = mfa_user(&app, "mfalockcache").await;
     next_step(&app);
     let wrong = other_code(&code_now(&app, &user.secret));

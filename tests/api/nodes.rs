@@ -2,16 +2,16 @@
 //! on the other, and a logout on one is refused on the other within a second.
 
 use crate::harness::{Backend, fresh_database, read, registration};
-use crate::on_every_store;
 use crate::process::Server;
+use crate::{on_every_store, on_redis};
 use std::time::Duration;
 
 on_every_store!(a_logout_on_one_node_is_refused_on_the_other_within_a_second);
 
+on_redis!(two_nodes_share_profile_changes_limits_and_lockouts_through_redis);
+
 async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let redis = std::env::var("HUFU_TEST_REDIS_URL").unwrap_or_default();
     // A prefix of this test's own: the per-IP limits count in Redis, and every test (and every
@@ -86,14 +86,8 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
 
 /// Two nodes sharing one database and one Redis: a profile change on A is what B serves next,
 /// a lockout made on A holds on B, and the per-IP limit counts both nodes' requests.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis() {
-    let Some(redis) = crate::harness::redis_url() else {
-        return;
-    };
-    let Some((url, dir)) = fresh_database(Backend::Sqlite).await else {
-        return;
-    };
+async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis(redis: String) {
+    let (url, dir) = fresh_database(Backend::Sqlite).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let prefix = crate::harness::unique_prefix();
     let envs = [

@@ -50,7 +50,7 @@ const CONTRACT: &[(&str, &str)] = &[
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 
 async fn app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite).await.expect("SQLite always runs")
+    TestApp::spawn(Backend::Sqlite).await
 }
 
 async fn document(app: &TestApp) -> Value {

@@ -81,8 +81,7 @@ async fn losing_redis_degrades_to_the_database_and_recovers_by_itself() {
     let app = TestApp::spawn_cached(CacheMode::Memory, |s| {
         s.redis.url = Some(url.clone());
     })
-    .await
-    .expect("SQLite");
+    .await;
     app.wait_for_events().await;
     let app = Arc::new(app);
     let token = app.user_with_token("steady").await;
@@ -176,9 +175,7 @@ async fn hufu_starts_and_serves_while_redis_is_unreachable() {
     // A port held by this test and never answered: no other test can start a Redis there.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}", silent.local_addr().unwrap());
-    let app = TestApp::spawn_cached(CacheMode::Memory, |s| s.redis.url = Some(url))
-        .await
-        .expect("SQLite");
+    let app = TestApp::spawn_cached(CacheMode::Memory, |s| s.redis.url = Some(url)).await;
     let ready = app.get("/readyz", None).await;
     let body = ready.expect_error(503, "SERVICE_UNAVAILABLE");
     assert!(

@@ -30,9 +30,7 @@ async fn refresh(app: &TestApp, token: &str) -> crate::harness::Answer {
 }
 
 async fn a_refresh_rotates_the_pair_and_keeps_the_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("rita", "password123").await;
     let first = app.login("rita", "password123").await;
     let answer = refresh(&app, first["refresh_token"].as_str().unwrap()).await;
@@ -60,9 +58,7 @@ async fn a_refresh_rotates_the_pair_and_keeps_the_session(backend: Backend) {
 }
 
 async fn a_reused_refresh_token_revokes_the_whole_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("sam", "password123").await;
     let first = app.login("sam", "password123").await;
     let old_refresh = first["refresh_token"].as_str().unwrap().to_owned();
@@ -90,9 +86,7 @@ async fn a_reused_refresh_token_revokes_the_whole_session(backend: Backend) {
 }
 
 async fn racing_refreshes_with_one_token_have_exactly_one_winner(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("tess", "password123").await;
     let login = app.login("tess", "password123").await;
     let token = login["refresh_token"].as_str().unwrap().to_owned();
@@ -125,9 +119,7 @@ async fn racing_refreshes_with_one_token_have_exactly_one_winner(backend: Backen
 }
 
 async fn logout_revokes_this_session_and_logout_all_every_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("uma", "password123").await;
     let a = app.login("uma", "password123").await;
     let b = app.login("uma", "password123").await;
@@ -185,9 +177,7 @@ async fn logout_revokes_this_session_and_logout_all_every_session(backend: Backe
 }
 
 async fn sessions_are_listed_and_one_can_be_revoked(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("vera", "password123").await;
     let phone = read(
         app.client
@@ -252,9 +242,7 @@ async fn sessions_are_listed_and_one_can_be_revoked(backend: Backend) {
 }
 
 async fn a_password_change_cuts_off_every_other_session_at_once(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("xena", "first password").await;
     let other = app.login("xena", "first password").await;
     let current = app.login("xena", "first password").await;
@@ -281,14 +269,11 @@ async fn a_password_change_cuts_off_every_other_session_at_once(backend: Backend
 }
 
 async fn refresh_tokens_expire_and_access_tokens_expire_sooner(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.tokens.access_ttl = Duration::from_secs(60);
         s.accounts.refresh_ttl = Duration::from_secs(300);
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     app.register("yuki", "password123").await;
     let login = app.login("yuki", "password123").await;
     assert_eq!(

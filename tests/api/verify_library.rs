@@ -11,9 +11,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.tokens.jwt_algorithm = JwtAlgorithm::EdDsa)
-        .await
-        .expect("SQLite");
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.tokens.jwt_algorithm = JwtAlgorithm::EdDsa).await;
     // The verifier keeps time with hufu's test clock, which the rotation below moves on.
     let clock = hufu_verify::ManualClock::new(hufu::clock::Clock::unix_seconds(&app.clock));
     let verifier = Verifier::builder(format!("http://{}", app.addr), "hufu", "hufu")
@@ -45,9 +43,7 @@ async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation
     assert!(verifier.verify(&token).await.is_ok(), "the old key still verifies");
 
     // A token from another deployment (or HS256) is refused.
-    let Some(other) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
+    let other = TestApp::spawn(Backend::Sqlite).await;
     let foreign = other.user_with_token("nina").await;
     assert!(matches!(verifier.verify(&foreign).await, Err(VerifyError::Invalid)));
 

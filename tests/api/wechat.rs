@@ -4,7 +4,7 @@
 
 use crate::fake_wechat::{self, Api, FakeWechat};
 use crate::harness::{Answer, Backend, TestApp, read};
-use crate::on_every_store;
+use crate::{on_every_store, on_redis};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -12,6 +12,8 @@ on_every_store!(
     a_mini_program_code_signs_in_and_creates_the_user_once,
     website_qr_login_walks_authorize_wechat_and_callback
 );
+
+on_redis!(nodes_sharing_redis_share_one_access_token);
 
 /// WeChat's demo identity (wechat.md): its session key decrypts the demo vectors.
 const DEMO_OPENID: &str = "oGZUI0egBJY1zhBYw2KhdUfwVJJE";
@@ -24,7 +26,7 @@ pub(crate) async fn wechat_app(
     backend: Backend,
     fake: &FakeWechat,
     adjust: impl FnOnce(&mut hufu::config::Settings),
-) -> Option<TestApp> {
+) -> TestApp {
     let base = fake.base_url.clone();
     TestApp::spawn_with(backend, |s| {
         s.wechat.api_base = base.clone();
@@ -47,9 +49,7 @@ async fn mini_login(app: &TestApp, code: &str) -> Answer {
 
 async fn a_mini_program_code_signs_in_and_creates_the_user_once(backend: Backend) {
     let fake = FakeWechat::start().await;
-    let Some(app) = wechat_app(backend, &fake, |_| {}).await else {
-        return;
-    };
+    let app = wechat_app(backend, &fake, |_| {}).await;
     let first = mini_login(
         &app,
         &fake.login_code(DEMO_OPENID, Some(DEMO_UNIONID), DEMO_SESSION_KEY),
@@ -95,7 +95,7 @@ async fn a_mini_program_code_signs_in_and_creates_the_user_once(backend: Backend
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wechat_failures_are_answered_by_the_contracts_table() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let code = || fake.login_code("o-failing-user", None, DEMO_SESSION_KEY);
     for (errcode, status, error_code) in [
         (40029, 400, "WECHAT_CODE_INVALID"),
@@ -134,9 +134,7 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
         mini_login(&app, &code()).await.expect_ok(200);
     }
 
-    let Some(unconfigured) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
+    let unconfigured = TestApp::spawn(Backend::Sqlite).await;
     mini_login(&unconfigured, "x")
         .await
         .expect_error(501, "WECHAT_NOT_CONFIGURED");
@@ -145,9 +143,7 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
         .await
         .expect_error(501, "WECHAT_NOT_CONFIGURED");
 
-    let Some(limited) = wechat_app(Backend::Sqlite, &fake, |s| s.limits.wechat_per_minute = 2).await else {
-        return;
-    };
+    let limited = wechat_app(Backend::Sqlite, &fake, |s| s.limits.wechat_per_minute = 2).await;
     mini_login(&limited, "a").await.expect_error(400, "WECHAT_CODE_INVALID");
     mini_login(&limited, "b").await.expect_error(400, "WECHAT_CODE_INVALID");
     mini_login(&limited, "c").await.expect_error(429, "RATE_LIMITED");
@@ -156,7 +152,7 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_number_comes_from_a_code_with_one_shared_access_token() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let login = mini_login(&app, &fake.login_code("o-phone", None, DEMO_SESSION_KEY)).await;
     let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
     let set_phone = |body: Value| {
@@ -231,7 +227,7 @@ fn legacy_encrypt(session_key: &str, iv: &str, plaintext: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_encrypted_phone_data_is_decrypted_with_the_stored_session_key() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let login = mini_login(&app, &fake.login_code(DEMO_OPENID, None, DEMO_SESSION_KEY)).await;
     let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
     let send = |data: String, iv: &str| {
@@ -293,7 +289,7 @@ async fn legacy_encrypted_phone_data_is_decrypted_with_the_stored_session_key() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_and_unbinding_keep_a_way_to_sign_in() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let token = app.user_with_token("binder").await;
     let bind = |code: String, token: String| {
         let app = &app;
@@ -411,9 +407,7 @@ async fn scan(
 
 async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) {
     let fake = FakeWechat::start().await;
-    let Some(app) = wechat_app(backend, &fake, |_| {}).await else {
-        return;
-    };
+    let app = wechat_app(backend, &fake, |_| {}).await;
     let client = no_redirects();
     let callback = scan(
         &app,
@@ -514,11 +508,7 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
 /// With Redis, every node uses the one access_token the first node fetched: WeChat
 /// invalidates the previous token at each fetch, so nodes fetching their own would break
 /// each other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_sharing_redis_share_one_access_token() {
-    let Some(redis) = crate::harness::redis_url() else {
-        return;
-    };
+async fn nodes_sharing_redis_share_one_access_token(redis: String) {
     let fake = FakeWechat::start().await;
     let prefix = crate::harness::unique_prefix();
     let mut nodes = Vec::new();
@@ -528,8 +518,7 @@ async fn nodes_sharing_redis_share_one_access_token() {
             s.redis.url = Some(redis);
             s.redis.prefix = prefix;
         })
-        .await
-        .expect("SQLite");
+        .await;
         nodes.push(node);
     }
     for (i, node) in nodes.iter().enumerate() {
