@@ -12,9 +12,10 @@ use hufu::http::AppState;
 use hufu::store::SqlStore;
 use hufu::store::sql::PoolSettings;
 use serde_json::Value;
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -66,6 +67,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// How requests reach this app (no `Accept-Language`).
     pub(super) api: Caller,
+    /// Usernames this harness registered, so [`TestApp::login_as`] registers each only once.
+    pub(super) registered: Mutex<HashSet<String>>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -162,6 +165,7 @@ impl TestApp {
             state,
             settings,
             api,
+            registered: Mutex::new(HashSet::new()),
             shutdown: Some(tx),
             _dir: dir,
         }

@@ -4,8 +4,10 @@
 //! - [`stores`]: which backends and cache modes run, the macros that skip the others
 //!   (`on_every_store!`, `on_every_cache!`, `on_redis!`), fresh databases.
 //! - [`app`]: [`TestApp`], the in-process server, and its test settings.
-//! - [`users`]: registering and signing in.
+//! - [`users`]: registering, [`TestApp::login_as`], [`TestApp::admin`] and the [`Signed`]
+//!   handle that calls the API as a user.
 //! - [`answer`]: [`answer::Caller`] and [`Answer`]; [`TestApp::in_lang`] sends `Accept-Language`.
+//! - [`paths`]: the API's paths.
 //!
 //! The harness depends on hufu's public API only; nothing in `src/` knows about it.
 
@@ -13,12 +15,14 @@
 
 pub mod answer;
 pub mod app;
+pub mod paths;
 pub mod stores;
 pub mod users;
 
 pub use answer::{Answer, read};
 pub use app::{TestApp, registration, test_settings};
 pub use stores::{Backend, CacheMode, fresh_database, on_cache, on_store, redis_url, unique_prefix, with_redis};
+pub use users::{DEFAULT_PASSWORD, Signed};
 
 use hufu::store::sql::PoolSettings;
 use serde_json::Value;
@@ -35,6 +39,11 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
         serde_json::from_slice(&bytes).expect("json")
     };
     (decode(parts.next()), decode(parts.next()))
+}
+
+/// The session id (`sid` claim) of an access token.
+pub fn sid(token: &str) -> String {
+    jwt_parts(token).1["sid"].as_str().expect("sid").to_owned()
 }
 
 /// Pool settings for hand-built stores in tests.
