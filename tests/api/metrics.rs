@@ -7,7 +7,6 @@ use crate::process;
 use crate::{on_every_cache, on_every_store};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -241,14 +240,7 @@ async fn the_request_log_line_has_its_fields_and_no_secrets() {
         .spawn()
         .expect("spawn hufu serve");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = process::follow_stderr(child.id(), stderr);
     let mut seen = Vec::new();
     let serving = wait_for_line(&lines, &mut seen, |e| e["message"] == "hufu is serving");
     let base = format!("http://{}", serving["listen"].as_str().expect("listen"));

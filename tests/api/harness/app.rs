@@ -138,6 +138,7 @@ impl TestApp {
 
     /// Starts hufu over an already-built store (e.g. one pointing at a dead server).
     pub async fn start(backend: Backend, mut settings: Settings, store: SqlStore, dir: tempfile::TempDir) -> TestApp {
+        super::log::init();
         let clock = ManualClock::starting_now();
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await

@@ -8,6 +8,7 @@
 //!   handle that calls the API as a user.
 //! - [`answer`]: [`answer::Caller`] and [`Answer`]; [`TestApp::in_lang`] sends `Accept-Language`.
 //! - [`paths`]: the API's paths.
+//! - [`log`]: the run's server log ([`server_log`]) and the `HUFU_TEST_LOG` switch.
 //!
 //! The harness depends on hufu's public API only; nothing in `src/` knows about it.
 
@@ -15,12 +16,14 @@
 
 pub mod answer;
 pub mod app;
+pub mod log;
 pub mod paths;
 pub mod stores;
 pub mod users;
 
 pub use answer::{Answer, read};
 pub use app::{TestApp, registration, test_settings};
+pub use log::server_log;
 pub use stores::{Backend, CacheMode, fresh_database, on_cache, on_store, redis_url, unique_prefix, with_redis};
 pub use users::{DEFAULT_PASSWORD, Signed};
 
