@@ -1,6 +1,7 @@
 //! Registration, sign-in, profile and password change, on every store.
 
-use crate::harness::{Backend, TestApp, jwt_parts, registration};
+use crate::harness::paths::{LOGIN, PASSWORD, PROFILE, REGISTER};
+use crate::harness::{Backend, Signed, TestApp, jwt_parts, registration};
 use crate::on_every_store;
 use hufu::store::{AuditFilter, AuditRecord, NewSession, SessionCreation};
 use serde_json::json;
@@ -23,12 +24,10 @@ on_every_store!(
 );
 
 async fn registration_returns_the_user_object_and_nothing_secret(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let answer = app
         .post(
-            "/api/v1/auth/register",
+            REGISTER,
             json!({"username": "JohnDoe", "email": "John@Example.com",
             "password": "password123", "phone": "+8613800138000", "extra": "ignored"}),
         )
@@ -57,25 +56,18 @@ async fn registration_returns_the_user_object_and_nothing_secret(backend: Backen
     assert!(second["id"].as_i64().unwrap() > id, "ids are time-ordered");
 
     let zh = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.8")
-        .json(&registration("zhangsan", "password123"))
-        .send()
-        .await
-        .unwrap();
-    let zh = crate::harness::read(zh).await;
+        .in_lang("zh-CN,zh;q=0.9,en;q=0.8")
+        .post(REGISTER, registration("zhangsan", "password123"))
+        .await;
     zh.expect_ok(201);
     assert_eq!(zh.body["message"], "注册成功");
 }
 
 async fn registration_lists_every_bad_field(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let answer = app
         .post(
-            "/api/v1/auth/register",
+            REGISTER,
             json!({"username": "ab", "email": "not-an-email", "password": "short", "phone": "12345"}),
         )
         .await;
@@ -99,7 +91,7 @@ async fn registration_lists_every_bad_field(backend: Backend) {
             ("phone".into(), "invalid".into()),
         ]
     );
-    let missing = app.post("/api/v1/auth/register", json!({})).await;
+    let missing = app.post(REGISTER, json!({})).await;
     let details = missing.expect_error(400, "VALIDATION_FAILED")["details"]
         .as_array()
         .unwrap()
@@ -107,33 +99,26 @@ async fn registration_lists_every_bad_field(backend: Backend) {
     assert_eq!(details.len(), 4);
     assert!(details.iter().all(|d| d["reason"] == "required"));
     let zh = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .header("accept-language", "zh")
-        .json(&json!({"username": "张三", "email": "a@example.com", "password": "password123", "phone": "13900000000"}))
-        .send()
-        .await
-        .unwrap();
-    let zh = crate::harness::read(zh).await;
+        .in_lang("zh")
+        .post(
+            REGISTER,
+            json!({"username": "张三", "email": "a@example.com", "password": "password123", "phone": "13900000000"}),
+        )
+        .await;
     zh.expect_error(400, "VALIDATION_FAILED");
     assert_eq!(zh.body["message"], "请求参数错误");
     assert!(zh.body["error"].as_str().unwrap().contains("用户名"));
     // Nothing was created by any refused request.
     let login = app
-        .post(
-            "/api/v1/auth/login",
-            json!({"username": "a@example.com", "password": "password123"}),
-        )
+        .post(LOGIN, json!({"username": "a@example.com", "password": "password123"}))
         .await;
     login.expect_error(401, "INVALID_CREDENTIALS");
 }
 
 async fn usernames_emails_and_phones_are_unique_in_their_normal_form(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.post(
-        "/api/v1/auth/register",
+        REGISTER,
         json!({"username": "JohnDoe", "email": "john@example.com", "password": "password123", "phone": "13800138000"}),
     )
     .await
@@ -161,28 +146,24 @@ async fn usernames_emails_and_phones_are_unique_in_their_normal_form(backend: Ba
         ),
     ];
     for (body, code, field) in cases {
-        let answer = app.post("/api/v1/auth/register", body).await;
+        let answer = app.post(REGISTER, body).await;
         let body = answer.expect_error(409, code);
         assert_eq!(body["details"][0]["field"], field);
         assert_eq!(body["details"][0]["reason"], "taken");
     }
     let zh = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .header("accept-language", "zh-CN")
-        .json(&json!({"username": "other9", "email": "john@example.com", "password": "password123", "phone": "13800000009"}))
-        .send()
-        .await
-        .unwrap();
-    let zh = crate::harness::read(zh).await;
+        .in_lang("zh-CN")
+        .post(
+            REGISTER,
+            json!({"username": "other9", "email": "john@example.com", "password": "password123", "phone": "13800000009"}),
+        )
+        .await;
     zh.expect_error(409, "EMAIL_TAKEN");
     assert_eq!(zh.body["error"], "邮箱已被注册");
 }
 
 async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let app = std::sync::Arc::new(app);
     let tasks: Vec<_> = (0..100)
         .map(|i| {
@@ -192,7 +173,7 @@ async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: 
                 // the loser must learn that from the database's unique index.
                 let body = json!({"username": "racer", "email": format!("racer{i}@example.com"),
                     "password": "password123", "phone": format!("137{i:08}")});
-                let answer = app.post("/api/v1/auth/register", body).await;
+                let answer = app.post(REGISTER, body).await;
                 (answer.status, answer.body["error_code"].as_str().map(str::to_owned))
             })
         })
@@ -210,32 +191,27 @@ async fn one_hundred_concurrent_registrations_of_one_name_give_one_201(backend: 
 }
 
 async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backend) {
-    let Some(closed) = TestApp::spawn_with(backend, |s| s.accounts.registration_enabled = false).await else {
-        return;
-    };
+    let closed = TestApp::spawn_with(backend, |s| s.accounts.registration_enabled = false).await;
     closed
-        .post("/api/v1/auth/register", registration("nobody", "password123"))
+        .post(REGISTER, registration("nobody", "password123"))
         .await
         .expect_error(403, "REGISTRATION_DISABLED");
 
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.accounts.require_phone = false;
         s.accounts.password_min_length = 10;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let user = app
         .post(
-            "/api/v1/auth/register",
+            REGISTER,
             json!({"username": "nophone", "email": "np@example.com", "password": "0123456789"}),
         )
         .await;
     assert_eq!(user.expect_ok(201)["phone"], serde_json::Value::Null);
     let short = app
         .post(
-            "/api/v1/auth/register",
+            REGISTER,
             json!({"username": "short", "email": "s@example.com", "password": "012345678"}),
         )
         .await;
@@ -246,11 +222,9 @@ async fn registration_can_be_switched_off_and_phone_made_optional(backend: Backe
 }
 
 async fn login_works_by_username_email_or_phone(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app
-        .post("/api/v1/auth/register", json!({"username": "Alice", "email": "Alice@Example.com", "password": "wonderland!", "phone": "13912345678"}))
+        .post(REGISTER, json!({"username": "Alice", "email": "Alice@Example.com", "password": "wonderland!", "phone": "13912345678"}))
         .await
         .expect_ok(201)
         .clone();
@@ -264,10 +238,7 @@ async fn login_works_by_username_email_or_phone(backend: Backend) {
         "+8613912345678",
     ] {
         let answer = app
-            .post(
-                "/api/v1/auth/login",
-                json!({"username": identifier, "password": "wonderland!"}),
-            )
+            .post(LOGIN, json!({"username": identifier, "password": "wonderland!"}))
             .await;
         let data = answer.expect_ok(200);
         assert_eq!(answer.body["message"], "Logged in");
@@ -295,36 +266,24 @@ async fn login_works_by_username_email_or_phone(backend: Backend) {
         assert_eq!(claims["nbf"], claims["iat"]);
     }
     let zh = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("accept-language", "zh-CN,zh;q=0.9")
-        .json(&json!({"username": "alice", "password": "wonderland!"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(crate::harness::read(zh).await.body["message"], "登录成功");
+        .in_lang("zh-CN,zh;q=0.9")
+        .post(LOGIN, json!({"username": "alice", "password": "wonderland!"}))
+        .await;
+    assert_eq!(zh.body["message"], "登录成功");
 }
 
 async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("bob", "the right one").await;
     let hasher = &app.state.core.hasher;
 
     let before = hasher.completed();
     let wrong = app
-        .post(
-            "/api/v1/auth/login",
-            json!({"username": "bob", "password": "the wrong one"}),
-        )
+        .post(LOGIN, json!({"username": "bob", "password": "the wrong one"}))
         .await;
     let after_wrong = hasher.completed();
     let unknown = app
-        .post(
-            "/api/v1/auth/login",
-            json!({"username": "nobody-here", "password": "the wrong one"}),
-        )
+        .post(LOGIN, json!({"username": "nobody-here", "password": "the wrong one"}))
         .await;
     let after_unknown = hasher.completed();
 
@@ -339,19 +298,14 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
     assert_eq!(after_unknown - after_wrong, 1);
 
     let zh = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("accept-language", "zh")
-        .json(&json!({"username": "nobody", "password": "x"}))
-        .send()
-        .await
-        .unwrap();
-    let zh = crate::harness::read(zh).await;
+        .in_lang("zh")
+        .post(LOGIN, json!({"username": "nobody", "password": "x"}))
+        .await;
     assert_eq!(
         (zh.body["message"].as_str(), zh.body["error"].as_str()),
         (Some("认证失败"), Some("用户名或密码错误"))
     );
-    let missing = app.post("/api/v1/auth/login", json!({"username": "bob"})).await;
+    let missing = app.post(LOGIN, json!({"username": "bob"})).await;
     assert_eq!(
         missing.expect_error(400, "VALIDATION_FAILED")["details"][0]["field"],
         "password"
@@ -359,15 +313,13 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
 }
 
 async fn each_login_creates_a_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app.register("carol", "password123").await;
     let user_id = user["id"].as_i64().unwrap();
     let first = app.login("carol", "password123").await;
     let second = app
         .client
-        .post(app.url("/api/v1/auth/login"))
+        .post(app.url(LOGIN))
         .header("user-agent", "hufu-test-agent/1.0")
         .json(&json!({"username": "carol", "password": "password123"}))
         .send()
@@ -395,45 +347,31 @@ async fn each_login_creates_a_session(backend: Backend) {
 }
 
 async fn the_profile_can_be_read_and_updated(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let token = app.user_with_token("dave").await;
-    let profile = app.get("/api/v1/users/profile", Some(&token)).await;
+    let app = TestApp::spawn(backend).await;
+    let dave = app.login_as("dave").await;
+    let profile = dave.get(PROFILE).await;
     assert_eq!(profile.expect_ok(200)["username"], "dave");
 
     let update = json!({"nickname": "大卫", "avatar_url": "https://cdn.example.com/d.png",
         "email": "Dave@New.example.com", "phone": "+14155552671", "username": "Dave.Two"});
-    let updated = app
-        .call("PUT", "/api/v1/users/profile", Some(&token), Some(update))
-        .await;
+    let updated = dave.put(PROFILE, update).await;
     let user = updated.expect_ok(200).clone();
     assert_eq!(user["nickname"], "大卫");
     assert_eq!(user["avatar_url"], "https://cdn.example.com/d.png");
     assert_eq!(user["email"], "Dave@New.example.com");
     assert_eq!(user["phone"], "+14155552671");
     assert_eq!(user["username"], "Dave.Two");
-    let read_back = app.get("/api/v1/users/profile", Some(&token)).await;
+    let read_back = dave.get(PROFILE).await;
     assert_eq!(read_back.expect_ok(200), &user);
     // The new identifiers sign in; the old username no longer does.
     app.login("dave.two", "correct horse battery").await;
     app.login("dave@new.example.com", "correct horse battery").await;
-    app.post(
-        "/api/v1/auth/login",
-        json!({"username": "dave", "password": "correct horse battery"}),
-    )
-    .await
-    .expect_error(401, "INVALID_CREDENTIALS");
+    app.post(LOGIN, json!({"username": "dave", "password": "correct horse battery"}))
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
 
     // null clears nickname and avatar; absent fields stay.
-    let cleared = app
-        .call(
-            "PUT",
-            "/api/v1/users/profile",
-            Some(&token),
-            Some(json!({"nickname": null, "avatar_url": null})),
-        )
-        .await;
+    let cleared = dave.put(PROFILE, json!({"nickname": null, "avatar_url": null})).await;
     let cleared = cleared.expect_ok(200);
     assert_eq!(cleared["nickname"], serde_json::Value::Null);
     assert_eq!(cleared["avatar_url"], serde_json::Value::Null);
@@ -441,16 +379,10 @@ async fn the_profile_can_be_read_and_updated(backend: Backend) {
 }
 
 async fn profile_updates_are_validated_and_change_nothing_when_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("erin", "password123").await;
-    let token = app.user_with_token("frank").await;
-    let before = app
-        .get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_ok(200)
-        .clone();
+    let frank = app.login_as("frank").await;
+    let before = frank.get(PROFILE).await.expect_ok(200).clone();
 
     let refused = [
         (
@@ -472,84 +404,53 @@ async fn profile_updates_are_validated_and_change_nothing_when_refused(backend: 
         (json!({"nickname": 5}), 400, "INVALID_JSON"),
     ];
     for (body, status, code) in refused {
-        app.call("PUT", "/api/v1/users/profile", Some(&token), Some(body))
-            .await
-            .expect_error(status, code);
+        frank.put(PROFILE, body).await.expect_error(status, code);
     }
-    let after = app
-        .get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_ok(200)
-        .clone();
+    let after = frank.get(PROFILE).await.expect_ok(200).clone();
     assert_eq!(before, after, "a refused update changes nothing");
 }
 
 async fn changing_the_password_needs_the_old_one_and_signs_out_other_sessions(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app.register("grace", "first password").await;
     let user_id = user["id"].as_i64().unwrap();
-    let other = app.login("grace", "first password").await;
-    let current = app.login("grace", "first password").await;
-    let token = current["token"].as_str().unwrap();
+    let other = app.sign_in("grace", "first password").await;
+    let current = app.sign_in("grace", "first password").await;
 
-    let wrong = app
-        .call(
-            "PUT",
-            "/api/v1/users/password",
-            Some(token),
-            Some(json!({"old_password": "not it", "new_password": "second password"})),
+    let wrong = current
+        .put(
+            PASSWORD,
+            json!({"old_password": "not it", "new_password": "second password"}),
         )
         .await;
     wrong.expect_error(401, "INVALID_CREDENTIALS");
-    let short = app
-        .call(
-            "PUT",
-            "/api/v1/users/password",
-            Some(token),
-            Some(json!({"old_password": "first password", "new_password": "short"})),
+    let short = current
+        .put(
+            PASSWORD,
+            json!({"old_password": "first password", "new_password": "short"}),
         )
         .await;
     short.expect_error(400, "VALIDATION_FAILED");
-    let missing_old = app
-        .call(
-            "PUT",
-            "/api/v1/users/password",
-            Some(token),
-            Some(json!({"new_password": "second password"})),
-        )
-        .await;
+    let missing_old = current.put(PASSWORD, json!({"new_password": "second password"})).await;
     assert_eq!(
         missing_old.expect_error(400, "VALIDATION_FAILED")["details"][0]["field"],
         "old_password"
     );
     app.login("grace", "first password").await;
 
-    let changed = app
-        .call(
-            "PUT",
-            "/api/v1/users/password",
-            Some(token),
-            Some(json!({"old_password": "first password", "new_password": "second password"})),
+    let changed = current
+        .put(
+            PASSWORD,
+            json!({"old_password": "first password", "new_password": "second password"}),
         )
         .await;
     changed.expect_ok(200);
-    app.post(
-        "/api/v1/auth/login",
-        json!({"username": "grace", "password": "first password"}),
-    )
-    .await
-    .expect_error(401, "INVALID_CREDENTIALS");
+    app.post(LOGIN, json!({"username": "grace", "password": "first password"}))
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
     app.login("grace", "second password").await;
 
-    let sid = |data: &serde_json::Value| {
-        jwt_parts(data["token"].as_str().unwrap()).1["sid"]
-            .as_str()
-            .unwrap()
-            .parse::<i64>()
-            .unwrap()
-    };
+    let sid = |signed: &Signed| crate::harness::sid(&signed.token).parse::<i64>().unwrap();
     let live: Vec<i64> = app
         .state
         .core
@@ -570,9 +471,7 @@ async fn changing_the_password_needs_the_old_one_and_signs_out_other_sessions(ba
 /// The store's half of "a password change landing mid-login wins": the hash a login checked
 /// is compared again in the session's own transaction, and nothing is written if it changed.
 async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = app.register("ivan", "first password").await;
     let user_id = user["id"].as_i64().unwrap();
     let core = &app.state.core;
@@ -657,15 +556,10 @@ async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(b
     hufu::domain::admin::set_enabled(core, &disabled, true).await.unwrap();
 
     // After a change through the API the hash the login had checked no longer matches.
-    let token = app.login("ivan", "first password").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.call(
-        "PUT",
-        "/api/v1/users/password",
-        Some(&token),
-        Some(json!({"old_password": "first password", "new_password": "second password"})),
+    let ivan = app.sign_in("ivan", "first password").await;
+    ivan.put(
+        PASSWORD,
+        json!({"old_password": "first password", "new_password": "second password"}),
     )
     .await
     .expect_ok(200);
@@ -684,21 +578,14 @@ async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(b
 }
 
 async fn long_passwords_are_not_truncated(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let base = "长".repeat(30); // 90 bytes of UTF-8, past bcrypt's 72-byte limit
     app.register("heidi", &format!("{base}A")).await;
     app.login("heidi", &format!("{base}A")).await;
-    app.post(
-        "/api/v1/auth/login",
-        json!({"username": "heidi", "password": format!("{base}B")}),
-    )
-    .await
-    .expect_error(401, "INVALID_CREDENTIALS");
-    let too_long = app
-        .post("/api/v1/auth/register", registration("ivan", &"p".repeat(129)))
-        .await;
+    app.post(LOGIN, json!({"username": "heidi", "password": format!("{base}B")}))
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
+    let too_long = app.post(REGISTER, registration("ivan", &"p".repeat(129))).await;
     assert_eq!(
         too_long.expect_error(400, "VALIDATION_FAILED")["details"][0]["reason"],
         "too_long"
@@ -706,9 +593,7 @@ async fn long_passwords_are_not_truncated(backend: Backend) {
 }
 
 async fn text_no_account_can_have_gets_a_clear_answer_on_every_store(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     // Identifiers some databases would reject in a query (non-ASCII against ASCII columns on
     // MySQL, NUL on PostgreSQL) are the same plain 401 as any unknown user.
     for identifier in [
@@ -719,15 +604,12 @@ async fn text_no_account_can_have_gets_a_clear_answer_on_every_store(backend: Ba
         &"n".repeat(300),
     ] {
         let answer = app
-            .post(
-                "/api/v1/auth/login",
-                json!({"username": identifier, "password": "password123"}),
-            )
+            .post(LOGIN, json!({"username": identifier, "password": "password123"}))
             .await;
         answer.expect_error(401, "INVALID_CREDENTIALS");
     }
     let nul = app
-        .post("/api/v1/auth/register", json!({"username": "nul\u{0}user", "email": "n\u{0}@example.com", "password": "password123", "phone": "13900000077"}))
+        .post(REGISTER, json!({"username": "nul\u{0}user", "email": "n\u{0}@example.com", "password": "password123", "phone": "13900000077"}))
         .await;
     assert_eq!(
         nul.expect_error(400, "VALIDATION_FAILED")["details"]
@@ -738,9 +620,7 @@ async fn text_no_account_can_have_gets_a_clear_answer_on_every_store(backend: Ba
     );
 
     // A username shaped like a phone number would shadow that phone at sign-in.
-    let phone_name = app
-        .post("/api/v1/auth/register", registration("13800138000", "password123"))
-        .await;
+    let phone_name = app.post(REGISTER, registration("13800138000", "password123")).await;
     assert_eq!(
         phone_name.expect_error(400, "VALIDATION_FAILED")["details"][0]["field"],
         "username"
@@ -748,29 +628,15 @@ async fn text_no_account_can_have_gets_a_clear_answer_on_every_store(backend: Ba
 
     // The conflict names the right field even when the value contains another field's name.
     app.post(
-        "/api/v1/auth/register",
+        REGISTER,
         json!({"username": "carol", "email": "my_username_key@example.com",
         "password": "password123", "phone": "13900000078"}),
     )
     .await
     .expect_ok(201);
-    let token = app.user_with_token("dave").await;
-    let clash = app
-        .call(
-            "PUT",
-            "/api/v1/users/profile",
-            Some(&token),
-            Some(json!({"email": "MY_USERNAME_KEY@example.com"})),
-        )
-        .await;
+    let dave = app.login_as("dave").await;
+    let clash = dave.put(PROFILE, json!({"email": "MY_USERNAME_KEY@example.com"})).await;
     assert_eq!(clash.expect_error(409, "EMAIL_TAKEN")["details"][0]["field"], "email");
-    let clash = app
-        .call(
-            "PUT",
-            "/api/v1/users/profile",
-            Some(&token),
-            Some(json!({"phone": "+86 139 0000 0078"})),
-        )
-        .await;
+    let clash = dave.put(PROFILE, json!({"phone": "+86 139 0000 0078"})).await;
     clash.expect_error(409, "PHONE_TAKEN");
 }

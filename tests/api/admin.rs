@@ -2,9 +2,11 @@
 //! search, disabling and enabling, role changes, revoking sessions, the audit entries these
 //! write, and `HUFU_DEFAULT_ROLES`.
 
-use crate::harness::{Answer, Backend, CacheMode, TestApp};
+use crate::harness::paths::{ADMIN_USERS, LOGIN, PROFILE, REFRESH, REGISTER, admin_user, admin_user_sessions};
+// The password `login_as` and `admin` register and sign in with.
+use crate::harness::DEFAULT_PASSWORD as PASSWORD;
+use crate::harness::{Backend, CacheMode, TestApp};
 use crate::{on_every_cache, on_every_store};
-use hufu::domain::admin;
 use hufu::store::{AuditFilter, AuditRow};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -23,42 +25,15 @@ on_every_store!(
 
 on_every_cache!(removing_admin_on_one_node_cuts_access_on_another);
 
-const PASSWORD: &str = "correct horse battery";
-
 /// Registers `name` with these email and phone; returns the user object.
 async fn register_as(app: &TestApp, name: &str, email: &str, phone: &str) -> Value {
     app.post(
-        "/api/v1/auth/register",
+        REGISTER,
         json!({"username": name, "email": email, "password": PASSWORD, "phone": phone}),
     )
     .await
     .expect_ok(201)
     .clone()
-}
-
-/// Makes `name` an administrator the way the command line does (the same domain function
-/// through the node's core), and returns a fresh token of theirs and their id.
-async fn make_admin(app: &TestApp, name: &str) -> (String, i64) {
-    let token = app.user_with_token(name).await;
-    let core = &app.state.core;
-    let user = admin::find_by_username(core, name).await.expect("user exists").user;
-    admin::grant_role(core, &user, "admin").await.expect("grant admin");
-    (token, user.id)
-}
-
-async fn signed_in(app: &TestApp, name: &str) -> (Value, i64) {
-    let user = app.register(name, PASSWORD).await;
-    let data = app.login(name, PASSWORD).await;
-    (data, user["id"].as_i64().unwrap())
-}
-
-fn token(data: &Value) -> &str {
-    data["token"].as_str().unwrap()
-}
-
-async fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> Answer {
-    app.call("PATCH", &format!("/api/v1/admin/users/{id}"), Some(token), Some(body))
-        .await
 }
 
 async fn audit(app: &TestApp, user_id: i64, event: &str) -> Vec<AuditRow> {
@@ -84,22 +59,20 @@ fn names(data: &Value) -> Vec<String> {
 }
 
 async fn admin_endpoints_refuse_plain_users_and_missing_tokens(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (admin_token, _) = make_admin(&app, "root").await;
-    let (plain, plain_id) = signed_in(&app, "plain").await;
-    let plain = token(&plain);
-    let user_path = format!("/api/v1/admin/users/{plain_id}");
-    let sessions_path = format!("{user_path}/sessions");
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
+    let plain = app.login_as("plain").await;
+    let user_path = admin_user(plain.id);
+    let sessions_path = admin_user_sessions(plain.id);
     let calls: [(&str, &str, Option<Value>); 4] = [
-        ("GET", "/api/v1/admin/users", None),
+        ("GET", ADMIN_USERS, None),
         ("GET", &user_path, None),
         ("PATCH", &user_path, Some(json!({"roles": ["admin"]}))),
         ("DELETE", &sessions_path, None),
     ];
     for (method, path, body) in &calls {
-        app.call(method, path, Some(plain), body.clone())
+        plain
+            .call(method, path, body.clone())
             .await
             .expect_error(403, "FORBIDDEN");
         let missing = app.call(method, path, None, body.clone()).await;
@@ -107,37 +80,30 @@ async fn admin_endpoints_refuse_plain_users_and_missing_tokens(backend: Backend)
         assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
     }
     // The refused PATCH changed nothing, and the refused DELETE revoked nothing.
-    let user = app.get(&user_path, Some(&admin_token)).await.expect_ok(200).clone();
+    let user = root.get(&user_path).await.expect_ok(200).clone();
     assert_eq!(user["roles"], json!(["user"]));
-    app.get("/api/v1/users/profile", Some(plain)).await.expect_ok(200);
-    assert!(audit(&app, plain_id, "admin_update").await.is_empty());
-    assert!(audit(&app, plain_id, "sessions_revoked").await.is_empty());
+    plain.get(PROFILE).await.expect_ok(200);
+    assert!(audit(&app, plain.id, "admin_update").await.is_empty());
+    assert!(audit(&app, plain.id, "sessions_revoked").await.is_empty());
 
     // An administrator gets the user object; unknown and non-numeric ids are enveloped 404s.
-    assert_eq!(user["id"], plain_id);
+    assert_eq!(user["id"], plain.id);
     assert_eq!(user["username"], "plain");
     assert!(user.get("password_hash").is_none());
-    for path in [
-        "/api/v1/admin/users/1",
-        "/api/v1/admin/users/abc",
-        "/api/v1/admin/users/-5",
-        "/api/v1/admin/users/99999999999999999999999",
-    ] {
-        app.get(path, Some(&admin_token)).await.expect_error(404, "NOT_FOUND");
+    for id in ["1", "abc", "-5", "99999999999999999999999"] {
+        root.get(&admin_user(id)).await.expect_error(404, "NOT_FOUND");
     }
-    patch(&app, &admin_token, 1, json!({"status": 0}))
+    root.patch(&admin_user(1), json!({"status": 0}))
         .await
         .expect_error(404, "NOT_FOUND");
-    app.call("DELETE", "/api/v1/admin/users/x/sessions", Some(&admin_token), None)
+    root.delete(&admin_user_sessions("x"))
         .await
         .expect_error(404, "NOT_FOUND");
 }
 
 async fn admins_list_and_search_users(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (admin_token, _) = make_admin(&app, "root").await;
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
     let alice = register_as(&app, "Alice.Smith", "Alice.Smith@Example.COM", "13712340001").await;
     register_as(&app, "bob", "bob@mail.test", "13712340002").await;
     register_as(&app, "a_b", "ab@mail.test", "13712340003").await;
@@ -145,10 +111,9 @@ async fn admins_list_and_search_users(backend: Backend) {
     register_as(&app, "carol", "fifty%off@mail.test", "13712340005").await;
     register_as(&app, "dave", "fiftyxoff@mail.test", "13712340006").await;
     let list = |query: &str| {
-        let path = format!("/api/v1/admin/users{query}");
-        let app = &app;
-        let admin_token = admin_token.clone();
-        async move { app.get(&path, Some(&admin_token)).await }
+        let path = format!("{ADMIN_USERS}{query}");
+        let root = &root;
+        async move { root.get(&path).await }
     };
     let search = |q: &str| {
         let query = format!(
@@ -203,7 +168,7 @@ async fn admins_list_and_search_users(backend: Backend) {
 
     // The status filter, alone and with q.
     let bob_id = all["items"][4]["id"].as_i64().unwrap();
-    patch(&app, &admin_token, bob_id, json!({"status": 0}))
+    root.patch(&admin_user(bob_id), json!({"status": 0}))
         .await
         .expect_ok(200);
     assert_eq!(names(list("?status=0").await.expect_ok(200)), vec!["bob"]);
@@ -219,22 +184,16 @@ async fn admins_list_and_search_users(backend: Backend) {
 }
 
 async fn listing_pages_are_disjoint_complete_and_checked(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (admin_token, _) = make_admin(&app, "root").await;
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
     let mut ids = BTreeSet::new();
     for n in 0..6 {
         let user = app.register(&format!("pager{n}"), PASSWORD).await;
         ids.insert(user["id"].as_i64().unwrap());
     }
     let page = |query: String| {
-        let app = &app;
-        let admin_token = admin_token.clone();
-        async move {
-            app.get(&format!("/api/v1/admin/users?q=pager{query}"), Some(&admin_token))
-                .await
-        }
+        let root = &root;
+        async move { root.get(&format!("{ADMIN_USERS}?q=pager{query}")).await }
     };
     let mut seen = Vec::new();
     for n in 1..=3 {
@@ -283,91 +242,81 @@ async fn listing_pages_are_disjoint_complete_and_checked(backend: Backend) {
 }
 
 async fn disabling_cuts_a_user_off_at_once_and_enabling_lets_them_back(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (admin_token, admin_id) = make_admin(&app, "root").await;
-    let (first, id) = signed_in(&app, "dora").await;
-    let second = app.login("dora", PASSWORD).await;
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
+    let first = app.login_as("dora").await;
+    let second = app.login_as("dora").await;
+    let id = first.id;
 
-    let disabled = patch(&app, &admin_token, id, json!({"status": 0, "extra": "ignored"})).await;
+    let disabled = root
+        .patch(&admin_user(id), json!({"status": 0, "extra": "ignored"}))
+        .await;
     let user = disabled.expect_ok(200);
     assert_eq!(user["status"], 0);
     assert_eq!(user["id"], id);
     // At once, not eventually: both sessions' tokens are refused on the next request.
-    for data in [&first, &second] {
-        app.get("/api/v1/users/profile", Some(token(data)))
-            .await
-            .expect_error(401, "TOKEN_REVOKED");
-        app.post("/api/v1/auth/refresh", json!({"refresh_token": data["refresh_token"]}))
+    for session in [&first, &second] {
+        session.get(PROFILE).await.expect_error(401, "TOKEN_REVOKED");
+        app.post(REFRESH, json!({"refresh_token": session.refresh_token}))
             .await
             .expect_error(401, "REFRESH_TOKEN_INVALID");
     }
-    app.post("/api/v1/auth/login", json!({"username": "dora", "password": PASSWORD}))
+    app.post(LOGIN, json!({"username": "dora", "password": PASSWORD}))
         .await
         .expect_error(403, "ACCOUNT_DISABLED");
 
     // One audit entry, by the administrator, in the same transaction as the change.
     let entries = audit(&app, id, "admin_update").await;
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].actor_id, Some(admin_id));
+    assert_eq!(entries[0].actor_id, Some(root.id));
     let d = detail(&entries[0]);
     assert_eq!(d["status"], json!({"from": 1, "to": 0}));
     assert_eq!(d["sessions_revoked"], 2);
     assert!(d.get("roles").is_none(), "roles did not change: {d}");
 
     // Disabling again changes nothing and records nothing.
-    patch(&app, &admin_token, id, json!({"status": 0})).await.expect_ok(200);
+    root.patch(&admin_user(id), json!({"status": 0})).await.expect_ok(200);
     assert_eq!(audit(&app, id, "admin_update").await.len(), 1);
 
-    let enabled = patch(&app, &admin_token, id, json!({"status": 1})).await;
+    let enabled = root.patch(&admin_user(id), json!({"status": 1})).await;
     assert_eq!(enabled.expect_ok(200)["status"], 1);
-    let again = app.login("dora", PASSWORD).await;
-    app.get("/api/v1/users/profile", Some(token(&again)))
-        .await
-        .expect_ok(200);
+    let again = app.login_as("dora").await;
+    again.get(PROFILE).await.expect_ok(200);
     let entries = audit(&app, id, "admin_update").await;
     assert_eq!(entries.len(), 2);
     assert_eq!(detail(&entries[0])["status"], json!({"from": 0, "to": 1}));
 }
 
 async fn role_changes_take_effect_at_once_even_with_an_older_token(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (admin_token, admin_id) = make_admin(&app, "root").await;
-    let (data, id) = signed_in(&app, "eve").await;
-    let eve = token(&data);
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
+    let eve = app.login_as("eve").await;
     // Warm the profile cache, so the guard would read stale roles if nothing invalidated it.
-    app.get("/api/v1/users/profile", Some(eve)).await.expect_ok(200);
-    app.get("/api/v1/admin/users", Some(eve))
-        .await
-        .expect_error(403, "FORBIDDEN");
+    eve.get(PROFILE).await.expect_ok(200);
+    eve.get(ADMIN_USERS).await.expect_error(403, "FORBIDDEN");
 
-    let granted = patch(&app, &admin_token, id, json!({"roles": ["user", "admin", "user"]})).await;
+    let granted = root
+        .patch(&admin_user(eve.id), json!({"roles": ["user", "admin", "user"]}))
+        .await;
     assert_eq!(
         granted.expect_ok(200)["roles"],
         json!(["user", "admin"]),
         "de-duplicated"
     );
     // The same token, whose `roles` claim says only "user", now reaches admin endpoints.
-    assert_eq!(crate::harness::jwt_parts(eve).1["roles"], json!(["user"]));
-    app.get("/api/v1/admin/users", Some(eve)).await.expect_ok(200);
-    app.get(&format!("/api/v1/admin/users/{admin_id}"), Some(eve))
-        .await
-        .expect_ok(200);
+    assert_eq!(crate::harness::jwt_parts(&eve.token).1["roles"], json!(["user"]));
+    eve.get(ADMIN_USERS).await.expect_ok(200);
+    eve.get(&admin_user(root.id)).await.expect_ok(200);
 
-    let revoked = patch(&app, &admin_token, id, json!({"roles": ["user"]})).await;
+    let revoked = root.patch(&admin_user(eve.id), json!({"roles": ["user"]})).await;
     assert_eq!(revoked.expect_ok(200)["roles"], json!(["user"]));
-    app.get("/api/v1/admin/users", Some(eve))
-        .await
-        .expect_error(403, "FORBIDDEN");
+    eve.get(ADMIN_USERS).await.expect_error(403, "FORBIDDEN");
     // Only admin access went; the session itself is fine.
-    app.get("/api/v1/users/profile", Some(eve)).await.expect_ok(200);
+    eve.get(PROFILE).await.expect_ok(200);
 
-    let entries = audit(&app, id, "admin_update").await;
+    let entries = audit(&app, eve.id, "admin_update").await;
     assert_eq!(entries.len(), 2);
-    assert!(entries.iter().all(|e| e.actor_id == Some(admin_id)));
+    assert!(entries.iter().all(|e| e.actor_id == Some(root.id)));
     assert_eq!(
         detail(&entries[0])["roles"],
         json!({"from": ["user", "admin"], "to": ["user"]}),
@@ -380,81 +329,69 @@ async fn role_changes_take_effect_at_once_even_with_an_older_token(backend: Back
 }
 
 async fn administrators_cannot_lock_themselves_out(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (root, root_id) = make_admin(&app, "root").await;
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
+    let me = admin_user(root.id);
     for body in [
         json!({"status": 0}),
         json!({"roles": ["user"]}),
         json!({"status": 0, "roles": ["admin"]}),
     ] {
-        let answer = patch(&app, &root, root_id, body.clone()).await;
+        let answer = root.patch(&me, body.clone()).await;
         let error = answer.expect_error(400, "VALIDATION_FAILED");
         assert_eq!(error["details"][0]["reason"], "self_lockout", "{body}");
     }
-    let me = app.get(&format!("/api/v1/admin/users/{root_id}"), Some(&root)).await;
-    let me = me.expect_ok(200);
+    let mine = root.get(&me).await;
+    let mine = mine.expect_ok(200);
     assert_eq!(
-        (me["status"].clone(), me["roles"].clone()),
+        (mine["status"].clone(), mine["roles"].clone()),
         (json!(1), json!(["user", "admin"]))
     );
     // Changing their own roles while keeping admin is allowed.
-    let kept = patch(&app, &root, root_id, json!({"roles": ["admin", "ops"]})).await;
+    let kept = root.patch(&me, json!({"roles": ["admin", "ops"]})).await;
     assert_eq!(kept.expect_ok(200)["roles"], json!(["admin", "ops"]));
-    app.get("/api/v1/admin/users", Some(&root)).await.expect_ok(200);
+    root.get(ADMIN_USERS).await.expect_ok(200);
     // Another administrator may do it.
-    let (other, _) = make_admin(&app, "other").await;
-    let dropped = patch(&app, &other, root_id, json!({"roles": ["user"]})).await;
+    let other = app.admin_as("other").await;
+    let dropped = other.patch(&me, json!({"roles": ["user"]})).await;
     assert_eq!(dropped.expect_ok(200)["roles"], json!(["user"]));
-    app.get("/api/v1/admin/users", Some(&root))
-        .await
-        .expect_error(403, "FORBIDDEN");
+    root.get(ADMIN_USERS).await.expect_error(403, "FORBIDDEN");
 }
 
 async fn revoking_sessions_refuses_every_token_of_the_user(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (admin_token, admin_id) = make_admin(&app, "root").await;
-    let (first, id) = signed_in(&app, "fred").await;
-    let second = app.login("fred", PASSWORD).await;
-    let (bystander, _) = signed_in(&app, "gina").await;
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
+    let first = app.login_as("fred").await;
+    let second = app.login_as("fred").await;
+    let bystander = app.login_as("gina").await;
+    let id = first.id;
 
-    let path = format!("/api/v1/admin/users/{id}/sessions");
-    let answer = app.call("DELETE", &path, Some(&admin_token), None).await;
+    let answer = root.delete(&admin_user_sessions(id)).await;
     assert_eq!(answer.expect_ok(200)["revoked"], 2);
-    for data in [&first, &second] {
-        app.get("/api/v1/users/profile", Some(token(data)))
-            .await
-            .expect_error(401, "TOKEN_REVOKED");
-        app.post("/api/v1/auth/refresh", json!({"refresh_token": data["refresh_token"]}))
+    for session in [&first, &second] {
+        session.get(PROFILE).await.expect_error(401, "TOKEN_REVOKED");
+        app.post(REFRESH, json!({"refresh_token": session.refresh_token}))
             .await
             .expect_error(401, "REFRESH_TOKEN_INVALID");
     }
-    app.get("/api/v1/users/profile", Some(token(&bystander)))
-        .await
-        .expect_ok(200);
+    bystander.get(PROFILE).await.expect_ok(200);
     // Not disabled: they can sign in again.
-    let again = app.login("fred", PASSWORD).await;
-    app.get("/api/v1/users/profile", Some(token(&again)))
-        .await
-        .expect_ok(200);
+    let again = app.login_as("fred").await;
+    again.get(PROFILE).await.expect_ok(200);
 
     let entries = audit(&app, id, "sessions_revoked").await;
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].actor_id, Some(admin_id));
+    assert_eq!(entries[0].actor_id, Some(root.id));
     assert_eq!(detail(&entries[0])["revoked"], 2);
     // The admin's own session was not touched.
-    app.get("/api/v1/admin/users", Some(&admin_token)).await.expect_ok(200);
+    root.get(ADMIN_USERS).await.expect_ok(200);
 }
 
 async fn bad_patch_bodies_change_nothing(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let (admin_token, _) = make_admin(&app, "root").await;
-    let (data, id) = signed_in(&app, "hank").await;
+    let app = TestApp::spawn(backend).await;
+    let root = app.admin().await;
+    let hank = app.login_as("hank").await;
+    let path = admin_user(hank.id);
     for (body, code) in [
         (json!({"status": 2}), "VALIDATION_FAILED"),
         (json!({"status": -1}), "VALIDATION_FAILED"),
@@ -467,9 +404,9 @@ async fn bad_patch_bodies_change_nothing(backend: Backend) {
         (json!({"status": "0"}), "INVALID_JSON"),
         (json!([{"status": 0}]), "INVALID_JSON"),
     ] {
-        patch(&app, &admin_token, id, body).await.expect_error(400, code);
+        root.patch(&path, body).await.expect_error(400, code);
     }
-    let mixed = patch(&app, &admin_token, id, json!({"status": 7, "roles": []})).await;
+    let mixed = root.patch(&path, json!({"status": 7, "roles": []})).await;
     let fields: Vec<&str> = mixed.expect_error(400, "VALIDATION_FAILED")["details"]
         .as_array()
         .unwrap()
@@ -477,41 +414,34 @@ async fn bad_patch_bodies_change_nothing(backend: Backend) {
         .map(|d| d["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, vec!["status", "roles"], "every bad field is listed");
-    let user = app.get(&format!("/api/v1/admin/users/{id}"), Some(&admin_token)).await;
+    let user = root.get(&path).await;
     let user = user.expect_ok(200);
     assert_eq!(
         (user["status"].clone(), user["roles"].clone()),
         (json!(1), json!(["user"]))
     );
-    app.get("/api/v1/users/profile", Some(token(&data)))
-        .await
-        .expect_ok(200);
-    assert!(audit(&app, id, "admin_update").await.is_empty());
+    hank.get(PROFILE).await.expect_ok(200);
+    assert!(audit(&app, hank.id, "admin_update").await.is_empty());
     // An empty body changes nothing either, and is not an error.
-    let empty = patch(&app, &admin_token, id, json!({})).await;
+    let empty = root.patch(&path, json!({})).await;
     assert_eq!(empty.expect_ok(200)["roles"], json!(["user"]));
-    assert!(audit(&app, id, "admin_update").await.is_empty());
+    assert!(audit(&app, hank.id, "admin_update").await.is_empty());
 }
 
 async fn default_roles_setting_applies_to_new_registrations(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.accounts.default_roles = vec!["member".into(), "beta".into()];
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let user = app.register("ivy", PASSWORD).await;
     assert_eq!(user["roles"], json!(["member", "beta"]));
-    let data = app.login("ivy", PASSWORD).await;
+    let ivy = app.sign_in("ivy", PASSWORD).await;
     assert_eq!(
-        crate::harness::jwt_parts(token(&data)).1["roles"],
+        crate::harness::jwt_parts(&ivy.token).1["roles"],
         json!(["member", "beta"])
     );
     // Neither default role is admin.
-    app.get("/api/v1/admin/users", Some(token(&data)))
-        .await
-        .expect_error(403, "FORBIDDEN");
+    ivy.get(ADMIN_USERS).await.expect_error(403, "FORBIDDEN");
 }
 
 /// A second node over the first one's database, Redis prefix, secrets and data directory.
@@ -529,19 +459,18 @@ async fn second_node(first: &TestApp) -> TestApp {
 }
 
 async fn removing_admin_on_one_node_cuts_access_on_another(mode: CacheMode) {
-    let Some(a) = TestApp::spawn_cached(mode, |_| {}).await else {
-        return;
-    };
+    let a = TestApp::spawn_cached(mode, |_| {}).await;
     let b = second_node(&a).await;
-    let (root, _) = make_admin(&a, "root").await;
-    let (data, id) = signed_in(&a, "jane").await;
-    let jane = token(&data);
-    patch(&a, &root, id, json!({"roles": ["user", "admin"]}))
+    let root = a.admin().await;
+    let jane = a.login_as("jane").await;
+    let path = admin_user(jane.id);
+    let jane = jane.token.as_str();
+    root.patch(&path, json!({"roles": ["user", "admin"]}))
         .await
         .expect_ok(200);
     // B has jane's roles cached with admin in them now.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while b.get("/api/v1/admin/users", Some(jane)).await.status != 200 {
+    while b.get(ADMIN_USERS, Some(jane)).await.status != 200 {
         assert!(
             std::time::Instant::now() < deadline,
             "{mode:?}: the grant never reached B"
@@ -550,19 +479,17 @@ async fn removing_admin_on_one_node_cuts_access_on_another(mode: CacheMode) {
     }
     // A later change has a later `updated_at` (the test clocks stand still otherwise).
     a.clock.advance(time::Duration::seconds(1));
-    patch(&a, &root, id, json!({"roles": ["user"]})).await.expect_ok(200);
+    root.patch(&path, json!({"roles": ["user"]})).await.expect_ok(200);
     match mode {
         // Through Redis the change is acknowledged by every node before the PATCH answers.
         CacheMode::Redis => {
-            b.get("/api/v1/admin/users", Some(jane))
-                .await
-                .expect_error(403, "FORBIDDEN");
+            b.get(ADMIN_USERS, Some(jane)).await.expect_error(403, "FORBIDDEN");
         }
         // Without Redis, B learns it from the database feed it polls four times a second.
         CacheMode::Memory => {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
             loop {
-                let answer = b.get("/api/v1/admin/users", Some(jane)).await;
+                let answer = b.get(ADMIN_USERS, Some(jane)).await;
                 if answer.status == 403 {
                     answer.expect_error(403, "FORBIDDEN");
                     break;

@@ -1,6 +1,7 @@
 //! The profile cache, in process and in Redis: hits after the first read, and every kind of
 //! write dropping the cached copy before it answers.
 
+use crate::harness::paths::{PASSWORD, PROFILE};
 use crate::harness::{CacheMode, TestApp};
 use crate::on_every_cache;
 use hufu::domain::admin;
@@ -12,26 +13,17 @@ on_every_cache!(
 );
 
 async fn a_profile_read_is_served_from_the_cache_after_the_first(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |_| {}).await else {
-        return;
-    };
-    let token = app.user_with_token("cachey").await;
+    let app = TestApp::spawn_cached(mode, |_| {}).await;
+    let cachey = app.login_as("cachey").await;
     let (h1, h2, misses) = app.cache_counts();
-    let first = app
-        .get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_ok(200)
-        .clone();
+    let first = cachey.get(PROFILE).await.expect_ok(200).clone();
     assert_eq!(
         app.cache_counts(),
         (h1, h2, misses + 1),
         "the first read misses and fills"
     );
     for _ in 0..3 {
-        assert_eq!(
-            app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200),
-            &first
-        );
+        assert_eq!(cachey.get(PROFILE).await.expect_ok(200), &first);
     }
     let (l1, l2, after) = app.cache_counts();
     assert_eq!(after, misses + 1, "no further database reads");
@@ -48,46 +40,31 @@ async fn a_profile_read_is_served_from_the_cache_after_the_first(mode: CacheMode
         assert!(ttl <= 60_000 && ttl > 50_000, "TTL {ttl} ms");
         // A node with an empty first level (a restart, another node) reads it from Redis.
         app.state.core.cache.set_subscribed(true);
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+        cachey.get(PROFILE).await.expect_ok(200);
         let (_, l2_after, misses_after) = app.cache_counts();
         assert_eq!((l2_after, misses_after), (l2 + 1, after));
     }
 }
 
 async fn every_kind_of_write_drops_the_cached_profile(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |_| {}).await else {
-        return;
-    };
-    let token = app.user_with_token("writer").await;
-    let read = || async {
-        app.get("/api/v1/users/profile", Some(&token))
-            .await
-            .expect_ok(200)
-            .clone()
-    };
+    let app = TestApp::spawn_cached(mode, |_| {}).await;
+    let writer = app.login_as("writer").await;
+    let read = || async { writer.get(PROFILE).await.expect_ok(200).clone() };
     read().await;
     read().await;
 
-    app.call(
-        "PUT",
-        "/api/v1/users/profile",
-        Some(&token),
-        Some(json!({"nickname": "新昵称"})),
-    )
-    .await
-    .expect_ok(200);
+    writer.put(PROFILE, json!({"nickname": "新昵称"})).await.expect_ok(200);
     assert_eq!(read().await["nickname"], "新昵称", "profile update");
 
     let before = read().await["updated_at"].clone();
     app.clock.advance(time::Duration::seconds(2));
-    app.call(
-        "PUT",
-        "/api/v1/users/password",
-        Some(&token),
-        Some(json!({"old_password": "correct horse battery", "new_password": "another horse battery"})),
-    )
-    .await
-    .expect_ok(200);
+    writer
+        .put(
+            PASSWORD,
+            json!({"old_password": "correct horse battery", "new_password": "another horse battery"}),
+        )
+        .await
+        .expect_ok(200);
     assert_ne!(read().await["updated_at"], before, "password change");
 
     let core = &app.state.core;
@@ -105,7 +82,5 @@ async fn every_kind_of_write_drops_the_cached_profile(mode: CacheMode) {
             None
         );
     }
-    app.get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_error(401, "TOKEN_REVOKED");
+    writer.get(PROFILE).await.expect_error(401, "TOKEN_REVOKED");
 }

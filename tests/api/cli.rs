@@ -1,6 +1,7 @@
 //! The command line on every store: `hufu user …` reaches running nodes, `hufu keys rotate`
 //! adds keys, and mistakes are one clear line.
 
+use crate::harness::paths::{LOGIN, PROFILE};
 use crate::harness::{Backend, fresh_database, read};
 use crate::on_every_store;
 use crate::process::{Server, run};
@@ -35,9 +36,7 @@ fn failure_line(output: &std::process::Output) -> String {
 }
 
 async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let envs = [("HUFU_DATABASE_URL", url.as_str()), ("HUFU_DATA_DIR", data.as_str())];
     let create = [
@@ -85,7 +84,7 @@ async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) 
     let login = || async {
         read(
             client
-                .post(server.url("/api/v1/auth/login"))
+                .post(server.url(LOGIN))
                 .json(&json!({"username": "root", "password": "a long root password"}))
                 .send()
                 .await
@@ -129,7 +128,7 @@ async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) 
     // Disabling on the command line cuts off the running node's sessions within a second.
     let disabled = stdout_json(&run(&envs, &["user", "disable", "--username", "root"], None));
     assert_eq!(disabled["status"], 0);
-    let profile_url = server.url("/api/v1/users/profile");
+    let profile_url = server.url(PROFILE);
     crate::harness::assert_revoked_within(
         &client,
         &profile_url,
@@ -141,7 +140,7 @@ async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) 
     login().await.expect_error(403, "ACCOUNT_DISABLED");
     let wrong = read(
         client
-            .post(server.url("/api/v1/auth/login"))
+            .post(server.url(LOGIN))
             .json(&json!({"username": "root", "password": "not the password"}))
             .send()
             .await
@@ -189,9 +188,7 @@ async fn user_commands_manage_accounts_that_running_nodes_see(backend: Backend) 
 }
 
 async fn keys_rotate_adds_a_current_key(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let envs = [
         ("HUFU_DATABASE_URL", url.as_str()),

@@ -1,6 +1,7 @@
 //! EdDSA tokens on every store: the JWKS, verification by an independent Ed25519
 //! implementation, refusal of forged tokens, key rotation, and keys encrypted at rest.
 
+use crate::harness::paths::{JWKS, PROFILE};
 use crate::harness::{Backend, TestApp, jwt_parts};
 use crate::on_every_store;
 use base64::Engine;
@@ -15,12 +16,12 @@ on_every_store!(
     rotating_keys_keeps_old_tokens_valid_and_signs_with_the_new_key,
 );
 
-async fn eddsa_app(backend: Backend) -> Option<TestApp> {
+async fn eddsa_app(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |s| s.tokens.jwt_algorithm = JwtAlgorithm::EdDsa).await
 }
 
 async fn jwks(app: &TestApp) -> Value {
-    let answer = app.get("/.well-known/jwks.json", None).await;
+    let answer = app.get(JWKS, None).await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.header("content-type"), Some("application/json"));
     assert!(answer.body.get("code").is_none(), "a standard format, not the envelope");
@@ -56,8 +57,8 @@ fn verify_independently(token: &str, jwks: &Value) -> bool {
 }
 
 async fn eddsa_tokens_verify_against_the_jwks_with_an_independent_implementation(backend: Backend) {
-    let Some(app) = eddsa_app(backend).await else { return };
-    let token = app.user_with_token("kim").await;
+    let app = eddsa_app(backend).await;
+    let token = app.login_as("kim").await.token;
     let (header, claims) = jwt_parts(&token);
     assert_eq!(header["alg"], "EdDSA");
     assert_eq!(header["typ"], "at+jwt");
@@ -69,7 +70,7 @@ async fn eddsa_tokens_verify_against_the_jwks_with_an_independent_implementation
     let mut tampered: Vec<String> = token.split('.').map(str::to_owned).collect();
     tampered[1] = URL_SAFE_NO_PAD.encode(json!({"sub": "1", "user_id": 1}).to_string());
     assert!(!verify_independently(&tampered.join("."), &document));
-    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+    app.get(PROFILE, Some(&token)).await.expect_ok(200);
 
     // The private key is stored sealed, never in clear.
     let rows = app.state.core.store.signing_keys().await.unwrap();
@@ -83,9 +84,7 @@ async fn eddsa_tokens_verify_against_the_jwks_with_an_independent_implementation
     );
 
     // Under HS256 the JWKS is empty: the shared secret is never published.
-    let Some(hs) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let hs = TestApp::spawn(backend).await;
     assert_eq!(jwks(&hs).await, json!({"keys": []}));
 }
 
@@ -112,15 +111,15 @@ fn hs256(header: Value, claims: &Value, secret: &[u8]) -> String {
 }
 
 async fn forged_eddsa_tokens_are_refused(backend: Backend) {
-    let Some(app) = eddsa_app(backend).await else { return };
-    let token = app.user_with_token("lee").await;
+    let app = eddsa_app(backend).await;
+    let token = app.login_as("lee").await.token;
     let (header, claims) = jwt_parts(&token);
     let rows = app.state.core.store.signing_keys().await.unwrap();
     let kid = header["kid"].clone();
     let good_header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid});
     // Sanity: re-signing the same claims with the real key is accepted.
     app.get(
-        "/api/v1/users/profile",
+        PROFILE,
         Some(&sign_with_node_key(&app, &rows, good_header.clone(), &claims)),
     )
     .await
@@ -194,19 +193,19 @@ async fn forged_eddsa_tokens_are_refused(backend: Backend) {
         ("no exp", sign_with_node_key(&app, &rows, good_header.clone(), &no_exp)),
     ];
     for (what, forged_token) in forged {
-        let answer = app.get("/api/v1/users/profile", Some(&forged_token)).await;
+        let answer = app.get(PROFILE, Some(&forged_token)).await;
         assert_eq!(answer.body["error_code"], "TOKEN_INVALID", "{what}: {}", answer.text);
         assert_eq!(answer.status, 401, "{what}");
     }
     let expired = sign_with_node_key(&app, &rows, good_header, &with("exp", json!(now)));
-    app.get("/api/v1/users/profile", Some(&expired))
+    app.get(PROFILE, Some(&expired))
         .await
         .expect_error(401, "TOKEN_EXPIRED");
 }
 
 async fn rotating_keys_keeps_old_tokens_valid_and_signs_with_the_new_key(backend: Backend) {
-    let Some(app) = eddsa_app(backend).await else { return };
-    let old_token = app.user_with_token("max").await;
+    let app = eddsa_app(backend).await;
+    let old_token = app.login_as("max").await.token;
     let old_kid = jwt_parts(&old_token).0["kid"].clone();
     let core = &app.state.core;
     let new_kid = keys::rotate(&core.store, core.keys.secret_box(), core.clock.unix_millis())
@@ -221,18 +220,12 @@ async fn rotating_keys_keeps_old_tokens_valid_and_signs_with_the_new_key(backend
         2,
         "published before it signs"
     );
-    let still_old = app.login("max", "correct horse battery").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let still_old = app.login_as("max").await.token;
     assert_eq!(jwt_parts(&still_old).0["kid"], old_kid);
     app.clock.advance(time::Duration::seconds(26));
     keys::reload(core).await.unwrap();
 
-    let new_token = app.login("max", "correct horse battery").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_token = app.login_as("max").await.token;
     assert_eq!(jwt_parts(&new_token).0["kid"], json!(new_kid), "the newest key signs");
     let document = jwks(&app).await;
     assert_eq!(
@@ -241,8 +234,8 @@ async fn rotating_keys_keeps_old_tokens_valid_and_signs_with_the_new_key(backend
         "the old key stays published"
     );
     assert!(verify_independently(&old_token, &document) && verify_independently(&new_token, &document));
-    app.get("/api/v1/users/profile", Some(&old_token)).await.expect_ok(200);
-    app.get("/api/v1/users/profile", Some(&new_token)).await.expect_ok(200);
+    app.get(PROFILE, Some(&old_token)).await.expect_ok(200);
+    app.get(PROFILE, Some(&new_token)).await.expect_ok(200);
 
     // Once every token the old key can have signed has expired, it is no longer published.
     app.clock.advance(time::Duration::minutes(20));

@@ -1,11 +1,12 @@
 //! The envelope on every answer: 404/405/413/415, malformed JSON, request ids, languages,
 //! and the operations endpoints. These do not depend on the store, so they run on SQLite.
 
+use crate::harness::paths::{HEALTH, LOGIN, READY, REGISTER};
 use crate::harness::{Backend, TestApp, read};
 use serde_json::json;
 
 async fn app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite).await.expect("SQLite always runs")
+    TestApp::spawn(Backend::Sqlite).await
 }
 
 #[tokio::test]
@@ -23,15 +24,7 @@ async fn unknown_routes_and_methods_are_enveloped() {
     let allow = wrong_method.header("allow").unwrap();
     assert!(allow.contains("GET") && allow.contains("PUT"), "{allow}");
 
-    let zh = read(
-        app.client
-            .get(app.url("/nope"))
-            .header("accept-language", "zh-CN")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let zh = app.in_lang("zh-CN").get("/nope", None).await;
     assert_eq!(zh.body["message"], "资源不存在");
 }
 
@@ -41,7 +34,7 @@ async fn bodies_must_be_small_json() {
     let big = "x".repeat(65 * 1024);
     let too_large = read(
         app.client
-            .post(app.url("/api/v1/auth/register"))
+            .post(app.url(REGISTER))
             .header("content-type", "application/json")
             .body(format!("{{\"username\":\"{big}\"}}"))
             .send()
@@ -53,7 +46,7 @@ async fn bodies_must_be_small_json() {
 
     let form = read(
         app.client
-            .post(app.url("/api/v1/auth/login"))
+            .post(app.url(LOGIN))
             .header("content-type", "application/x-www-form-urlencoded")
             .body("username=a&password=b")
             .send()
@@ -65,7 +58,7 @@ async fn bodies_must_be_small_json() {
 
     let no_type = read(
         app.client
-            .post(app.url("/api/v1/auth/login"))
+            .post(app.url(LOGIN))
             .body("{\"username\":\"a\"}")
             .send()
             .await
@@ -76,7 +69,7 @@ async fn bodies_must_be_small_json() {
 
     let broken = read(
         app.client
-            .post(app.url("/api/v1/auth/login"))
+            .post(app.url(LOGIN))
             .header("content-type", "application/json; charset=utf-8")
             .body("{\"username\": \"a\",")
             .send()
@@ -87,7 +80,7 @@ async fn bodies_must_be_small_json() {
     broken.expect_error(400, "INVALID_JSON");
 
     let wrong_type = app
-        .post("/api/v1/auth/login", json!({"username": "alice", "password": 12345678}))
+        .post(LOGIN, json!({"username": "alice", "password": 12345678}))
         .await;
     let body = wrong_type.expect_error(400, "INVALID_JSON");
     assert_eq!(body["details"][0]["field"], "password");
@@ -96,11 +89,11 @@ async fn bodies_must_be_small_json() {
         "a wrongly typed password is never echoed"
     );
 
-    let not_object = app.post("/api/v1/auth/login", json!(["alice", "pw"])).await;
+    let not_object = app.post(LOGIN, json!(["alice", "pw"])).await;
     not_object.expect_error(400, "INVALID_JSON");
 
     // An empty body needs no Content-Type: it is read as {} and fails validation instead.
-    let empty = read(app.client.post(app.url("/api/v1/auth/register")).send().await.unwrap()).await;
+    let empty = read(app.client.post(app.url(REGISTER)).send().await.unwrap()).await;
     empty.expect_error(400, "VALIDATION_FAILED");
 }
 
@@ -109,7 +102,7 @@ async fn every_response_carries_a_request_id() {
     let app = app().await;
     let echoed = read(
         app.client
-            .get(app.url("/healthz"))
+            .get(app.url(HEALTH))
             .header("x-request-id", "trace-abc.123_x")
             .send()
             .await
@@ -130,17 +123,17 @@ async fn every_response_carries_a_request_id() {
     assert_ne!(id, "bad id with spaces");
     assert_eq!(id.len(), 26);
     assert_eq!(replaced.body["request_id"], id);
-    let first = app.get("/healthz", None).await;
-    let second = app.get("/healthz", None).await;
+    let first = app.get(HEALTH, None).await;
+    let second = app.get(HEALTH, None).await;
     assert_ne!(first.header("x-request-id"), second.header("x-request-id"));
 }
 
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let app = app().await;
-    let health = app.get("/healthz", None).await;
+    let health = app.get(HEALTH, None).await;
     assert_eq!(health.expect_ok(200)["status"], "ok");
-    let ready = app.get("/readyz", None).await;
+    let ready = app.get(READY, None).await;
     assert_eq!(ready.expect_ok(200)["database"], "sqlite");
 }
 
@@ -155,11 +148,10 @@ async fn english_is_the_default_and_only_a_leading_zh_switches() {
         (Some("en;q=0.4,zh-TW;q=0.8"), "资源不存在"),
         (Some("zh"), "资源不存在"),
     ] {
-        let mut request = app.client.get(app.url("/missing"));
-        if let Some(accept) = accept {
-            request = request.header("accept-language", accept);
-        }
-        let answer = read(request.send().await.unwrap()).await;
+        let answer = match accept {
+            Some(accept) => app.in_lang(accept).get("/missing", None).await,
+            None => app.get("/missing", None).await,
+        };
         assert_eq!(answer.body["message"], expected, "Accept-Language {accept:?}");
         assert_eq!(answer.body["error_code"], "NOT_FOUND");
     }

@@ -1,6 +1,7 @@
 //! A database that is down or hung gives a fast 503, never a hang; the binary refuses bad
 //! settings with one line and keeps its generated secret across restarts.
 
+use crate::harness::paths::{HEALTH, LOGIN, PROFILE, READY, REGISTER};
 use crate::harness::{Backend, TestApp, pool, read, registration, test_settings};
 use hufu::store::SqlStore;
 use std::time::{Duration, Instant};
@@ -40,14 +41,12 @@ async fn a_hung_database_gives_a_fast_503() {
     ] {
         let app = app_over(&url).await;
         let started = Instant::now();
-        let answer = app
-            .post("/api/v1/auth/register", registration("someone", "password123"))
-            .await;
+        let answer = app.post(REGISTER, registration("someone", "password123")).await;
         answer.expect_error(503, "SERVICE_UNAVAILABLE");
         assert_eq!(answer.header("retry-after"), Some("1"));
         let login = app
             .post(
-                "/api/v1/auth/login",
+                LOGIN,
                 serde_json::json!({"username": "someone", "password": "password123"}),
             )
             .await;
@@ -57,10 +56,10 @@ async fn a_hung_database_gives_a_fast_503() {
             "503 must come fast, took {:?}",
             started.elapsed()
         );
-        let ready = app.get("/readyz", None).await;
+        let ready = app.get(READY, None).await;
         let body = ready.expect_error(503, "SERVICE_UNAVAILABLE");
         assert_eq!(body["details"][0]["field"], "database");
-        app.get("/healthz", None).await.expect_ok(200);
+        app.get(HEALTH, None).await.expect_ok(200);
     }
 }
 
@@ -72,10 +71,7 @@ async fn a_refused_database_connection_gives_503() {
     };
     let app = app_over(&format!("postgres://postgres@{closed}/hufu")).await;
     let answer = app
-        .post(
-            "/api/v1/auth/login",
-            serde_json::json!({"username": "x", "password": "password123"}),
-        )
+        .post(LOGIN, serde_json::json!({"username": "x", "password": "password123"}))
         .await;
     answer.expect_error(503, "SERVICE_UNAVAILABLE");
     assert!(
@@ -120,7 +116,7 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
     let client = reqwest::Client::new();
     let register = read(
         client
-            .post(format!("http://{addr}/api/v1/auth/register"))
+            .post(format!("http://{addr}{REGISTER}"))
             .json(&registration("bin", "password123"))
             .send()
             .await
@@ -130,7 +126,7 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
     register.expect_ok(201);
     let login = read(
         client
-            .post(format!("http://{addr}/api/v1/auth/login"))
+            .post(format!("http://{addr}{LOGIN}"))
             .json(&serde_json::json!({"username": "bin", "password": "password123"}))
             .send()
             .await
@@ -152,7 +148,7 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
     let addr = second.addr.clone();
     let profile = read(
         client
-            .get(format!("http://{addr}/api/v1/users/profile"))
+            .get(format!("http://{addr}{PROFILE}"))
             .bearer_auth(&token)
             .send()
             .await

@@ -2,6 +2,7 @@
 //! passwords (bcrypt upgraded to argon2id at the first success), bad lines are skipped with
 //! a reason each.
 
+use crate::harness::paths::LOGIN;
 use crate::harness::{Backend, fresh_database, read};
 use crate::on_every_store;
 use crate::process::{Server, run};
@@ -20,9 +21,7 @@ fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
 }
 
 async fn import_skips_bad_lines_and_imported_users_sign_in(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let envs = [("HUFU_DATABASE_URL", url.as_str()), ("HUFU_DATA_DIR", data.as_str())];
     let created = run(
@@ -121,7 +120,7 @@ async fn import_skips_bad_lines_and_imported_users_sign_in(backend: Backend) {
     let client = reqwest::Client::new();
     let login = |username: &'static str, password: &'static str| {
         let request = client
-            .post(server.url("/api/v1/auth/login"))
+            .post(server.url(LOGIN))
             .json(&json!({"username": username, "password": password}));
         async move { read(request.send().await.unwrap()).await }
     };

@@ -25,6 +25,7 @@ mod page;
 mod protection;
 mod redis_cluster;
 mod redis_outage;
+mod server_log;
 mod sessions;
 mod shutdown;
 mod tokens;

@@ -1,12 +1,12 @@
 //! `GET /metrics` and the request log: counters move by exactly what the requests did, routes
 //! are labelled by template, and the log line has its fields and none of the secrets.
 
+use crate::harness::paths::{LOGIN, PROFILE, REGISTER, WECHAT_MINIPROGRAM};
 use crate::harness::{Backend, CacheMode, TestApp};
 use crate::process;
 use crate::{on_every_cache, on_every_store};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -101,15 +101,14 @@ async fn scrape(app: &TestApp) -> Scrape {
     parse(&text)
 }
 
-const PROFILE: &[(&str, &str)] = &[("method", "GET"), ("route", "/api/v1/users/profile"), ("status", "200")];
+/// The labels of a 200 to `GET` the profile (the route label is the template, spelt out).
+const PROFILE_200: &[(&str, &str)] = &[("method", "GET"), ("route", "/api/v1/users/profile"), ("status", "200")];
 
 on_every_store!(requests_and_logins_move_their_counters);
 
 async fn requests_and_logins_move_their_counters(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let token = app.user_with_token("metered").await;
+    let app = TestApp::spawn(backend).await;
+    let metered = app.login_as("metered").await;
     let before = scrape(&app).await;
     assert_eq!(
         before.get("hufu_logins_total", &[("method", "password"), ("outcome", "success")]),
@@ -118,23 +117,19 @@ async fn requests_and_logins_move_their_counters(backend: Backend) {
 
     // Requests by template and status, exactly.
     for _ in 0..5 {
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+        metered.get(PROFILE).await.expect_ok(200);
     }
     let wrong = app
-        .post(
-            "/api/v1/auth/login",
-            json!({"username": "metered", "password": "not the password"}),
-        )
+        .post(LOGIN, json!({"username": "metered", "password": "not the password"}))
         .await;
     wrong.expect_error(401, "INVALID_CREDENTIALS");
     app.login("metered", "correct horse battery").await;
-    app.call("DELETE", "/api/v1/users/sessions/123", Some(&token), None)
-        .await;
+    metered.delete("/api/v1/users/sessions/123").await;
     app.get("/no/such/path/4711", None).await.expect_error(404, "NOT_FOUND");
 
     let after = scrape(&app).await;
     let moved = |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
-    assert_eq!(moved("hufu_http_requests_total", PROFILE), 5.0);
+    assert_eq!(moved("hufu_http_requests_total", PROFILE_200), 5.0);
     let profile_latency = [("method", "GET"), ("route", "/api/v1/users/profile")];
     assert_eq!(moved("hufu_http_request_duration_seconds_count", &profile_latency), 5.0);
     assert!(after.get("hufu_http_request_duration_seconds_sum", &profile_latency) > 0.0);
@@ -185,17 +180,15 @@ async fn requests_and_logins_move_their_counters(backend: Backend) {
 on_every_cache!(a_second_profile_read_is_a_cache_hit);
 
 async fn a_second_profile_read_is_a_cache_hit(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |_| {}).await else {
-        return;
-    };
+    let app = TestApp::spawn_cached(mode, |_| {}).await;
     if mode == CacheMode::Redis {
         app.wait_for_events().await;
     }
-    let token = app.user_with_token("hitter").await;
+    let hitter = app.login_as("hitter").await;
     let labels = |level, result| [("level", level), ("result", result)];
-    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+    hitter.get(PROFILE).await.expect_ok(200);
     let first = scrape(&app).await;
-    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+    hitter.get(PROFILE).await.expect_ok(200);
     let second = scrape(&app).await;
     let moved = |level, result| {
         second.get("hufu_cache_requests_total", &labels(level, result))
@@ -247,14 +240,7 @@ async fn the_request_log_line_has_its_fields_and_no_secrets() {
         .spawn()
         .expect("spawn hufu serve");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = process::follow_stderr(child.id(), stderr);
     let mut seen = Vec::new();
     let serving = wait_for_line(&lines, &mut seen, |e| e["message"] == "hufu is serving");
     let base = format!("http://{}", serving["listen"].as_str().expect("listen"));
@@ -264,14 +250,14 @@ async fn the_request_log_line_has_its_fields_and_no_secrets() {
     let register =
         json!({"username": "logged", "email": "logged@example.com", "password": password, "phone": "13800138123"});
     let answer = client
-        .post(format!("{base}/api/v1/auth/register"))
+        .post(format!("{base}{REGISTER}"))
         .json(&register)
         .send()
         .await
         .unwrap();
     assert_eq!(answer.status(), 201);
     let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
+        .post(format!("{base}{LOGIN}"))
         .json(&json!({"username": "logged", "password": password}))
         .send()
         .await
@@ -283,7 +269,7 @@ async fn the_request_log_line_has_its_fields_and_no_secrets() {
     let refresh = login["data"]["refresh_token"].as_str().expect("refresh").to_owned();
     let user_id = login["data"]["user"]["id"].as_i64().expect("id");
     let profile = client
-        .get(format!("{base}/api/v1/users/profile"))
+        .get(format!("{base}{PROFILE}"))
         .bearer_auth(&token)
         .header("x-request-id", "trace-me-42")
         .send()
@@ -324,17 +310,13 @@ async fn the_request_log_line_has_its_fields_and_no_secrets() {
 async fn wechat_calls_and_mini_program_logins_are_counted() {
     use crate::fake_wechat::{Api, FakeWechat};
     let fake = FakeWechat::start().await;
-    let Some(app) = crate::wechat::wechat_app(Backend::Sqlite, &fake, |_| {}).await else {
-        return;
-    };
+    let app = crate::wechat::wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let code = fake.login_code("oMetricsOpenid000000000001", None, "tiihtNczf5v6AKRyjwEUhQ==");
-    app.post("/api/v1/auth/wechat/miniprogram", json!({ "code": code }))
+    app.post(WECHAT_MINIPROGRAM, json!({ "code": code }))
         .await
         .expect_ok(200);
     fake.fail_next(Api::JsCode2Session, 40029);
-    let bad = app
-        .post("/api/v1/auth/wechat/miniprogram", json!({ "code": "whatever" }))
-        .await;
+    let bad = app.post(WECHAT_MINIPROGRAM, json!({ "code": "whatever" })).await;
     bad.expect_error(400, "WECHAT_CODE_INVALID");
     let after = scrape(&app).await;
     let wechat = |outcome| {

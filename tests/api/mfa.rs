@@ -2,7 +2,10 @@
 //! replay, recovery codes, single-use and expiring `mfa_token`s, lockout, disabling, and the
 //! secret sealed at rest. Codes come from the test's own RFC 6238 code, not hufu's.
 
-use crate::harness::{Answer, Backend, CacheMode, TestApp};
+use crate::harness::paths::{self, LOGIN, MFA, PROFILE, TOTP_DISABLE, TOTP_ENABLE, TOTP_SETUP};
+// The password `login_as` and `admin` register and sign in with.
+use crate::harness::DEFAULT_PASSWORD as PASSWORD;
+use crate::harness::{Answer, Backend, CacheMode, Signed, TestApp};
 use crate::{on_every_cache, on_every_store};
 use hmac::{Hmac, KeyInit, Mac};
 use hufu::clock::Clock;
@@ -25,8 +28,6 @@ on_every_store!(
 );
 
 on_every_cache!(the_mfa_lockout_holds_in_process_and_in_redis);
-
-const PASSWORD: &str = "correct horse battery";
 
 /// RFC 4648 base32 (upper case, no padding) to bytes.
 fn base32_decode(text: &str) -> Vec<u8> {
@@ -79,17 +80,15 @@ fn next_step(app: &TestApp) {
     app.clock.advance(time::Duration::seconds(30));
 }
 
+/// A signed-in user with TOTP enabled.
 struct MfaUser {
-    id: i64,
-    token: String,
+    signed: Signed,
     secret: Vec<u8>,
     recovery_codes: Vec<String>,
 }
 
-async fn setup(app: &TestApp, token: &str) -> (Vec<u8>, Value) {
-    let answer = app
-        .call("POST", "/api/v1/users/mfa/totp/setup", Some(token), None)
-        .await;
+async fn setup(signed: &Signed) -> (Vec<u8>, Value) {
+    let answer = signed.post_empty(TOTP_SETUP).await;
     let data = answer.expect_ok(200).clone();
     let secret = data["secret"].as_str().expect("secret").to_owned();
     (base32_decode(&secret), data)
@@ -97,20 +96,9 @@ async fn setup(app: &TestApp, token: &str) -> (Vec<u8>, Value) {
 
 /// Registers `name`, signs in, sets up and enables TOTP.
 async fn mfa_user(app: &TestApp, name: &str) -> MfaUser {
-    let id = app.register(name, PASSWORD).await["id"].as_i64().expect("id");
-    let token = app.login(name, PASSWORD).await["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let (secret, _) = setup(app, &token).await;
-    let answer = app
-        .call(
-            "POST",
-            "/api/v1/users/mfa/totp/enable",
-            Some(&token),
-            Some(json!({"code": code_now(app, &secret)})),
-        )
-        .await;
+    let signed = app.login_as(name).await;
+    let (secret, _) = setup(&signed).await;
+    let answer = signed.post(TOTP_ENABLE, json!({"code": code_now(app, &secret)})).await;
     let codes = answer.expect_ok(200)["recovery_codes"]
         .as_array()
         .expect("recovery codes")
@@ -118,19 +106,15 @@ async fn mfa_user(app: &TestApp, name: &str) -> MfaUser {
         .map(|c| c.as_str().expect("code").to_owned())
         .collect();
     MfaUser {
-        id,
-        token,
+        signed,
         secret,
         recovery_codes: codes,
     }
 }
 
 async fn password_login(app: &TestApp, identifier: &str) -> Answer {
-    app.post(
-        "/api/v1/auth/login",
-        json!({"username": identifier, "password": PASSWORD}),
-    )
-    .await
+    app.post(LOGIN, json!({"username": identifier, "password": PASSWORD}))
+        .await
 }
 
 /// Signs in with the password and returns the `mfa_token`.
@@ -143,8 +127,7 @@ async fn mfa_token(app: &TestApp, identifier: &str) -> String {
 }
 
 async fn complete(app: &TestApp, mfa_token: &str, code: &str) -> Answer {
-    app.post("/api/v1/auth/mfa", json!({"mfa_token": mfa_token, "code": code}))
-        .await
+    app.post(MFA, json!({"mfa_token": mfa_token, "code": code})).await
 }
 
 async fn audit_count(app: &TestApp, user_id: i64, event: &str) -> i64 {
@@ -156,15 +139,10 @@ async fn audit_count(app: &TestApp, user_id: i64, event: &str) -> i64 {
 }
 
 async fn totp_setup_enable_and_sign_in_work_end_to_end(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let id = app.register("mfaflow", PASSWORD).await["id"].as_i64().unwrap();
-    let token = app.login("mfaflow", PASSWORD).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (secret, data) = setup(&app, &token).await;
+    let app = TestApp::spawn(backend).await;
+    let me = app.login_as("mfaflow").await;
+    let id = me.id;
+    let (secret, data) = setup(&me).await;
     assert_eq!(secret.len(), 20, "160-bit secret");
     let secret_text = data["secret"].as_str().unwrap();
     assert_eq!(
@@ -172,14 +150,7 @@ async fn totp_setup_enable_and_sign_in_work_end_to_end(backend: Backend) {
         format!("otpauth://totp/hufu:mfaflow?secret={secret_text}&issuer=hufu&algorithm=SHA1&digits=6&period=30")
     );
 
-    let enabled = app
-        .call(
-            "POST",
-            "/api/v1/users/mfa/totp/enable",
-            Some(&token),
-            Some(json!({"code": code_now(&app, &secret)})),
-        )
-        .await;
+    let enabled = me.post(TOTP_ENABLE, json!({"code": code_now(&app, &secret)})).await;
     let codes = enabled.expect_ok(200)["recovery_codes"].as_array().unwrap().clone();
     assert_eq!(codes.len(), 10);
     for code in &codes {
@@ -188,13 +159,11 @@ async fn totp_setup_enable_and_sign_in_work_end_to_end(backend: Backend) {
     }
     assert_eq!(audit_count(&app, id, "mfa_enabled").await, 1);
 
-    let profile = app.get("/api/v1/users/profile", Some(&token)).await;
+    let profile = me.get(PROFILE).await;
     assert_eq!(profile.expect_ok(200)["mfa_enabled"], true);
     assert!(!profile.text.contains(secret_text), "the secret is shown by setup only");
     // Setting up again would silently replace the secret the user's app holds.
-    app.call("POST", "/api/v1/users/mfa/totp/setup", Some(&token), None)
-        .await
-        .expect_error(400, "VALIDATION_FAILED");
+    me.post_empty(TOTP_SETUP).await.expect_error(400, "VALIDATION_FAILED");
 
     let mfa = mfa_token(&app, "mfaflow").await;
     assert_eq!(
@@ -209,52 +178,38 @@ async fn totp_setup_enable_and_sign_in_work_end_to_end(backend: Backend) {
     assert_eq!(data["user"]["username"], "mfaflow");
     assert!(data["refresh_token"].as_str().is_some_and(|t| !t.is_empty()));
     let access = data["token"].as_str().unwrap();
-    app.get("/api/v1/users/profile", Some(access)).await.expect_ok(200);
+    app.get(PROFILE, Some(access)).await.expect_ok(200);
 }
 
 async fn enabling_with_a_wrong_code_leaves_totp_off(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let token = app.user_with_token("mfawrong").await;
-    let (secret, _) = setup(&app, &token).await;
+    let app = TestApp::spawn(backend).await;
+    let me = app.login_as("mfawrong").await;
+    let (secret, _) = setup(&me).await;
     let wrong = other_code(&code_now(&app, &secret));
     for code in [wrong.as_str(), "abc", ""] {
-        app.call(
-            "POST",
-            "/api/v1/users/mfa/totp/enable",
-            Some(&token),
-            Some(json!({"code": code})),
-        )
-        .await
-        .expect_error(401, "MFA_INVALID");
+        me.post(TOTP_ENABLE, json!({"code": code}))
+            .await
+            .expect_error(401, "MFA_INVALID");
     }
-    app.call("POST", "/api/v1/users/mfa/totp/enable", Some(&token), Some(json!({})))
+    me.post(TOTP_ENABLE, json!({}))
         .await
         .expect_error(400, "VALIDATION_FAILED");
-    let profile = app.get("/api/v1/users/profile", Some(&token)).await;
+    let profile = me.get(PROFILE).await;
     assert_eq!(profile.expect_ok(200)["mfa_enabled"], false);
     let login = app.login("mfawrong", PASSWORD).await;
     assert!(login["token"].is_string(), "no second factor while TOTP is off");
     // A new setup replaces the unconfirmed one: the old secret's codes no longer enable.
-    let (fresh, _) = setup(&app, &token).await;
+    let (fresh, _) = setup(&me).await;
     assert_ne!(fresh, secret);
     if code_now(&app, &secret) != code_now(&app, &fresh) {
-        app.call(
-            "POST",
-            "/api/v1/users/mfa/totp/enable",
-            Some(&token),
-            Some(json!({"code": code_now(&app, &secret)})),
-        )
-        .await
-        .expect_error(401, "MFA_INVALID");
+        me.post(TOTP_ENABLE, json!({"code": code_now(&app, &secret)}))
+            .await
+            .expect_error(401, "MFA_INVALID");
     }
 }
 
 async fn a_code_is_accepted_only_once(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfareplay").await;
     // The code that enabled TOTP was used: it does not sign in within the same step.
     let enabling_code = code_now(&app, &user.secret);
@@ -276,10 +231,10 @@ async fn a_code_is_accepted_only_once(backend: Backend) {
     complete(&app, &second, &code_now(&app, &user.secret))
         .await
         .expect_ok(200);
-    let failures = audit_count(&app, user.id, "login_failed").await;
+    let failures = audit_count(&app, user.signed.id, "login_failed").await;
     assert_eq!(failures, 3, "one login_failed entry per refused code");
     let filter = AuditFilter {
-        user_id: Some(user.id),
+        user_id: Some(user.signed.id),
         event: Some("login_failed".into()),
     };
     let (rows, _) = app.state.core.store.audit_page(&filter, 0, 10).await.unwrap();
@@ -291,9 +246,7 @@ async fn a_code_is_accepted_only_once(backend: Backend) {
 }
 
 async fn a_recovery_code_works_once(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfarecover").await;
     // Accepted without the dash and in upper case.
     let typed = user.recovery_codes[0].replace('-', "").to_uppercase();
@@ -310,9 +263,7 @@ async fn a_recovery_code_works_once(backend: Backend) {
 }
 
 async fn an_mfa_token_works_once_and_expires(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfatoken").await;
     let token = mfa_token(&app, "mfatoken").await;
     next_step(&app);
@@ -326,7 +277,7 @@ async fn an_mfa_token_works_once_and_expires(backend: Backend) {
     complete(&app, "not-a-token", &code_now(&app, &user.secret))
         .await
         .expect_error(401, "MFA_INVALID");
-    app.post("/api/v1/auth/mfa", json!({"mfa_token": token}))
+    app.post(MFA, json!({"mfa_token": token}))
         .await
         .expect_error(400, "VALIDATION_FAILED");
 
@@ -343,14 +294,11 @@ async fn an_mfa_token_works_once_and_expires(backend: Backend) {
 }
 
 async fn wrong_codes_count_toward_the_lockout(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.limits.lockout_threshold = 3;
         s.limits.lockout_duration = Duration::from_secs(600);
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let user = mfa_user(&app, "mfalock").await;
     let token = mfa_token(&app, "mfalock").await;
     next_step(&app);
@@ -367,9 +315,7 @@ async fn wrong_codes_count_toward_the_lockout(backend: Backend) {
 }
 
 async fn alternating_identifiers_does_not_multiply_guesses(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 3).await else {
-        return;
-    };
+    let app = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 3).await;
     let user = mfa_user(&app, "mfaswap").await;
     next_step(&app);
     let wrong = other_code(&code_now(&app, &user.secret));
@@ -385,11 +331,9 @@ async fn alternating_identifiers_does_not_multiply_guesses(backend: Backend) {
 }
 
 async fn disabling_needs_the_password_or_a_code(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfaoff").await;
-    let disable = |body: Value| app.call("POST", "/api/v1/users/mfa/totp/disable", Some(&user.token), Some(body));
+    let disable = |body: Value| user.signed.post(TOTP_DISABLE, body);
     disable(json!({"password": "not the password"}))
         .await
         .expect_error(401, "INVALID_CREDENTIALS");
@@ -401,41 +345,32 @@ async fn disabling_needs_the_password_or_a_code(backend: Backend) {
     // A pending challenge dies with TOTP.
     let pending = mfa_token(&app, "mfaoff").await;
     disable(json!({"password": PASSWORD})).await.expect_ok(200);
-    assert_eq!(audit_count(&app, user.id, "mfa_disabled").await, 1);
+    assert_eq!(audit_count(&app, user.signed.id, "mfa_disabled").await, 1);
     complete(&app, &pending, &code_now(&app, &user.secret))
         .await
         .expect_error(401, "MFA_INVALID");
-    let profile = app.get("/api/v1/users/profile", Some(&user.token)).await;
+    let profile = user.signed.get(PROFILE).await;
     assert_eq!(profile.expect_ok(200)["mfa_enabled"], false);
     assert!(app.login("mfaoff", PASSWORD).await["token"].is_string());
 
     // Again, this time switched off with a code.
-    let (secret, _) = setup(&app, &user.token).await;
-    app.call(
-        "POST",
-        "/api/v1/users/mfa/totp/enable",
-        Some(&user.token),
-        Some(json!({"code": code_now(&app, &secret)})),
-    )
-    .await
-    .expect_ok(200);
+    let (secret, _) = setup(&user.signed).await;
+    user.signed
+        .post(TOTP_ENABLE, json!({"code": code_now(&app, &secret)}))
+        .await
+        .expect_ok(200);
     let _ = mfa_token(&app, "mfaoff").await;
     next_step(&app);
     disable(json!({"code": code_now(&app, &secret)})).await.expect_ok(200);
     assert!(app.login("mfaoff", PASSWORD).await["token"].is_string());
-    assert_eq!(audit_count(&app, user.id, "mfa_disabled").await, 2);
+    assert_eq!(audit_count(&app, user.signed.id, "mfa_disabled").await, 2);
 }
 
 async fn the_secret_is_sealed_at_rest(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let id = app.register("mfasealed", PASSWORD).await["id"].as_i64().unwrap();
-    let token = app.login("mfasealed", PASSWORD).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (_, data) = setup(&app, &token).await;
+    let app = TestApp::spawn(backend).await;
+    let me = app.login_as("mfasealed").await;
+    let id = me.id;
+    let (_, data) = setup(&me).await;
     let secret = data["secret"].as_str().unwrap();
     let row = app
         .state
@@ -469,9 +404,7 @@ async fn the_secret_is_sealed_at_rest(backend: Backend) {
 async fn racing_completions_have_one_winner(backend: Backend) {
     // Attempts are counted before they are checked, so six at once could pass a low
     // threshold; the lockout is not what this test is about.
-    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 100).await else {
-        return;
-    };
+    let app = TestApp::spawn_with(backend, |s| s.limits.lockout_threshold = 100).await;
     let user = mfa_user(&app, "mfarace").await;
     // One token, several different valid recovery codes at once: the token is used once.
     let token = mfa_token(&app, "mfarace").await;
@@ -498,19 +431,16 @@ async fn racing_completions_have_one_winner(backend: Backend) {
 }
 
 async fn a_password_change_ends_pending_challenges(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     let user = mfa_user(&app, "mfapass").await;
     let pending = mfa_token(&app, "mfapass").await;
-    app.call(
-        "PUT",
-        "/api/v1/users/password",
-        Some(&user.token),
-        Some(json!({"old_password": PASSWORD, "new_password": "a brand new password"})),
-    )
-    .await
-    .expect_ok(200);
+    user.signed
+        .put(
+            paths::PASSWORD,
+            json!({"old_password": PASSWORD, "new_password": "a brand new password"}),
+        )
+        .await
+        .expect_ok(200);
     next_step(&app);
     complete(&app, &pending, &code_now(&app, &user.secret))
         .await
@@ -518,9 +448,7 @@ async fn a_password_change_ends_pending_challenges(backend: Backend) {
 }
 
 async fn the_mfa_lockout_holds_in_process_and_in_redis(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await else {
-        return;
-    };
+    let app = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await;
     let user = mfa_user(&app, "mfalockcache").await;
     next_step(&app);
     let wrong = other_code(&code_now(&app, &user.secret));

@@ -1,17 +1,18 @@
 //! Two `hufu` processes sharing one database behave as one service: a token from one is good
 //! on the other, and a logout on one is refused on the other within a second.
 
+use crate::harness::paths::{LOGIN, LOGOUT, PROFILE, REGISTER};
 use crate::harness::{Backend, fresh_database, read, registration};
-use crate::on_every_store;
 use crate::process::Server;
+use crate::{on_every_store, on_redis};
 use std::time::Duration;
 
 on_every_store!(a_logout_on_one_node_is_refused_on_the_other_within_a_second);
 
+on_redis!(two_nodes_share_profile_changes_limits_and_lockouts_through_redis);
+
 async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
-        return;
-    };
+    let (url, dir) = fresh_database(backend).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let redis = std::env::var("HUFU_TEST_REDIS_URL").unwrap_or_default();
     // A prefix of this test's own: the per-IP limits count in Redis, and every test (and every
@@ -33,7 +34,7 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
         let name = format!("node{}", algorithm.to_lowercase());
         let registered = read(
             client
-                .post(a.url("/api/v1/auth/register"))
+                .post(a.url(REGISTER))
                 .json(&registration(&name, "password123"))
                 .send()
                 .await
@@ -43,7 +44,7 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
         registered.expect_ok(201);
         let login = read(
             client
-                .post(b.url("/api/v1/auth/login"))
+                .post(b.url(LOGIN))
                 .json(&serde_json::json!({"username": name, "password": "password123"}))
                 .send()
                 .await
@@ -52,15 +53,7 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
         .await;
         let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
         for node in [&a, &b] {
-            let profile = read(
-                client
-                    .get(node.url("/api/v1/users/profile"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let profile = read(client.get(node.url(PROFILE)).bearer_auth(&token).send().await.unwrap()).await;
             assert_eq!(
                 profile.expect_ok(200)["username"],
                 name.as_str(),
@@ -68,17 +61,9 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
             );
         }
 
-        let logout = read(
-            client
-                .post(a.url("/api/v1/auth/logout"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let logout = read(client.post(a.url(LOGOUT)).bearer_auth(&token).send().await.unwrap()).await;
         logout.expect_ok(200);
-        let profile_url = b.url("/api/v1/users/profile");
+        let profile_url = b.url(PROFILE);
         let what = format!("{algorithm}: B after a logout on A");
         crate::harness::assert_revoked_within(&client, &profile_url, &token, Duration::from_secs(1), &what).await;
     }
@@ -86,14 +71,8 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_a_second(backend: B
 
 /// Two nodes sharing one database and one Redis: a profile change on A is what B serves next,
 /// a lockout made on A holds on B, and the per-IP limit counts both nodes' requests.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis() {
-    let Some(redis) = crate::harness::redis_url() else {
-        return;
-    };
-    let Some((url, dir)) = fresh_database(Backend::Sqlite).await else {
-        return;
-    };
+async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis(redis: String) {
+    let (url, dir) = fresh_database(Backend::Sqlite).await;
     let data = dir.path().to_str().unwrap().to_owned();
     let prefix = crate::harness::unique_prefix();
     let envs = [
@@ -110,7 +89,7 @@ async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis() {
     let client = reqwest::Client::new();
     read(
         client
-            .post(a.url("/api/v1/auth/register"))
+            .post(a.url(REGISTER))
             .json(&registration("shared", "password123"))
             .send()
             .await
@@ -120,7 +99,7 @@ async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis() {
     .expect_ok(201);
     let login = |node: &Server, password: &str| {
         let request = client
-            .post(node.url("/api/v1/auth/login"))
+            .post(node.url(LOGIN))
             .json(&serde_json::json!({"username": "shared", "password": password}));
         async move { read(request.send().await.unwrap()).await }
     };
@@ -129,7 +108,7 @@ async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis() {
         .unwrap()
         .to_owned();
     let profile_on = |node: &Server| {
-        let request = client.get(node.url("/api/v1/users/profile")).bearer_auth(&token);
+        let request = client.get(node.url(PROFILE)).bearer_auth(&token);
         async move { read(request.send().await.unwrap()).await.expect_ok(200).clone() }
     };
     // Warm B's caches, then change the profile on A: B's very next read has the change.
@@ -138,7 +117,7 @@ async fn two_nodes_share_profile_changes_limits_and_lockouts_through_redis() {
         profile_on(&b).await;
         let nickname = format!("nick {round}");
         let update = client
-            .put(a.url("/api/v1/users/profile"))
+            .put(a.url(PROFILE))
             .bearer_auth(&token)
             .json(&serde_json::json!({ "nickname": nickname }));
         read(update.send().await.unwrap()).await.expect_ok(200);

@@ -7,6 +7,7 @@
 //! answers with a documented status, and real answers match their documented schemas.
 //! The store does not matter here, so they run on SQLite.
 
+use crate::harness::paths::{HEALTH, JWKS, LOGIN, READY, REGISTER, SESSIONS, TOTP_SETUP};
 use crate::harness::{Backend, TestApp};
 use serde_json::{Value, json};
 
@@ -50,7 +51,7 @@ const CONTRACT: &[(&str, &str)] = &[
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 
 async fn app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite).await.expect("SQLite always runs")
+    TestApp::spawn(Backend::Sqlite).await
 }
 
 async fn document(app: &TestApp) -> Value {
@@ -189,7 +190,7 @@ async fn real_answers_match_their_documented_schemas() {
 
     let registered = app
         .post(
-            "/api/v1/auth/register",
+            REGISTER,
             crate::harness::registration("oa_alice", "correct horse battery"),
         )
         .await;
@@ -198,35 +199,33 @@ async fn real_answers_match_their_documented_schemas() {
 
     let login = app
         .post(
-            "/api/v1/auth/login",
+            LOGIN,
             json!({"username": "oa_alice", "password": "correct horse battery"}),
         )
         .await;
     login.expect_ok(200);
     assert_matches(&document, "LoginOrMfaEnvelope", &login.body);
     assert_matches(&document, "LoginResponse", &login.body["data"]);
-    let token = login.body["data"]["token"].as_str().expect("token").to_owned();
+    let alice = app.signed(&login.body["data"]);
 
-    let sessions = app.get("/api/v1/users/sessions", Some(&token)).await;
+    let sessions = alice.get(SESSIONS).await;
     sessions.expect_ok(200);
     assert_matches(&document, "SessionsEnvelope", &sessions.body);
 
-    let setup = app
-        .call("POST", "/api/v1/users/mfa/totp/setup", Some(&token), None)
-        .await;
+    let setup = alice.post_empty(TOTP_SETUP).await;
     setup.expect_ok(200);
     assert_matches(&document, "SetupEnvelope", &setup.body);
 
-    let invalid = app.post("/api/v1/auth/register", json!({"username": "x"})).await;
+    let invalid = app.post(REGISTER, json!({"username": "x"})).await;
     invalid.expect_error(400, "VALIDATION_FAILED");
     assert_matches(&document, "ErrorEnvelope", &invalid.body);
 
-    for (path, name) in [("/healthz", "HealthEnvelope"), ("/readyz", "ReadyEnvelope")] {
+    for (path, name) in [(HEALTH, "HealthEnvelope"), (READY, "ReadyEnvelope")] {
         let answer = app.get(path, None).await;
         answer.expect_ok(200);
         assert_matches(&document, name, &answer.body);
     }
-    let jwks = app.get("/.well-known/jwks.json", None).await;
+    let jwks = app.get(JWKS, None).await;
     assert_matches(&document, "Jwks", &jwks.body);
 
     // The schemas are strict enough to catch a wrong answer.

@@ -6,7 +6,7 @@
 use crate::harness::{Backend, TestApp};
 
 async fn app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite).await.expect("SQLite always runs")
+    TestApp::spawn(Backend::Sqlite).await
 }
 
 async fn get(app: &TestApp, path: &str, if_none_match: Option<&str>) -> reqwest::Response {

@@ -1,9 +1,13 @@
 //! Running the real `hufu` binary: one-shot commands and server processes on random ports.
+//! Every process's stderr goes to the run's log (see `harness::log`), so `server_log()`
+//! covers these processes too.
 
 #![allow(dead_code)]
 
+use crate::harness::log;
 use std::io::{BufRead, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// A `hufu` command with none of the developer's HUFU_/seed variables leaking in.
@@ -30,10 +34,33 @@ pub fn run(envs: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output 
         command.env(name, value);
     }
     let mut child = command.spawn().expect("spawn hufu");
+    let pid = child.id();
     if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
         pipe.write_all(text.as_bytes()).expect("write stdin");
     }
-    child.wait_with_output().expect("hufu finished")
+    let output = child.wait_with_output().expect("hufu finished");
+    if !output.stderr.is_empty() {
+        let mut file = log::process_log(pid);
+        for line in String::from_utf8_lossy(&output.stderr).lines() {
+            log::process_line(&mut file, pid, line);
+        }
+    }
+    output
+}
+
+/// Reads the stderr of the `hufu` process `pid` on a thread of its own until it closes:
+/// every line goes to the run's log and to the returned channel. The thread keeps draining
+/// after the receiver is gone, so the child never blocks on a full pipe.
+pub fn follow_stderr(pid: u32, stderr: ChildStderr) -> Receiver<String> {
+    let mut file = log::process_log(pid);
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            log::process_line(&mut file, pid, &line);
+            let _ = tx.send(line);
+        }
+    });
+    lines
 }
 
 /// A `hufu serve` process, killed when dropped.
@@ -60,6 +87,8 @@ impl Server {
             .env("HUFU_LISTEN", "127.0.0.1:0")
             .env("HUFU_ARGON2_MEMORY_KIB", "7168")
             .env("HUFU_ARGON2_ITERATIONS", "1")
+            // The run's log keeps what the in-process servers log too: hufu's debug lines.
+            .env("RUST_LOG", "info,hufu=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (name, value) in envs {
@@ -67,17 +96,15 @@ impl Server {
         }
         let mut child = command.spawn().expect("spawn hufu serve");
         let stderr = child.stderr.take().expect("stderr");
-        let mut lines = std::io::BufReader::new(stderr).lines();
+        let lines = follow_stderr(child.id(), stderr);
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            let Some(Ok(line)) = lines.next() else { break };
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = lines.recv_timeout(left) else { break };
             if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
                 && event["message"] == "hufu is serving"
             {
                 let addr = event["listen"].as_str().expect("listen").to_owned();
-                // Keep draining the log so the child never blocks on a full pipe.
-                std::thread::spawn(move || for _ in lines {});
                 return Server { child, addr };
             }
             seen.push(line);

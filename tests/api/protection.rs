@@ -1,6 +1,7 @@
 //! Contract section 5 in process and in Redis: lockout per identifier, per-IP rate limits,
 //! and the client IP taken from X-Forwarded-For only behind a trusted proxy.
 
+use crate::harness::paths::{LOGIN, PASSWORD, REFRESH, REGISTER};
 use crate::harness::{Answer, CacheMode, TestApp, read};
 use crate::on_every_cache;
 use serde_json::json;
@@ -15,11 +16,8 @@ on_every_cache!(
 );
 
 async fn login(app: &TestApp, identifier: &str, password: &str) -> Answer {
-    app.post(
-        "/api/v1/auth/login",
-        json!({"username": identifier, "password": password}),
-    )
-    .await
+    app.post(LOGIN, json!({"username": identifier, "password": password}))
+        .await
 }
 
 fn retry_after(answer: &Answer) -> u64 {
@@ -31,14 +29,11 @@ fn retry_after(answer: &Answer) -> u64 {
 }
 
 async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| {
+    let app = TestApp::spawn_cached(mode, |s| {
         s.limits.lockout_threshold = 3;
         s.limits.lockout_duration = Duration::from_secs(600);
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     app.register("lockme", "the right password").await;
     for _ in 0..3 {
         login(&app, "LockMe", "wrong password")
@@ -49,16 +44,10 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
     locked.expect_error(423, "ACCOUNT_LOCKED");
     let seconds = retry_after(&locked);
     assert!((590..=600).contains(&seconds), "Retry-After {seconds}");
-    let zh = read(
-        app.client
-            .post(app.url("/api/v1/auth/login"))
-            .header("accept-language", "zh-CN")
-            .json(&json!({"username": "lockme", "password": "x"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let zh = app
+        .in_lang("zh-CN")
+        .post(LOGIN, json!({"username": "lockme", "password": "x"}))
+        .await;
     assert_eq!(zh.body["message"], "账户已锁定");
     // The lock is per identifier: the same account by email is another identifier.
     login(&app, "lockme@example.com", "the right password")
@@ -71,22 +60,13 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
     }
 
     // Wrong old passwords on a password change count toward the username's lock.
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await else {
-        return;
-    };
-    let token = app.user_with_token("changer").await;
+    let app = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await;
+    let changer = app.login_as("changer").await;
     let change = |old: &'static str| {
-        let app = &app;
-        let token = token.clone();
-        async move {
-            app.call(
-                "PUT",
-                "/api/v1/users/password",
-                Some(&token),
-                Some(json!({"old_password": old, "new_password": "new password here"})),
-            )
-            .await
-        }
+        changer.put(
+            PASSWORD,
+            json!({"old_password": old, "new_password": "new password here"}),
+        )
     };
     change("nope one").await.expect_error(401, "INVALID_CREDENTIALS");
     change("nope two").await.expect_error(401, "INVALID_CREDENTIALS");
@@ -99,9 +79,7 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
 }
 
 async fn a_success_resets_the_count_and_unknown_identifiers_lock_too(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 3).await else {
-        return;
-    };
+    let app = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 3).await;
     app.register("resetme", "the right password").await;
     for _ in 0..2 {
         login(&app, "resetme", "wrong")
@@ -137,56 +115,41 @@ async fn a_success_resets_the_count_and_unknown_identifiers_lock_too(mode: Cache
 }
 
 async fn rate_limits_answer_429_with_retry_after(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| {
+    let app = TestApp::spawn_cached(mode, |s| {
         s.limits.login_per_minute = 3;
         s.limits.register_per_minute = 2;
         s.limits.refresh_per_minute = 2;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     for i in 0..3 {
         // Every request counts, successful or not (these are validation failures).
-        app.post("/api/v1/auth/login", json!({"username": format!("u{i}")}))
+        app.post(LOGIN, json!({"username": format!("u{i}")}))
             .await
             .expect_error(400, "VALIDATION_FAILED");
     }
-    let limited = app
-        .post("/api/v1/auth/login", json!({"username": "u", "password": "p"}))
-        .await;
+    let limited = app.post(LOGIN, json!({"username": "u", "password": "p"})).await;
     limited.expect_error(429, "RATE_LIMITED");
     assert!((1..=60).contains(&retry_after(&limited)));
 
     for _ in 0..2 {
-        app.post("/api/v1/auth/register", json!({}))
+        app.post(REGISTER, json!({}))
             .await
             .expect_error(400, "VALIDATION_FAILED");
     }
-    app.post("/api/v1/auth/register", json!({}))
-        .await
-        .expect_error(429, "RATE_LIMITED");
+    app.post(REGISTER, json!({})).await.expect_error(429, "RATE_LIMITED");
     for _ in 0..2 {
-        app.post("/api/v1/auth/refresh", json!({"refresh_token": "x"}))
+        app.post(REFRESH, json!({"refresh_token": "x"}))
             .await
             .expect_error(401, "REFRESH_TOKEN_INVALID");
     }
-    let refresh = app.post("/api/v1/auth/refresh", json!({"refresh_token": "x"})).await;
+    let refresh = app.post(REFRESH, json!({"refresh_token": "x"})).await;
     refresh.expect_error(429, "RATE_LIMITED");
-    let zh = read(
-        app.client
-            .post(app.url("/api/v1/auth/refresh"))
-            .header("accept-language", "zh")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let zh = app.in_lang("zh").call("POST", REFRESH, None, None).await;
     assert_eq!(zh.body["message"], "请求过于频繁");
 
     if mode == CacheMode::Memory {
         app.clock.advance(time::Duration::seconds(61));
-        app.post("/api/v1/auth/login", json!({"username": "u"}))
+        app.post(LOGIN, json!({"username": "u"}))
             .await
             .expect_error(400, "VALIDATION_FAILED");
     }
@@ -196,20 +159,17 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
     let send = |app: &TestApp, forwarded: &str| {
         let request = app
             .client
-            .post(app.url("/api/v1/auth/login"))
+            .post(app.url(LOGIN))
             .header("x-forwarded-for", forwarded)
             .json(&json!({"username": "nobody", "password": "wrong"}));
         async move { read(request.send().await.unwrap()).await.status }
     };
     // Behind a trusted proxy (this test's own 127.0.0.1), each forwarded client has its bucket.
-    let Some(app) = TestApp::spawn_cached(mode, |s| {
+    let app = TestApp::spawn_cached(mode, |s| {
         s.limits.login_per_minute = 2;
         s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     assert_eq!(send(&app, "198.51.100.1").await, 401);
     assert_eq!(send(&app, "198.51.100.1").await, 401);
     assert_eq!(send(&app, "198.51.100.1").await, 429);
@@ -219,25 +179,21 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(mode: CacheMode) {
     assert_eq!(send(&app, "203.0.113.7, 198.51.100.1").await, 429);
     let two_lines = app
         .client
-        .post(app.url("/api/v1/auth/login"))
+        .post(app.url(LOGIN))
         .header("x-forwarded-for", "203.0.113.8")
         .header("x-forwarded-for", "198.51.100.1")
         .json(&json!({"username": "nobody", "password": "wrong"}));
     assert_eq!(read(two_lines.send().await.unwrap()).await.status, 429);
 
     // Without trusted proxies the header is ignored: everyone here is 127.0.0.1.
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.login_per_minute = 2).await else {
-        return;
-    };
+    let app = TestApp::spawn_cached(mode, |s| s.limits.login_per_minute = 2).await;
     assert_eq!(send(&app, "198.51.100.1").await, 401);
     assert_eq!(send(&app, "198.51.100.2").await, 401);
     assert_eq!(send(&app, "198.51.100.3").await, 429);
 }
 
 async fn parallel_guesses_cannot_outrun_the_lockout(mode: CacheMode) {
-    let Some(app) = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 3).await else {
-        return;
-    };
+    let app = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 3).await;
     app.register("target", "the right password").await;
     let app = std::sync::Arc::new(app);
     let guesses: Vec<_> = (0..20)

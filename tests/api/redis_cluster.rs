@@ -1,6 +1,7 @@
 //! Redis Cluster: the same cache, limits and lockout over a three-node cluster the test
 //! builds itself, so every script's keys are proven to share a slot.
 
+use crate::harness::paths::{LOGIN, PROFILE, READY, REGISTER};
 use crate::harness::{CacheMode, TestApp};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -121,26 +122,17 @@ async fn cache_limits_and_lockout_work_on_redis_cluster() {
         s.limits.lockout_threshold = 2;
         s.limits.register_per_minute = 3;
     })
-    .await
-    .expect("SQLite");
+    .await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.get("/readyz", None).await.status != 200 {
+    while app.get(READY, None).await.status != 200 {
         assert!(Instant::now() < deadline, "readyz never saw the cluster");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let token = app.user_with_token("clustered").await;
+    let clustered = app.login_as("clustered").await;
     let (_, l2, misses) = app.cache_counts();
-    let first = app
-        .get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_ok(200)
-        .clone();
-    let second = app
-        .get("/api/v1/users/profile", Some(&token))
-        .await
-        .expect_ok(200)
-        .clone();
+    let first = clustered.get(PROFILE).await.expect_ok(200).clone();
+    let second = clustered.get(PROFILE).await.expect_ok(200).clone();
     assert_eq!(first, second);
     let (l1_now, l2_now, misses_now) = app.cache_counts();
     assert_eq!(
@@ -149,42 +141,27 @@ async fn cache_limits_and_lockout_work_on_redis_cluster() {
         "filled once, then served from the cluster"
     );
     assert_eq!(l1_now, 0, "no first level without an event subscription");
-    app.call(
-        "PUT",
-        "/api/v1/users/profile",
-        Some(&token),
-        Some(json!({"nickname": "slot"})),
-    )
-    .await
-    .expect_ok(200);
-    assert_eq!(
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["nickname"],
-        "slot"
-    );
+    clustered.put(PROFILE, json!({"nickname": "slot"})).await.expect_ok(200);
+    assert_eq!(clustered.get(PROFILE).await.expect_ok(200)["nickname"], "slot");
 
     for _ in 0..2 {
-        app.post(
-            "/api/v1/auth/login",
-            json!({"username": "clustered", "password": "wrong"}),
-        )
-        .await
-        .expect_error(401, "INVALID_CREDENTIALS");
+        app.post(LOGIN, json!({"username": "clustered", "password": "wrong"}))
+            .await
+            .expect_error(401, "INVALID_CREDENTIALS");
     }
     app.post(
-        "/api/v1/auth/login",
+        LOGIN,
         json!({"username": "clustered", "password": "correct horse battery"}),
     )
     .await
     .expect_error(423, "ACCOUNT_LOCKED");
-    // One registration happened in user_with_token; two more fit, the fourth is refused.
+    // One registration happened in login_as; two more fit, the fourth is refused.
     for _ in 0..2 {
-        app.post("/api/v1/auth/register", json!({}))
+        app.post(REGISTER, json!({}))
             .await
             .expect_error(400, "VALIDATION_FAILED");
     }
-    app.post("/api/v1/auth/register", json!({}))
-        .await
-        .expect_error(429, "RATE_LIMITED");
+    app.post(REGISTER, json!({})).await.expect_error(429, "RATE_LIMITED");
     let redis = app.state.core.redis.clone().unwrap();
     assert_eq!(
         redis.stats.failures.load(std::sync::atomic::Ordering::Relaxed),

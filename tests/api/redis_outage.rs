@@ -2,6 +2,7 @@
 //! database, with per-node limits), nothing hangs, `/readyz` names Redis, and everything comes
 //! back by itself when Redis returns. The test runs its own Redis on a spare port.
 
+use crate::harness::paths::{LOGIN, PROFILE, READY};
 use crate::harness::{CacheMode, TestApp};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -81,27 +82,26 @@ async fn losing_redis_degrades_to_the_database_and_recovers_by_itself() {
     let app = TestApp::spawn_cached(CacheMode::Memory, |s| {
         s.redis.url = Some(url.clone());
     })
-    .await
-    .expect("SQLite");
+    .await;
     app.wait_for_events().await;
     let app = Arc::new(app);
-    let token = app.user_with_token("steady").await;
-    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+    let steady = app.login_as("steady").await;
+    steady.get(PROFILE).await.expect_ok(200);
 
     // Traffic throughout: profile reads and logins. None may fail with a 5xx or hang.
     let running = Arc::new(AtomicBool::new(true));
     let traffic = {
-        let (app, token, running) = (app.clone(), token.clone(), running.clone());
+        let (app, steady, running) = (app.clone(), steady.clone(), running.clone());
         tokio::spawn(async move {
             let mut answered = 0;
             let started = Instant::now();
             while running.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
                 let at = Instant::now();
-                let profile = app.get("/api/v1/users/profile", Some(&token)).await;
+                let profile = steady.get(PROFILE).await;
                 assert_eq!(profile.status, 200, "profile read during the outage: {}", profile.text);
                 let login = app
                     .post(
-                        "/api/v1/auth/login",
+                        LOGIN,
                         json!({"username": "steady", "password": "correct horse battery"}),
                     )
                     .await;
@@ -120,7 +120,7 @@ async fn losing_redis_degrades_to_the_database_and_recovers_by_itself() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(redis);
     wait_until("readyz naming redis", async || {
-        let ready = app.get("/readyz", None).await;
+        let ready = app.get(READY, None).await;
         ready.status == 503
             && ready.body["details"]
                 .as_array()
@@ -129,23 +129,16 @@ async fn losing_redis_degrades_to_the_database_and_recovers_by_itself() {
     .await;
     // Writes during the outage still land and are read back (the stale Redis copy cannot be
     // deleted now; it is deleted before Redis is trusted again).
-    app.call(
-        "PUT",
-        "/api/v1/users/profile",
-        Some(&token),
-        Some(json!({"nickname": "during outage"})),
-    )
-    .await
-    .expect_ok(200);
-    assert_eq!(
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["nickname"],
-        "during outage"
-    );
+    steady
+        .put(PROFILE, json!({"nickname": "during outage"}))
+        .await
+        .expect_ok(200);
+    assert_eq!(steady.get(PROFILE).await.expect_ok(200)["nickname"], "during outage");
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     redis = Stopped(start_redis(port).expect("redis-server restarts"));
     wait_until("readyz after Redis returns", async || {
-        app.get("/readyz", None).await.status == 200
+        app.get(READY, None).await.status == 200
     })
     .await;
     app.wait_for_events().await;
@@ -154,14 +147,11 @@ async fn losing_redis_degrades_to_the_database_and_recovers_by_itself() {
 
     // Back to normal: no stale copy survived the outage, and reads are served from Redis again
     // once the deletes that failed during the outage have been replayed.
-    assert_eq!(
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["nickname"],
-        "during outage"
-    );
+    assert_eq!(steady.get(PROFILE).await.expect_ok(200)["nickname"], "during outage");
     wait_until("reads served from Redis again", async || {
         let (_, l2_before, _) = app.cache_counts();
         app.state.core.cache.set_subscribed(true); // empty the first level
-        let nickname = app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["nickname"].clone();
+        let nickname = steady.get(PROFILE).await.expect_ok(200)["nickname"].clone();
         assert_eq!(nickname, "during outage");
         app.cache_counts().1 > l2_before
     })
@@ -176,10 +166,8 @@ async fn hufu_starts_and_serves_while_redis_is_unreachable() {
     // A port held by this test and never answered: no other test can start a Redis there.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}", silent.local_addr().unwrap());
-    let app = TestApp::spawn_cached(CacheMode::Memory, |s| s.redis.url = Some(url))
-        .await
-        .expect("SQLite");
-    let ready = app.get("/readyz", None).await;
+    let app = TestApp::spawn_cached(CacheMode::Memory, |s| s.redis.url = Some(url)).await;
+    let ready = app.get(READY, None).await;
     let body = ready.expect_error(503, "SERVICE_UNAVAILABLE");
     assert!(
         body["details"]
@@ -190,18 +178,11 @@ async fn hufu_starts_and_serves_while_redis_is_unreachable() {
         "{}",
         ready.text
     );
-    let token = app.user_with_token("noredis").await;
-    app.call(
-        "PUT",
-        "/api/v1/users/profile",
-        Some(&token),
-        Some(json!({"nickname": "still here"})),
-    )
-    .await
-    .expect_ok(200);
-    assert_eq!(
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["nickname"],
-        "still here"
-    );
+    let noredis = app.login_as("noredis").await;
+    noredis
+        .put(PROFILE, json!({"nickname": "still here"}))
+        .await
+        .expect_ok(200);
+    assert_eq!(noredis.get(PROFILE).await.expect_ok(200)["nickname"], "still here");
     drop(silent);
 }

@@ -1,7 +1,8 @@
 //! The token lifecycle on every store: refresh rotation, reuse detection, racing refreshes,
 //! logout (one or all), listing and revoking sessions, password change, expiry.
 
-use crate::harness::{Backend, TestApp, jwt_parts, read};
+use crate::harness::paths::{LOGIN, LOGOUT, PASSWORD, PROFILE, REFRESH, SESSIONS, session};
+use crate::harness::{Answer, Backend, TestApp, read};
 use crate::on_every_store;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -18,21 +19,15 @@ on_every_store!(
 );
 
 fn sid(data: &Value) -> String {
-    jwt_parts(data["token"].as_str().unwrap()).1["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    crate::harness::sid(data["token"].as_str().unwrap())
 }
 
-async fn refresh(app: &TestApp, token: &str) -> crate::harness::Answer {
-    app.post("/api/v1/auth/refresh", json!({ "refresh_token": token }))
-        .await
+async fn refresh(app: &TestApp, token: &str) -> Answer {
+    app.post(REFRESH, json!({ "refresh_token": token })).await
 }
 
 async fn a_refresh_rotates_the_pair_and_keeps_the_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("rita", "password123").await;
     let first = app.login("rita", "password123").await;
     let answer = refresh(&app, first["refresh_token"].as_str().unwrap()).await;
@@ -43,7 +38,7 @@ async fn a_refresh_rotates_the_pair_and_keeps_the_session(backend: Backend) {
     assert_eq!(sid(&second), sid(&first), "refresh keeps the session");
     assert_eq!(second["user"]["username"], "rita");
     assert_eq!(second["expires_in"], 900);
-    app.get("/api/v1/users/profile", Some(second["token"].as_str().unwrap()))
+    app.get(PROFILE, Some(second["token"].as_str().unwrap()))
         .await
         .expect_ok(200);
     // The new refresh token works in turn.
@@ -54,15 +49,13 @@ async fn a_refresh_rotates_the_pair_and_keeps_the_session(backend: Backend) {
     refresh(&app, "not-a-token-we-ever-issued")
         .await
         .expect_error(401, "REFRESH_TOKEN_INVALID");
-    app.post("/api/v1/auth/refresh", json!({}))
+    app.post(REFRESH, json!({}))
         .await
         .expect_error(400, "VALIDATION_FAILED");
 }
 
 async fn a_reused_refresh_token_revokes_the_whole_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("sam", "password123").await;
     let first = app.login("sam", "password123").await;
     let old_refresh = first["refresh_token"].as_str().unwrap().to_owned();
@@ -79,20 +72,16 @@ async fn a_reused_refresh_token_revokes_the_whole_session(backend: Backend) {
         .await
         .expect_error(401, "REFRESH_TOKEN_INVALID");
     for token in [&first["token"], &second["token"]] {
-        app.get("/api/v1/users/profile", token.as_str())
+        app.get(PROFILE, token.as_str())
             .await
             .expect_error(401, "TOKEN_REVOKED");
     }
     // Other sessions of the user are untouched.
-    app.get("/api/v1/users/profile", other_session["token"].as_str())
-        .await
-        .expect_ok(200);
+    app.get(PROFILE, other_session["token"].as_str()).await.expect_ok(200);
 }
 
 async fn racing_refreshes_with_one_token_have_exactly_one_winner(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("tess", "password123").await;
     let login = app.login("tess", "password123").await;
     let token = login["refresh_token"].as_str().unwrap().to_owned();
@@ -116,18 +105,14 @@ async fn racing_refreshes_with_one_token_have_exactly_one_winner(backend: Backen
     assert_eq!(winners.len(), 1, "exactly one refresh wins");
     // The winner's pair is good: losing the race revoked nothing.
     let winner = &winners[0];
-    app.get("/api/v1/users/profile", winner["token"].as_str())
-        .await
-        .expect_ok(200);
+    app.get(PROFILE, winner["token"].as_str()).await.expect_ok(200);
     refresh(&app, winner["refresh_token"].as_str().unwrap())
         .await
         .expect_ok(200);
 }
 
 async fn logout_revokes_this_session_and_logout_all_every_session(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("uma", "password123").await;
     let a = app.login("uma", "password123").await;
     let b = app.login("uma", "password123").await;
@@ -137,7 +122,7 @@ async fn logout_revokes_this_session_and_logout_all_every_session(backend: Backe
     // An empty body needs no Content-Type.
     let out = read(
         app.client
-            .post(app.url("/api/v1/auth/logout"))
+            .post(app.url(LOGOUT))
             .bearer_auth(token(&a))
             .send()
             .await
@@ -146,7 +131,7 @@ async fn logout_revokes_this_session_and_logout_all_every_session(backend: Backe
     .await;
     assert_eq!(out.expect_ok(200)["revoked_sessions"], 1);
     assert_eq!(out.body["message"], "Logged out");
-    let refused = app.get("/api/v1/users/profile", Some(&token(&a))).await;
+    let refused = app.get(PROFILE, Some(&token(&a))).await;
     refused.expect_error(401, "TOKEN_REVOKED");
     assert_eq!(
         refused.header("www-authenticate"),
@@ -155,19 +140,14 @@ async fn logout_revokes_this_session_and_logout_all_every_session(backend: Backe
     refresh(&app, a["refresh_token"].as_str().unwrap())
         .await
         .expect_error(401, "REFRESH_TOKEN_INVALID");
-    app.get("/api/v1/users/profile", Some(&token(&b))).await.expect_ok(200);
+    app.get(PROFILE, Some(&token(&b))).await.expect_ok(200);
 
     let all = app
-        .call(
-            "POST",
-            "/api/v1/auth/logout",
-            Some(&token(&b)),
-            Some(json!({"all": true})),
-        )
+        .call("POST", LOGOUT, Some(&token(&b)), Some(json!({"all": true})))
         .await;
     assert_eq!(all.expect_ok(200)["revoked_sessions"], 2);
     for data in [&b, &c] {
-        app.get("/api/v1/users/profile", Some(&token(data)))
+        app.get(PROFILE, Some(&token(data)))
             .await
             .expect_error(401, "TOKEN_REVOKED");
         refresh(&app, data["refresh_token"].as_str().unwrap())
@@ -176,22 +156,18 @@ async fn logout_revokes_this_session_and_logout_all_every_session(backend: Backe
     }
     // Signing in again still works.
     let fresh = app.login("uma", "password123").await;
-    app.get("/api/v1/users/profile", Some(&token(&fresh)))
-        .await
-        .expect_ok(200);
-    app.call("POST", "/api/v1/auth/logout", None, None)
+    app.get(PROFILE, Some(&token(&fresh))).await.expect_ok(200);
+    app.call("POST", LOGOUT, None, None)
         .await
         .expect_error(401, "TOKEN_MISSING");
 }
 
 async fn sessions_are_listed_and_one_can_be_revoked(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("vera", "password123").await;
     let phone = read(
         app.client
-            .post(app.url("/api/v1/auth/login"))
+            .post(app.url(LOGIN))
             .header("user-agent", "VeraPhone/2.0")
             .json(&json!({"username": "vera", "password": "password123"}))
             .send()
@@ -202,7 +178,7 @@ async fn sessions_are_listed_and_one_can_be_revoked(backend: Backend) {
     .expect_ok(200)
     .clone();
     let laptop = app.login("vera", "password123").await;
-    let listed = app.get("/api/v1/users/sessions", laptop["token"].as_str()).await;
+    let listed = app.get(SESSIONS, laptop["token"].as_str()).await;
     let sessions = listed.expect_ok(200).as_array().unwrap().clone();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions[0]["id"], sid(&laptop), "newest first; ids are the sid strings");
@@ -215,14 +191,14 @@ async fn sessions_are_listed_and_one_can_be_revoked(backend: Backend) {
         assert!(sessions[1][field].as_str().unwrap().ends_with('Z'));
     }
 
-    let path = format!("/api/v1/users/sessions/{}", sid(&phone));
+    let path = session(sid(&phone));
     app.call("DELETE", &path, laptop["token"].as_str(), None)
         .await
         .expect_ok(200);
-    app.get("/api/v1/users/profile", phone["token"].as_str())
+    app.get(PROFILE, phone["token"].as_str())
         .await
         .expect_error(401, "TOKEN_REVOKED");
-    let remaining = app.get("/api/v1/users/sessions", laptop["token"].as_str()).await;
+    let remaining = app.get(SESSIONS, laptop["token"].as_str()).await;
     assert_eq!(
         remaining.expect_ok(200).as_array().unwrap().len(),
         1,
@@ -231,64 +207,47 @@ async fn sessions_are_listed_and_one_can_be_revoked(backend: Backend) {
     app.call("DELETE", &path, laptop["token"].as_str(), None)
         .await
         .expect_error(404, "NOT_FOUND");
-    app.call(
-        "DELETE",
-        "/api/v1/users/sessions/not-a-number",
-        laptop["token"].as_str(),
-        None,
-    )
-    .await
-    .expect_error(404, "NOT_FOUND");
-
-    // Another user cannot revoke Vera's session.
-    let other = app.user_with_token("walt").await;
-    let theirs = format!("/api/v1/users/sessions/{}", sid(&laptop));
-    app.call("DELETE", &theirs, Some(&other), None)
+    app.call("DELETE", &session("not-a-number"), laptop["token"].as_str(), None)
         .await
         .expect_error(404, "NOT_FOUND");
-    app.get("/api/v1/users/profile", laptop["token"].as_str())
-        .await
-        .expect_ok(200);
+
+    // Another user cannot revoke Vera's session.
+    let walt = app.login_as("walt").await;
+    walt.delete(&session(sid(&laptop))).await.expect_error(404, "NOT_FOUND");
+    app.get(PROFILE, laptop["token"].as_str()).await.expect_ok(200);
 }
 
 async fn a_password_change_cuts_off_every_other_session_at_once(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = TestApp::spawn(backend).await;
     app.register("xena", "first password").await;
     let other = app.login("xena", "first password").await;
     let current = app.login("xena", "first password").await;
     app.call(
         "PUT",
-        "/api/v1/users/password",
+        PASSWORD,
         current["token"].as_str(),
         Some(json!({"old_password": "first password", "new_password": "second password"})),
     )
     .await
     .expect_ok(200);
-    app.get("/api/v1/users/profile", other["token"].as_str())
+    app.get(PROFILE, other["token"].as_str())
         .await
         .expect_error(401, "TOKEN_REVOKED");
     refresh(&app, other["refresh_token"].as_str().unwrap())
         .await
         .expect_error(401, "REFRESH_TOKEN_INVALID");
-    app.get("/api/v1/users/profile", current["token"].as_str())
-        .await
-        .expect_ok(200);
+    app.get(PROFILE, current["token"].as_str()).await.expect_ok(200);
     refresh(&app, current["refresh_token"].as_str().unwrap())
         .await
         .expect_ok(200);
 }
 
 async fn refresh_tokens_expire_and_access_tokens_expire_sooner(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.tokens.access_ttl = Duration::from_secs(60);
         s.accounts.refresh_ttl = Duration::from_secs(300);
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     app.register("yuki", "password123").await;
     let login = app.login("yuki", "password123").await;
     assert_eq!(
@@ -296,7 +255,7 @@ async fn refresh_tokens_expire_and_access_tokens_expire_sooner(backend: Backend)
         (Some(60), Some(300))
     );
     app.clock.advance(time::Duration::seconds(61));
-    app.get("/api/v1/users/profile", login["token"].as_str())
+    app.get(PROFILE, login["token"].as_str())
         .await
         .expect_error(401, "TOKEN_EXPIRED");
     // Refreshing slides the session forward by the refresh lifetime.
@@ -304,13 +263,11 @@ async fn refresh_tokens_expire_and_access_tokens_expire_sooner(backend: Backend)
         .await
         .expect_ok(200)
         .clone();
-    app.get("/api/v1/users/profile", renewed["token"].as_str())
-        .await
-        .expect_ok(200);
+    app.get(PROFILE, renewed["token"].as_str()).await.expect_ok(200);
     app.clock.advance(time::Duration::seconds(301));
     refresh(&app, renewed["refresh_token"].as_str().unwrap())
         .await
         .expect_error(401, "REFRESH_TOKEN_EXPIRED");
-    let sessions = app.get("/api/v1/users/sessions", None).await;
+    let sessions = app.get(SESSIONS, None).await;
     sessions.expect_error(401, "TOKEN_MISSING");
 }

@@ -2,6 +2,7 @@
 //! answered registration, refuses new connections, and exits 0 within the bound; a client
 //! that never finishes its headers is dropped.
 
+use crate::harness::paths::{LOGIN, REGISTER};
 use crate::harness::registration;
 use crate::process::Server;
 use std::io::{Read, Write};
@@ -50,7 +51,7 @@ async fn sigterm_drains_in_flight_requests_and_loses_no_answered_registration() 
     let mut clients = Vec::new();
     for c in 0..4 {
         let registered = registered.clone();
-        let endpoint = server.url("/api/v1/auth/register");
+        let endpoint = server.url(REGISTER);
         clients.push(tokio::spawn(async move {
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
@@ -140,7 +141,7 @@ async fn sigterm_drains_in_flight_requests_and_loses_no_answered_registration() 
     }
     store.close().await;
     let login = reqwest::Client::new()
-        .post(restarted.url("/api/v1/auth/login"))
+        .post(restarted.url(LOGIN))
         .json(&serde_json::json!({"username": "slowpoke", "password": "a slow password"}))
         .send()
         .await

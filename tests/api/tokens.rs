@@ -1,6 +1,7 @@
 //! The bearer-token check on authenticated endpoints: every refusal has its contract code
 //! and `WWW-Authenticate` header.
 
+use crate::harness::paths::PROFILE;
 use crate::harness::{Backend, TestApp};
 use crate::on_every_store;
 use base64::Engine;
@@ -14,23 +15,16 @@ fn forge(header: serde_json::Value, claims: serde_json::Value, secret: &[u8]) ->
 }
 
 async fn tokens_are_checked_strictly(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let token = app.user_with_token("tina").await;
-    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+    let app = TestApp::spawn(backend).await;
+    let tina = app.login_as("tina").await;
+    let token = tina.token.clone();
+    tina.get(PROFILE).await.expect_ok(200);
 
-    let missing = app.get("/api/v1/users/profile", None).await;
+    let missing = app.get(PROFILE, None).await;
     missing.expect_error(401, "TOKEN_MISSING");
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
-    let zh = app
-        .client
-        .get(app.url("/api/v1/users/profile"))
-        .header("accept-language", "zh")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(crate::harness::read(zh).await.body["error"], "缺少Authorization头");
+    let zh = app.in_lang("zh").get(PROFILE, None).await;
+    assert_eq!(zh.body["error"], "缺少Authorization头");
 
     for header in [
         "Basic dXNlcjpwYXNz",
@@ -40,7 +34,7 @@ async fn tokens_are_checked_strictly(backend: Backend) {
     ] {
         let answer = crate::harness::read(
             app.client
-                .get(app.url("/api/v1/users/profile"))
+                .get(app.url(PROFILE))
                 .header("authorization", header)
                 .send()
                 .await
@@ -67,12 +61,9 @@ async fn tokens_are_checked_strictly(backend: Backend) {
     let good = json!({"alg": "HS256", "typ": "at+jwt"});
     // Sanity: a token forged with the real secret and unchanged claims is accepted, so the
     // refusals below are about what each one changes.
-    app.get(
-        "/api/v1/users/profile",
-        Some(&forge(good.clone(), claims.clone(), &secret)),
-    )
-    .await
-    .expect_ok(200);
+    app.get(PROFILE, Some(&forge(good.clone(), claims.clone(), &secret)))
+        .await
+        .expect_ok(200);
     let mut wrong_iss = claims.clone();
     wrong_iss["iss"] = json!("someone-else");
     let mut wrong_aud = claims.clone();
@@ -101,7 +92,7 @@ async fn tokens_are_checked_strictly(backend: Backend) {
         tampered.join("."),
     ];
     for forged in refused {
-        let answer = app.get("/api/v1/users/profile", Some(&forged)).await;
+        let answer = app.get(PROFILE, Some(&forged)).await;
         answer.expect_error(401, "TOKEN_INVALID");
         assert_eq!(
             answer.header("www-authenticate"),
@@ -111,15 +102,12 @@ async fn tokens_are_checked_strictly(backend: Backend) {
 }
 
 async fn an_expired_token_is_refused_as_expired(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.tokens.access_ttl = std::time::Duration::from_secs(60)).await
-    else {
-        return;
-    };
-    let token = app.user_with_token("ursula").await;
+    let app = TestApp::spawn_with(backend, |s| s.tokens.access_ttl = std::time::Duration::from_secs(60)).await;
+    let ursula = app.login_as("ursula").await;
     app.clock.advance(time::Duration::seconds(59));
-    app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200);
+    ursula.get(PROFILE).await.expect_ok(200);
     app.clock.advance(time::Duration::seconds(1));
-    let expired = app.get("/api/v1/users/profile", Some(&token)).await;
+    let expired = ursula.get(PROFILE).await;
     expired.expect_error(401, "TOKEN_EXPIRED");
     assert_eq!(
         expired.header("www-authenticate"),

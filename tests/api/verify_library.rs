@@ -11,9 +11,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.tokens.jwt_algorithm = JwtAlgorithm::EdDsa)
-        .await
-        .expect("SQLite");
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.tokens.jwt_algorithm = JwtAlgorithm::EdDsa).await;
     // The verifier keeps time with hufu's test clock, which the rotation below moves on.
     let clock = hufu_verify::ManualClock::new(hufu::clock::Clock::unix_seconds(&app.clock));
     let verifier = Verifier::builder(format!("http://{}", app.addr), "hufu", "hufu")
@@ -21,7 +19,7 @@ async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation
         .clock(std::sync::Arc::new(clock.clone()))
         .build()
         .unwrap();
-    let token = app.user_with_token("nina").await;
+    let token = app.login_as("nina").await.token;
     let claims = verifier.verify(&token).await.unwrap();
     assert_eq!(claims.username, "nina");
     assert!(claims.has_role("user"));
@@ -33,10 +31,7 @@ async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation
     app.clock.advance(time::Duration::seconds(26));
     clock.advance(26);
     keys::reload(core).await.unwrap();
-    let rotated = app.login("nina", "correct horse battery").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rotated = app.login_as("nina").await.token;
     assert_eq!(
         verifier.verify(&rotated).await.unwrap().username,
         "nina",
@@ -45,10 +40,8 @@ async fn another_service_verifies_hufu_tokens_from_the_jwks_and_follows_rotation
     assert!(verifier.verify(&token).await.is_ok(), "the old key still verifies");
 
     // A token from another deployment (or HS256) is refused.
-    let Some(other) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let foreign = other.user_with_token("nina").await;
+    let other = TestApp::spawn(Backend::Sqlite).await;
+    let foreign = other.login_as("nina").await.token;
     assert!(matches!(verifier.verify(&foreign).await, Err(VerifyError::Invalid)));
 
     // The layer guards a route of the other service.

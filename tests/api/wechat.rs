@@ -3,8 +3,12 @@
 //! website QR flow with its single-use state.
 
 use crate::fake_wechat::{self, Api, FakeWechat};
-use crate::harness::{Answer, Backend, TestApp, read};
-use crate::on_every_store;
+use crate::harness::paths::{
+    PASSWORD, PROFILE, REGISTER, WECHAT, WECHAT_AUTHORIZE, WECHAT_BIND, WECHAT_CALLBACK, WECHAT_MINIPROGRAM,
+    WECHAT_PHONE,
+};
+use crate::harness::{Answer, Backend, Signed, TestApp, read};
+use crate::{on_every_store, on_redis};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -12,6 +16,8 @@ on_every_store!(
     a_mini_program_code_signs_in_and_creates_the_user_once,
     website_qr_login_walks_authorize_wechat_and_callback
 );
+
+on_redis!(nodes_sharing_redis_share_one_access_token);
 
 /// WeChat's demo identity (wechat.md): its session key decrypts the demo vectors.
 const DEMO_OPENID: &str = "oGZUI0egBJY1zhBYw2KhdUfwVJJE";
@@ -24,7 +30,7 @@ pub(crate) async fn wechat_app(
     backend: Backend,
     fake: &FakeWechat,
     adjust: impl FnOnce(&mut hufu::config::Settings),
-) -> Option<TestApp> {
+) -> TestApp {
     let base = fake.base_url.clone();
     TestApp::spawn_with(backend, |s| {
         s.wechat.api_base = base.clone();
@@ -41,15 +47,12 @@ pub(crate) async fn wechat_app(
 }
 
 async fn mini_login(app: &TestApp, code: &str) -> Answer {
-    app.post("/api/v1/auth/wechat/miniprogram", json!({ "code": code }))
-        .await
+    app.post(WECHAT_MINIPROGRAM, json!({ "code": code })).await
 }
 
 async fn a_mini_program_code_signs_in_and_creates_the_user_once(backend: Backend) {
     let fake = FakeWechat::start().await;
-    let Some(app) = wechat_app(backend, &fake, |_| {}).await else {
-        return;
-    };
+    let app = wechat_app(backend, &fake, |_| {}).await;
     let first = mini_login(
         &app,
         &fake.login_code(DEMO_OPENID, Some(DEMO_UNIONID), DEMO_SESSION_KEY),
@@ -67,9 +70,7 @@ async fn a_mini_program_code_signs_in_and_creates_the_user_once(backend: Backend
     assert_eq!(user["wechat_bound"], true);
     assert!(data["token"].is_string() && data["refresh_token"].is_string());
     assert!(!first.text.contains(DEMO_SESSION_KEY) && !first.text.contains("session_key"));
-    app.get("/api/v1/users/profile", data["token"].as_str())
-        .await
-        .expect_ok(200);
+    app.get(PROFILE, data["token"].as_str()).await.expect_ok(200);
 
     let again = mini_login(
         &app,
@@ -95,7 +96,7 @@ async fn a_mini_program_code_signs_in_and_creates_the_user_once(backend: Backend
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wechat_failures_are_answered_by_the_contracts_table() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let code = || fake.login_code("o-failing-user", None, DEMO_SESSION_KEY);
     for (errcode, status, error_code) in [
         (40029, 400, "WECHAT_CODE_INVALID"),
@@ -134,20 +135,16 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
         mini_login(&app, &code()).await.expect_ok(200);
     }
 
-    let Some(unconfigured) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
+    let unconfigured = TestApp::spawn(Backend::Sqlite).await;
     mini_login(&unconfigured, "x")
         .await
         .expect_error(501, "WECHAT_NOT_CONFIGURED");
     unconfigured
-        .get("/api/v1/auth/wechat/oauth/authorize", None)
+        .get(WECHAT_AUTHORIZE, None)
         .await
         .expect_error(501, "WECHAT_NOT_CONFIGURED");
 
-    let Some(limited) = wechat_app(Backend::Sqlite, &fake, |s| s.limits.wechat_per_minute = 2).await else {
-        return;
-    };
+    let limited = wechat_app(Backend::Sqlite, &fake, |s| s.limits.wechat_per_minute = 2).await;
     mini_login(&limited, "a").await.expect_error(400, "WECHAT_CODE_INVALID");
     mini_login(&limited, "b").await.expect_error(400, "WECHAT_CODE_INVALID");
     mini_login(&limited, "c").await.expect_error(429, "RATE_LIMITED");
@@ -156,27 +153,17 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_number_comes_from_a_code_with_one_shared_access_token() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let login = mini_login(&app, &fake.login_code("o-phone", None, DEMO_SESSION_KEY)).await;
-    let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
-    let set_phone = |body: Value| {
-        let app = &app;
-        let token = token.clone();
-        async move {
-            app.call("POST", "/api/v1/users/wechat/phone", Some(&token), Some(body))
-                .await
-        }
-    };
+    let me = app.signed(login.expect_ok(200));
+    let set_phone = |body: Value| me.post(WECHAT_PHONE, body);
     for _ in 0..3 {
         let code = fake.phone_code("13580006666", "13580006666", json!("86"));
         let answer = set_phone(json!({ "code": code })).await;
         assert_eq!(answer.expect_ok(200)["phone"], "13580006666");
     }
     assert_eq!(fake.token_fetches(), 1, "one access_token for many phone requests");
-    assert_eq!(
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["phone"],
-        "13580006666"
-    );
+    assert_eq!(me.get(PROFILE).await.expect_ok(200)["phone"], "13580006666");
 
     // WeChat invalidates or expires the token early: hufu renews it once and retries.
     fake.invalidate_access_tokens();
@@ -198,12 +185,9 @@ async fn the_phone_number_comes_from_a_code_with_one_shared_access_token() {
     set_phone(json!({ "code": code }))
         .await
         .expect_error(400, "WECHAT_CODE_INVALID");
-    app.post(
-        "/api/v1/auth/register",
-        crate::harness::registration("phoneowner", "password123"),
-    )
-    .await
-    .expect_ok(201);
+    app.post(REGISTER, crate::harness::registration("phoneowner", "password123"))
+        .await
+        .expect_ok(201);
     let owner = app.login("phoneowner", "password123").await;
     let taken = owner["user"]["phone"].as_str().unwrap().to_owned();
     let code = fake.phone_code(&taken, &taken, json!("86"));
@@ -231,17 +215,10 @@ fn legacy_encrypt(session_key: &str, iv: &str, plaintext: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_encrypted_phone_data_is_decrypted_with_the_stored_session_key() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
     let login = mini_login(&app, &fake.login_code(DEMO_OPENID, None, DEMO_SESSION_KEY)).await;
-    let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
-    let send = |data: String, iv: &str| {
-        let body = json!({ "encrypted_data": data, "iv": iv });
-        let (app, token) = (&app, token.clone());
-        async move {
-            app.call("POST", "/api/v1/users/wechat/phone", Some(&token), Some(body))
-                .await
-        }
-    };
+    let me = app.signed(login.expect_ok(200));
+    let send = |data: String, iv: &str| me.post(WECHAT_PHONE, json!({ "encrypted_data": data, "iv": iv }));
     // WeChat's published vector for the demo app and session key.
     assert_eq!(
         send(DEMO_PHONE_DATA.into(), DEMO_IV).await.expect_ok(200)["phone"],
@@ -269,20 +246,12 @@ async fn legacy_encrypted_phone_data_is_decrypted_with_the_stored_session_key() 
         texts.windows(2).all(|w| w[0] == w[1]),
         "one text for every failure: {texts:?}"
     );
-    assert_eq!(
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["phone"],
-        "13580006666"
-    );
+    assert_eq!(me.get(PROFILE).await.expect_ok(200)["phone"], "13580006666");
 
     // A password user with no WeChat identity has no session key: the same error.
-    let password_user = app.user_with_token("nowechat").await;
-    let answer = app
-        .call(
-            "POST",
-            "/api/v1/users/wechat/phone",
-            Some(&password_user),
-            Some(json!({"encrypted_data": DEMO_PHONE_DATA, "iv": DEMO_IV})),
-        )
+    let password_user = app.login_as("nowechat").await;
+    let answer = password_user
+        .post(WECHAT_PHONE, json!({"encrypted_data": DEMO_PHONE_DATA, "iv": DEMO_IV}))
         .await;
     assert_eq!(
         answer.expect_error(400, "WECHAT_DECRYPT_FAILED")["error"].to_string(),
@@ -290,75 +259,49 @@ async fn legacy_encrypted_phone_data_is_decrypted_with_the_stored_session_key() 
     );
 }
 
+/// Binds the WeChat user of a Mini Program `code` to `user`.
+async fn bind(code: String, user: &Signed) -> Answer {
+    user.post(WECHAT_BIND, json!({ "code": code })).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_and_unbinding_keep_a_way_to_sign_in() {
     let fake = FakeWechat::start().await;
-    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await.expect("SQLite");
-    let token = app.user_with_token("binder").await;
-    let bind = |code: String, token: String| {
-        let app = &app;
-        async move {
-            app.call(
-                "POST",
-                "/api/v1/users/wechat/bind",
-                Some(&token),
-                Some(json!({ "code": code })),
-            )
-            .await
-        }
-    };
-    let bound = bind(
-        fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY),
-        token.clone(),
-    )
-    .await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
+    let binder = app.login_as("binder").await;
+    let bound = bind(fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY), &binder).await;
     assert_eq!(bound.expect_ok(200)["wechat_bound"], true);
     // The WeChat user now signs into the password account.
     let login = mini_login(&app, &fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY)).await;
     assert_eq!(login.expect_ok(200)["user"]["username"], "binder");
 
     // That WeChat user cannot be bound to someone else, by openid or by unionid.
-    let other = app.user_with_token("other").await;
-    bind(
-        fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY),
-        other.clone(),
-    )
-    .await
-    .expect_error(409, "WECHAT_ALREADY_BOUND");
+    let other = app.login_as("other").await;
+    bind(fake.login_code("o-binder", Some("u-binder"), DEMO_SESSION_KEY), &other)
+        .await
+        .expect_error(409, "WECHAT_ALREADY_BOUND");
     bind(
         fake.login_code("o-binder-in-app-2", Some("u-binder"), DEMO_SESSION_KEY),
-        other,
+        &other,
     )
     .await
     .expect_error(409, "WECHAT_ALREADY_BOUND");
 
-    let unbound = app.call("DELETE", "/api/v1/users/wechat", Some(&token), None).await;
+    let unbound = binder.delete(WECHAT).await;
     assert_eq!(unbound.expect_ok(200)["wechat_bound"], false);
-    assert_eq!(
-        app.get("/api/v1/users/profile", Some(&token)).await.expect_ok(200)["wechat_bound"],
-        false
-    );
+    assert_eq!(binder.get(PROFILE).await.expect_ok(200)["wechat_bound"], false);
 
     // A WeChat-only user keeps WeChat until they have a password.
     let wechat_only = mini_login(&app, &fake.login_code("o-only", None, DEMO_SESSION_KEY))
         .await
         .expect_ok(200)
         .clone();
-    let only_token = wechat_only["token"].as_str().unwrap().to_owned();
-    app.call("DELETE", "/api/v1/users/wechat", Some(&only_token), None)
-        .await
-        .expect_error(409, "LAST_LOGIN_METHOD");
-    app.call(
-        "PUT",
-        "/api/v1/users/password",
-        Some(&only_token),
-        Some(json!({"new_password": "a first password"})),
-    )
-    .await
-    .expect_ok(200);
-    app.call("DELETE", "/api/v1/users/wechat", Some(&only_token), None)
+    let only = app.signed(&wechat_only);
+    only.delete(WECHAT).await.expect_error(409, "LAST_LOGIN_METHOD");
+    only.put(PASSWORD, json!({"new_password": "a first password"}))
         .await
         .expect_ok(200);
+    only.delete(WECHAT).await.expect_ok(200);
     app.login(wechat_only["user"]["username"].as_str().unwrap(), "a first password")
         .await;
 }
@@ -384,7 +327,7 @@ async fn scan(
     unionid: Option<&str>,
 ) -> String {
     let client = no_redirects();
-    let mut authorize = app.url("/api/v1/auth/wechat/oauth/authorize");
+    let mut authorize = app.url(WECHAT_AUTHORIZE);
     if let Some(redirect) = redirect_uri {
         authorize = format!(
             "{authorize}?redirect_uri={}",
@@ -411,9 +354,7 @@ async fn scan(
 
 async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) {
     let fake = FakeWechat::start().await;
-    let Some(app) = wechat_app(backend, &fake, |_| {}).await else {
-        return;
-    };
+    let app = wechat_app(backend, &fake, |_| {}).await;
     let client = no_redirects();
     let callback = scan(
         &app,
@@ -424,7 +365,7 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
     )
     .await;
     assert!(
-        callback.starts_with(&app.url("/api/v1/auth/wechat/oauth/callback?")),
+        callback.starts_with(&app.url(&format!("{WECHAT_CALLBACK}?"))),
         "{callback}"
     );
     let back = location(&read(client.get(&callback).send().await.unwrap()).await);
@@ -435,11 +376,7 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
     assert_eq!(values["is_new_user"], "true");
     assert_eq!(values["token_type"], "Bearer");
     assert_eq!(values["expires_in"], "900");
-    let profile = app
-        .get("/api/v1/users/profile", Some(&values["token"]))
-        .await
-        .expect_ok(200)
-        .clone();
+    let profile = app.get(PROFILE, Some(&values["token"])).await.expect_ok(200).clone();
     assert_eq!(profile["nickname"], "扫码用户");
     assert_eq!(profile["avatar_url"], "https://thirdwx.qlogo.cn/mmopen/avatar/132");
 
@@ -464,7 +401,7 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
     read(client.get(&moved).send().await.unwrap())
         .await
         .expect_error(400, "OAUTH_STATE_INVALID");
-    app.get("/api/v1/auth/wechat/oauth/callback?code=x", None)
+    app.get(&format!("{WECHAT_CALLBACK}?code=x"), None)
         .await
         .expect_error(400, "OAUTH_STATE_INVALID");
 
@@ -475,7 +412,7 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
         "http://app.example.com/after",
     ] {
         let url = format!(
-            "/api/v1/auth/wechat/oauth/authorize?redirect_uri={}",
+            "{WECHAT_AUTHORIZE}?redirect_uri={}",
             url::form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>()
         );
         read(client.get(app.url(&url)).send().await.unwrap())
@@ -514,11 +451,7 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
 /// With Redis, every node uses the one access_token the first node fetched: WeChat
 /// invalidates the previous token at each fetch, so nodes fetching their own would break
 /// each other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_sharing_redis_share_one_access_token() {
-    let Some(redis) = crate::harness::redis_url() else {
-        return;
-    };
+async fn nodes_sharing_redis_share_one_access_token(redis: String) {
     let fake = FakeWechat::start().await;
     let prefix = crate::harness::unique_prefix();
     let mut nodes = Vec::new();
@@ -528,24 +461,16 @@ async fn nodes_sharing_redis_share_one_access_token() {
             s.redis.url = Some(redis);
             s.redis.prefix = prefix;
         })
-        .await
-        .expect("SQLite");
+        .await;
         nodes.push(node);
     }
     for (i, node) in nodes.iter().enumerate() {
         let login = mini_login(node, &fake.login_code(&format!("o-shared-{i}"), None, DEMO_SESSION_KEY)).await;
-        let token = login.expect_ok(200)["token"].as_str().unwrap().to_owned();
+        let user = node.signed(login.expect_ok(200));
         for round in 0..2 {
             let phone = format!("1358000{i}{round}00");
             let code = fake.phone_code(&phone, &phone, json!("86"));
-            let answer = node
-                .call(
-                    "POST",
-                    "/api/v1/users/wechat/phone",
-                    Some(&token),
-                    Some(json!({ "code": code })),
-                )
-                .await;
+            let answer = user.post(WECHAT_PHONE, json!({ "code": code })).await;
             assert_eq!(answer.expect_ok(200)["phone"], phone.as_str());
         }
     }
