@@ -26,6 +26,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("sync", &["app", "cli", "import", "http", "domain", "config"]),
     ("domain", &["app", "cli", "import", "http", "config"]),
     ("wechat", &["app", "cli", "import", "http", "domain", "store", "config"]),
+    (
+        "delivery",
+        &["app", "cli", "import", "http", "domain", "store", "cache", "sync", "config"],
+    ),
     ("http", &["app", "cli", "import"]),
     ("config", &["app", "cli", "import", "http", "sync"]),
     ("metrics", &["app", "cli", "import", "http"]),

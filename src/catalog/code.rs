@@ -80,6 +80,11 @@ error_codes! {
         "redirect_uri is not on the allow-list", "redirect_uri不在允许列表中";
     OauthStateInvalid = "OAUTH_STATE_INVALID",
         "the OAuth state is missing, invalid, expired or already used", "OAuth state无效、已过期或已被使用";
+    CodeInvalid = "CODE_INVALID", "wrong, expired or used code", "验证码错误或已失效";
+    CodeChannelNotConfigured = "CODE_CHANNEL_NOT_CONFIGURED",
+        "codes cannot be sent on this channel here", "暂不支持通过该方式发送验证码";
+    CodeDeliveryFailed = "CODE_DELIVERY_FAILED",
+        "the code could not be delivered; try again", "验证码发送失败，请重试";
     WechatNotConfigured = "WECHAT_NOT_CONFIGURED", "WeChat sign-in is not configured", "未配置微信登录";
     WechatUnavailable = "WECHAT_UNAVAILABLE", "WeChat is unavailable; retry shortly", "微信服务暂不可用，请稍后重试";
     UpstreamTimeout = "UPSTREAM_TIMEOUT", "WeChat did not answer in time", "微信服务响应超时";

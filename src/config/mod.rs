@@ -83,6 +83,10 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     /// Rate limits and lockout, as the domain takes them.
     pub limits: LimitSettings,
+    /// One-time codes, as the domain takes them.
+    pub codes: crate::domain::codes::CodeSettings,
+    /// Email and SMS delivery, as the delivery adapter takes it.
+    pub delivery: crate::delivery::DeliverySettings,
     /// WeChat apps and endpoints.
     pub wechat: WechatSettings,
 }

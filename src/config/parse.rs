@@ -14,6 +14,8 @@ use std::time::Duration;
 pub const MILLI: Duration = Duration::from_millis(1);
 /// The shortest lifetime: lifetimes are whole seconds in tokens.
 pub const SECOND: Duration = Duration::from_secs(1);
+/// A minute.
+pub const MINUTE: Duration = Duration::from_secs(60);
 /// The longest timeout, so a typo cannot produce a driver panic.
 pub const HOUR: Duration = Duration::from_secs(3_600);
 /// The longest lifetime.
@@ -41,6 +43,38 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
         return Err(format!("must be longer than zero, got {raw:?}"));
     }
     Ok(duration)
+}
+
+/// Parses a duration (see [`duration`]) of at most `max`, where `0`/`0s` turns a wait off.
+pub fn duration_up_to(raw: &str, max: Duration) -> Result<Duration, String> {
+    let text = raw.trim();
+    let zeros = text.bytes().take_while(|b| *b == b'0').count();
+    if zeros > 0 && matches!(&text[zeros..], "" | "s" | "ms" | "m" | "h" | "d") {
+        return Ok(Duration::ZERO);
+    }
+    duration_within(raw, MILLI, max)
+}
+
+/// Parses an SMTP URL: `smtp://` (STARTTLS required), `smtps://` (implicit TLS),
+/// `smtp+insecure://` (plain, for a local relay) or `log:` (the server log).
+pub fn smtp_url(raw: &str) -> Result<SecretString, String> {
+    let text = raw.trim();
+    if text == "log:" {
+        return Ok(SecretString::new(text.to_owned()));
+    }
+    let Ok(url) = url::Url::parse(text) else {
+        return Err("expected smtp://, smtps://, smtp+insecure:// or log:".to_owned());
+    };
+    if !matches!(url.scheme(), "smtp" | "smtps" | "smtp+insecure") {
+        return Err(format!(
+            "expected smtp://, smtps://, smtp+insecure:// or log:, got a {}: URL",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the SMTP URL names no host".to_owned());
+    }
+    Ok(SecretString::new(text.to_owned()))
 }
 
 /// Parses a duration (see [`duration`]) within `min..=max`.

@@ -7,9 +7,12 @@
 //! this module may import them, never the other way round.
 
 use super::declare::settings;
-use super::parse::{self, HOUR, MILLI, SECOND, YEAR};
+use super::parse::{self, HOUR, MILLI, MINUTE, SECOND, YEAR};
 use super::{JwtAlgorithm, LogFormat};
+use crate::delivery::DeliverySettings;
+use crate::delivery::sms::{SmsProvider, SmsSettings};
 use crate::domain::Policy;
+use crate::domain::codes::{CodeSettings, RequireVerified};
 use crate::domain::limits::LimitSettings;
 use crate::domain::password::Argon2Params;
 use crate::secret::SecretString;
@@ -153,12 +156,84 @@ settings! {
         HUFU_RATE_LIMIT_REFRESH refresh_per_minute: u32 = "60", |v| parse::number_in(v, 1u32, 1_000_000);
         /// Per-IP requests per minute to the WeChat endpoints (1–1000000).
         HUFU_RATE_LIMIT_WECHAT wechat_per_minute: u32 = "30", |v| parse::number_in(v, 1u32, 1_000_000);
+        /// Per-IP one-time code sends per minute (1–1000000).
+        HUFU_RATE_LIMIT_CODE code_per_minute: u32 = "5", |v| parse::number_in(v, 1u32, 1_000_000);
         /// Failed logins of one identifier before it is locked (1–1000000).
         HUFU_LOCKOUT_THRESHOLD lockout_threshold: u32 = "5", |v| parse::number_in(v, 1u32, 1_000_000);
         /// Window in which failed logins are counted.
         HUFU_LOCKOUT_WINDOW lockout_window: Duration = "15m", |v| parse::duration_within(v, SECOND, YEAR);
         /// How long a locked identifier stays locked.
         HUFU_LOCKOUT_DURATION lockout_duration: Duration = "15m", |v| parse::duration_within(v, SECOND, YEAR);
+    }
+
+    /// One-time codes by SMS and email ([docs/codes.md](codes.md)).
+    codes: use CodeSettings {
+        /// How long a one-time code is valid (1s–1h).
+        HUFU_CODE_TTL ttl: Duration = "5m", |v| parse::duration_within(v, SECOND, HOUR);
+        /// Shortest time between two sends to one target, any purpose (0s–10m).
+        HUFU_CODE_RESEND_INTERVAL resend_interval: Duration = "60s", |v| parse::duration_up_to(v, 10 * MINUTE);
+        /// Sends per target per 24 hours, counted in the database (1–1000000).
+        HUFU_CODE_DAILY_LIMIT daily_limit: u32 = "10", |v| parse::number_in(v, 1u32, 1_000_000);
+        /// A code sign-in with an unknown phone creates an account.
+        HUFU_CODE_SIGNUP signup: bool = "true", parse::boolean;
+        /// Comma list of `email`, `phone`: identifiers that must be proved by a code at
+        /// registration and change, and that password sign-in matches only when proved.
+        HUFU_REQUIRE_VERIFIED require_verified: RequireVerified = "", RequireVerified::parse;
+    }
+
+    /// How codes reach people: email over SMTP, SMS through a provider; a channel without
+    /// delivery answers 501 `CODE_CHANNEL_NOT_CONFIGURED`.
+    delivery: use DeliverySettings {
+        /// Longest one email or SMS delivery may take.
+        HUFU_DELIVERY_TIMEOUT timeout: Duration = "5s", |v| parse::duration_within(v, MILLI, HOUR);
+        /// `smtp://user:pass@host:587` (STARTTLS required), `smtps://…:465` (implicit TLS),
+        /// `smtp+insecure://host:25` (plain, a local relay only) or `log:` (the server log).
+        HUFU_SMTP_URL smtp_url: Option<SecretString> = (unset "unset: no email"), parse::smtp_url;
+        /// The `From` of every email (`hufu <no-reply@example.com>`).
+        HUFU_MAIL_FROM mail_from: Option<String> = (unset "unset"), parse::text;
+        /// A PEM file of roots to trust for the SMTP server, besides the system's.
+        HUFU_SMTP_CA_FILE smtp_ca_file: Option<PathBuf> = (unset "system roots only"), parse::path;
+    } + {
+        /// The SMS provider.
+        sms: SmsSettings,
+    }
+
+    /// An SMS provider needs its credentials, a signature and a template.
+    delivery.sms: use SmsSettings {
+        /// `aliyun`, `tencent`, `webhook` or `log` (the server log).
+        HUFU_SMS_PROVIDER provider: Option<SmsProvider> = (unset "unset: no SMS"), SmsProvider::parse;
+        /// Aliyun AccessKeyId / Tencent SecretId.
+        HUFU_SMS_ACCESS_KEY_ID access_key_id: Option<String> = (unset "unset"), parse::text;
+        /// Aliyun AccessKeySecret / Tencent SecretKey.
+        HUFU_SMS_ACCESS_KEY_SECRET access_key_secret: Option<SecretString> = (unset "unset"), parse::secret;
+        /// The SMS signature (签名).
+        HUFU_SMS_SIGN_NAME sign_name: Option<String> = (unset "unset"), parse::text;
+        /// The template of every purpose that has none of its own.
+        HUFU_SMS_TEMPLATE template: Option<String> = (unset "unset"), parse::text;
+        /// The template of `login` codes.
+        HUFU_SMS_TEMPLATE_LOGIN template_login: Option<String> = (unset "`HUFU_SMS_TEMPLATE`"), parse::text;
+        /// The template of `register` codes.
+        HUFU_SMS_TEMPLATE_REGISTER template_register: Option<String> = (unset "`HUFU_SMS_TEMPLATE`"), parse::text;
+        /// The template of `reset_password` codes.
+        HUFU_SMS_TEMPLATE_RESET_PASSWORD template_reset_password: Option<String> = (unset "`HUFU_SMS_TEMPLATE`"), parse::text;
+        /// The template of `verify` codes.
+        HUFU_SMS_TEMPLATE_VERIFY template_verify: Option<String> = (unset "`HUFU_SMS_TEMPLATE`"), parse::text;
+        /// The template of `change` codes.
+        HUFU_SMS_TEMPLATE_CHANGE template_change: Option<String> = (unset "`HUFU_SMS_TEMPLATE`"), parse::text;
+        /// The template of `reauth` codes.
+        HUFU_SMS_TEMPLATE_REAUTH template_reauth: Option<String> = (unset "`HUFU_SMS_TEMPLATE`"), parse::text;
+        /// The template variable that carries the code (Aliyun `TemplateParam` key).
+        HUFU_SMS_TEMPLATE_PARAM template_param: String = "code", parse::text;
+        /// Tencent's SmsSdkAppId.
+        HUFU_SMS_SDK_APP_ID sdk_app_id: Option<String> = (unset "unset"), parse::text;
+        /// The provider's region.
+        HUFU_SMS_REGION region: Option<String> = (unset "`cn-hangzhou` (aliyun), `ap-guangzhou` (tencent)"), parse::text;
+        /// The provider's API base URL (tests point it at a fake provider).
+        HUFU_SMS_API_BASE api_base: Option<String> = (unset "the provider's public endpoint"), parse::http_url;
+        /// Where the `webhook` provider posts `{phone, code, purpose, lang}`.
+        HUFU_SMS_WEBHOOK_URL webhook_url: Option<String> = (unset "unset"), parse::http_url;
+        /// The key that signs the `webhook` provider's posts.
+        HUFU_SMS_WEBHOOK_SECRET webhook_secret: Option<SecretString> = (unset "unset"), parse::secret;
     }
 
     /// WeChat sign-in ([docs/wechat.md](wechat.md)): an app without both its appid and its

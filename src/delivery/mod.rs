@@ -12,7 +12,24 @@ pub mod sms;
 
 use crate::catalog::Lang;
 use crate::secret::SecretString;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// The `delivery` section of the settings (its defaults are declared in `config::sections`).
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Longest one delivery may take.
+    pub timeout: Duration,
+    /// `smtp://…`, `smtps://…`, `smtp+insecure://…` or `log:`; no email when unset. A secret:
+    /// it may carry the SMTP password.
+    pub smtp_url: Option<SecretString>,
+    /// The `From` of every email.
+    pub mail_from: Option<String>,
+    /// A PEM file of extra roots to trust for the SMTP server.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The SMS provider.
+    pub sms: sms::SmsSettings,
+}
 
 /// How a code travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

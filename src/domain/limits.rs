@@ -24,6 +24,8 @@ pub enum Action {
     Refresh,
     /// The WeChat endpoints.
     Wechat,
+    /// Sending a one-time code (`POST /auth/codes`, `POST /users/codes`).
+    Code,
 }
 
 impl Action {
@@ -33,6 +35,7 @@ impl Action {
             Action::Register => "register",
             Action::Refresh => "refresh",
             Action::Wechat => "wechat",
+            Action::Code => "code",
         }
     }
 }
@@ -48,6 +51,8 @@ pub struct LimitSettings {
     pub refresh_per_minute: u32,
     /// Requests per minute per IP to the WeChat endpoints.
     pub wechat_per_minute: u32,
+    /// One-time code sends per minute per IP.
+    pub code_per_minute: u32,
     /// Failed sign-ins before an identifier is locked.
     pub lockout_threshold: u32,
     /// Window in which failures are counted.
@@ -93,6 +98,7 @@ impl Limits {
             Action::Register => s.register_per_minute,
             Action::Refresh => s.refresh_per_minute,
             Action::Wechat => s.wechat_per_minute,
+            Action::Code => s.code_per_minute,
         }
     }
 
@@ -220,6 +226,7 @@ mod tests {
             register_per_minute: per_minute,
             refresh_per_minute: per_minute,
             wechat_per_minute: per_minute,
+            code_per_minute: per_minute,
             lockout_threshold: 2,
             lockout_window: Duration::from_secs(900),
             lockout_duration: Duration::from_secs(900),

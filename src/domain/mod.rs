@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod codes;
 pub mod error;
 pub mod input;
 pub mod keys;

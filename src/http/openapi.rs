@@ -298,6 +298,9 @@ mod tests {
         ("SERVICE_UNAVAILABLE", 503),
         ("INTERNAL_ERROR", 500),
         ("REDIRECT_URI_NOT_ALLOWED", 400),
+        ("CODE_INVALID", 400),
+        ("CODE_CHANNEL_NOT_CONFIGURED", 501),
+        ("CODE_DELIVERY_FAILED", 503),
         ("OAUTH_STATE_INVALID", 400),
     ];
 

@@ -51,6 +51,7 @@ pub fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings
             register_per_minute: 1_000_000,
             refresh_per_minute: 1_000_000,
             wechat_per_minute: 1_000_000,
+            code_per_minute: 1_000_000,
             ..defaults.limits
         },
         ..defaults
