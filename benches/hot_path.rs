@@ -25,6 +25,8 @@ fn user() -> User {
         username: "johndoe".into(),
         email: Some("john@example.com".into()),
         phone: Some("13800138000".into()),
+        email_verified: false,
+        phone_verified: false,
         nickname: Some("John".into()),
         avatar_url: None,
         status: 1,

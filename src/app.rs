@@ -8,7 +8,11 @@ use crate::cache::redis::Redis;
 use crate::clock::Clock;
 use crate::config::{JwtAlgorithm, Settings, names, secrets};
 use crate::crypto::SecretBox;
+use crate::delivery::Delivery;
+use crate::delivery::email::Mailer;
+use crate::delivery::sms::SmsSender;
 use crate::domain::Core;
+use crate::domain::codes::Codes;
 use crate::domain::keys::{self, KeyManager};
 use crate::domain::limits::Limits;
 use crate::domain::password::PasswordHasher;
@@ -123,6 +127,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
     let cache = ProfileCache::new(redis.clone(), settings.cache.profile_ttl);
     let limits = Limits::new(redis.clone(), settings.limits.clone(), clock.clone());
     let wechat = build_wechat(settings, &encryption_key, redis.clone(), clock.clone(), metrics.clone())?;
+    let codes = Codes::new(settings.codes.clone(), build_delivery(settings)?, metrics.clone());
     let core = Core {
         store,
         hasher,
@@ -137,6 +142,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         cache,
         limits,
         wechat,
+        codes,
     };
     if let Some(redis) = &core.redis
         && !redis.ping().await
@@ -152,6 +158,28 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         core: Arc::new(core),
         trusted_proxies: settings.server.trusted_proxies.clone().into(),
         metrics,
+    })
+}
+
+/// Email and SMS delivery from the settings; a channel without one answers 501.
+fn build_delivery(settings: &Settings) -> anyhow::Result<Delivery> {
+    let delivery = &settings.delivery;
+    let email = Mailer::from_settings(delivery).map_err(anyhow::Error::msg)?;
+    let http = reqwest::Client::builder()
+        .timeout(delivery.timeout)
+        .build()
+        .context("cannot build the SMS client")?;
+    let sms = SmsSender::from_settings(&delivery.sms, http).map_err(anyhow::Error::msg)?;
+    if matches!(email, Some(Mailer::Log)) || matches!(sms, Some(SmsSender::Log)) {
+        tracing::warn!(
+            "one-time codes are written to the server log (HUFU_SMTP_URL=log: or HUFU_SMS_PROVIDER=log): \
+             for local development only"
+        );
+    }
+    Ok(Delivery {
+        email,
+        sms,
+        timeout: delivery.timeout,
     })
 }
 
@@ -217,6 +245,10 @@ pub fn spawn_background(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
         }),
         tokio::spawn(upkeep(core.clone())),
         tokio::spawn(metrics_upkeep(state.metrics.clone())),
+        tokio::spawn({
+            let core = core.clone();
+            async move { core.codes.run_queue(core.store.clone()).await }
+        }),
     ];
     if core.peers.redis().is_some() {
         tasks.push(tokio::spawn({

@@ -174,6 +174,7 @@ async fn run_user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
                 email: Some(email),
                 password,
                 phone,
+                ..Default::default()
             };
             // The phone is optional here whatever the policy: the first administrator may have none.
             let account = NewAccount::parse(form, core.policy.password_min_length, false).map_err(describe)?;

@@ -242,6 +242,9 @@ pub async fn import(
             email_key: Some(candidate.email.key.clone()),
             phone: candidate.phone.clone(),
             password_hash: Some(candidate.password_hash.clone()),
+            // Imported identifiers were never proved to hufu.
+            email_verified: false,
+            phone_verified: false,
             roles: roles.clone(),
             now_ms: core.clock.unix_millis(),
         };
@@ -249,7 +252,7 @@ pub async fn import(
         for attempt in 1..=ID_ATTEMPTS {
             let record = audit::entry(core, Event::Register, Some(user.id), client)
                 .with_detail(serde_json::json!({"method": "import"}));
-            outcome = core.store.create_user(&user, Some(&record)).await;
+            outcome = core.store.create_user(&user, Some(&record)).await.map(|_| ());
             match &outcome {
                 Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => user.id = core.ids.next_id(),
                 _ => break,

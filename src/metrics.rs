@@ -31,6 +31,10 @@ pub const HASH_QUEUE_DEPTH: &str = "hufu_password_hash_queue_depth";
 pub const HASH_DURATION: &str = "hufu_password_hash_duration_seconds";
 /// WeChat API calls by api and outcome.
 pub const WECHAT_REQUESTS: &str = "hufu_wechat_requests_total";
+/// One-time code sends by channel, purpose and outcome.
+pub const CODES_SENT: &str = "hufu_codes_sent_total";
+/// One-time code checks by outcome.
+pub const CODE_CHECKS: &str = "hufu_code_checks_total";
 /// Database pool connections by state.
 pub const DB_POOL: &str = "hufu_db_pool_connections";
 
@@ -55,6 +59,8 @@ pub enum LoginMethod {
     MiniProgram,
     /// The WeChat website OAuth callback.
     Website,
+    /// `POST /auth/login/code` (a one-time code by SMS or email).
+    Code,
 }
 
 impl LoginMethod {
@@ -65,6 +71,7 @@ impl LoginMethod {
             LoginMethod::Mfa => "mfa",
             LoginMethod::MiniProgram => "miniprogram",
             LoginMethod::Website => "website",
+            LoginMethod::Code => "code",
         }
     }
 }
@@ -334,6 +341,16 @@ impl Metrics {
         );
         describe(WECHAT_REQUESTS, None, "WeChat API calls by api and outcome");
         describe(DB_POOL, None, "Database pool connections by state");
+        describe(
+            CODES_SENT,
+            None,
+            "One-time code sends by channel, purpose and outcome (sent, failed, suppressed, limited)",
+        );
+        describe(
+            CODE_CHECKS,
+            None,
+            "One-time code checks by outcome (ok, wrong, expired, exhausted)",
+        );
         let handle = recorder.handle();
         let hash_duration = recorder.register_histogram(&Key::from_static_name(HASH_DURATION), &METADATA);
         Self {
@@ -379,6 +396,20 @@ impl Metrics {
     pub fn wechat(&self, api: &'static str, outcome: &'static str) {
         self.counter(WECHAT_REQUESTS, &[("api", api), ("outcome", outcome)])
             .increment(1);
+    }
+
+    /// Counts one code send (`outcome`: `sent`, `failed`, `suppressed` or `limited`).
+    pub fn code_sent(&self, channel: &'static str, purpose: &'static str, outcome: &'static str) {
+        self.counter(
+            CODES_SENT,
+            &[("channel", channel), ("purpose", purpose), ("outcome", outcome)],
+        )
+        .increment(1);
+    }
+
+    /// Counts one code check (`ok`, `wrong`, `expired` or `exhausted`).
+    pub fn code_check(&self, outcome: &'static str) {
+        self.counter(CODE_CHECKS, &[("outcome", outcome)]).increment(1);
     }
 
     /// The hash-duration histogram, cloned into each hashing job.

@@ -149,6 +149,8 @@ async fn seed(settings: &Settings, run: &str, users: usize, hash: &str) -> anyho
                         email_key: Some(format!("{name}@bench.example")),
                         phone: None,
                         password_hash: Some(hash.clone()),
+                        email_verified: false,
+                        phone_verified: false,
                         roles: "user".into(),
                         now_ms: 0,
                     };

@@ -16,7 +16,7 @@ CREATE TABLE codes (
     user_id    BIGINT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    tries      INT NOT NULL DEFAULT 0,
+    tries      SMALLINT NOT NULL DEFAULT 0,
     used_at    BIGINT NULL,
     PRIMARY KEY (channel, target, purpose)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

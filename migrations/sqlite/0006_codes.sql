@@ -15,7 +15,7 @@ CREATE TABLE codes (
     user_id    BIGINT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    tries      INTEGER NOT NULL DEFAULT 0,
+    tries      SMALLINT NOT NULL DEFAULT 0,
     used_at    BIGINT,
     PRIMARY KEY (channel, target, purpose)
 );

@@ -76,6 +76,11 @@ impl Counters {
         self.windows.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 
+    /// Lifts the lock of `key`.
+    pub fn unlock(&self, key: &str) {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+
     /// Locks `key` until `until_ms`.
     pub fn lock(&self, key: &str, until_ms: i64) {
         self.locks

@@ -18,6 +18,12 @@ pub fn name_zh(field: &str) -> &str {
         "status" => "状态",
         "roles" => "角色",
         "role" => "角色",
+        "channel" => "发送方式",
+        "target" => "手机号或邮箱",
+        "purpose" => "验证码用途",
+        "code" => "验证码",
+        "email_code" => "邮箱验证码",
+        "phone_code" => "手机验证码",
         other => other,
     }
 }

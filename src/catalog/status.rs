@@ -46,6 +46,12 @@ pub enum Success {
     LoggedOut,
     /// Session revoked.
     SessionRevoked,
+    /// A one-time code is on its way.
+    CodeSent,
+    /// A forgotten password was reset.
+    PasswordReset,
+    /// An email or phone was verified.
+    Verified,
 }
 
 impl Success {
@@ -60,6 +66,12 @@ impl Success {
             Success::Refreshed => ("Token refreshed", "刷新成功"),
             Success::LoggedOut => ("Logged out", "已退出登录"),
             Success::SessionRevoked => ("Session revoked", "会话已撤销"),
+            Success::CodeSent => ("Code sent", "验证码已发送"),
+            Success::PasswordReset => (
+                "Password reset; sign in with the new password",
+                "密码已重置，请使用新密码登录",
+            ),
+            Success::Verified => ("Verified", "验证成功"),
         }
     }
 

@@ -11,6 +11,15 @@ pub enum Mailer {
 }
 
 impl Mailer {
+    /// The mailer `HUFU_SMTP_URL` names (none when unset).
+    pub fn from_settings(settings: &super::DeliverySettings) -> Result<Option<Mailer>, String> {
+        match settings.smtp_url.as_ref().map(|url| url.expose()) {
+            None => Ok(None),
+            Some("log:") => Ok(Some(Mailer::Log)),
+            Some(_) => Err("HUFU_SMTP_URL: SMTP delivery is not built in yet".to_owned()),
+        }
+    }
+
     /// The provider name used in logs and errors.
     pub fn provider(&self) -> &'static str {
         match self {

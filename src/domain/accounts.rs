@@ -31,7 +31,7 @@ pub enum LoginOutcome {
     MfaRequired(super::mfa::MfaChallenge),
 }
 
-fn hash_error(e: HashError) -> Error {
+pub(crate) fn hash_error(e: HashError) -> Error {
     match e {
         HashError::Busy => Error::Busy,
         HashError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
@@ -45,6 +45,7 @@ pub async fn register(core: &Core, form: RegistrationForm, client: &ClientContex
         return Err(Error::RegistrationDisabled);
     }
     let account = NewAccount::parse(form, core.policy.password_min_length, core.policy.require_phone)?;
+    super::identifiers::check_registration(core, &account)?;
     create_account(core, account, &core.policy.default_roles, client).await
 }
 
@@ -57,14 +58,17 @@ pub async fn create_account(
     client: &ClientContext,
 ) -> Result<User> {
     let (username, email) = (account.username(), account.email());
-    if let Some(field) = core
-        .store
-        .taken(Some(&username.key), Some(&email.key), account.phone())
-        .await?
-    {
+    let (email_code, phone_code) = account.codes();
+    // An identifier that comes with its code may be held unverified by another account (the
+    // proof takes it over), so only the store's check in the insert decides for it.
+    let email_key = Some(email.key.as_str()).filter(|_| email_code.is_none());
+    let phone = account.phone().filter(|_| phone_code.is_none());
+    if let Some(field) = core.store.taken(Some(&username.key), email_key, phone).await? {
         return Err(Error::Taken(field));
     }
     let password_hash = core.hasher.hash(account.password().clone()).await.map_err(hash_error)?;
+    // Used last, once nothing else can refuse the registration but the insert itself.
+    let proofs = super::identifiers::prove_registration(core, &account).await?;
 
     let now_ms = core.clock.unix_millis();
     let mut new_user = NewUser {
@@ -75,26 +79,35 @@ pub async fn create_account(
         email_key: Some(email.key.clone()),
         phone: account.phone().map(str::to_owned),
         password_hash: Some(password_hash),
+        email_verified: proofs.email,
+        phone_verified: proofs.phone,
         roles: join_roles(roles),
         now_ms,
     };
+    let mut reclaimed = Vec::new();
     for attempt in 1..=ID_ATTEMPTS {
         let record = audit::entry(core, Event::Register, Some(new_user.id), client).with_detail(serde_json::json!({
             "method": "password",
             "roles": roles,
         }));
         match core.store.create_user(&new_user, Some(&record)).await {
-            Ok(()) => break,
+            Ok(taken) => {
+                reclaimed = taken;
+                break;
+            }
             Err(StoreError::Duplicate(Duplicate::Id)) if attempt < ID_ATTEMPTS => new_user.id = core.ids.next_id(),
             Err(e) => return Err(e.into()),
         }
     }
+    super::identifiers::after_reclaim(core, new_user.id, &reclaimed, client).await;
     let created_at = from_unix_millis(now_ms);
     Ok(User {
         id: new_user.id,
         username: new_user.username,
         email: new_user.email,
         phone: new_user.phone,
+        email_verified: new_user.email_verified,
+        phone_verified: new_user.phone_verified,
         nickname: None,
         avatar_url: None,
         status: STATUS_ACTIVE,
@@ -106,11 +119,21 @@ pub async fn create_account(
     })
 }
 
-/// Finds the account an identifier names.
+/// Finds the account an identifier names. With `HUFU_REQUIRE_VERIFIED` for its channel, an
+/// email or phone names only an account that proved it.
 async fn find_by_identifier(core: &Core, identifier: &Identifier) -> Result<Option<Account>> {
+    let required = core.codes.settings().require_verified;
     Ok(match identifier {
-        Identifier::Email(key) => core.store.user_by_email_key(key).await?,
-        Identifier::Phone(phone) => core.store.user_by_phone(phone).await?,
+        Identifier::Email(key) => core
+            .store
+            .user_by_email_key(key)
+            .await?
+            .filter(|a| a.user.email_verified || !required.email),
+        Identifier::Phone(phone) => core
+            .store
+            .user_by_phone(phone)
+            .await?
+            .filter(|a| a.user.phone_verified || !required.phone),
         Identifier::Username(key) => core.store.user_by_username_key(key).await?,
         Identifier::Impossible(_) => None,
     })
@@ -219,6 +242,7 @@ pub async fn profile(core: &Core, user_id: i64) -> Result<User> {
 
 /// Applies a profile update and returns the updated user.
 pub async fn update_profile(core: &Core, user_id: i64, change: ProfileChange, client: &ClientContext) -> Result<User> {
+    let change = super::identifiers::prove_change(core, user_id, change).await?;
     if change.is_empty() {
         return profile(core, user_id).await;
     }
@@ -232,7 +256,9 @@ pub async fn update_profile(core: &Core, user_id: i64, change: ProfileChange, cl
         .await;
     // Invalidate even when the write failed: it may have committed before the error.
     core.invalidate_profile(user_id).await;
-    updated?.map(|a| a.user).ok_or(Error::NotFound)
+    let (account, reclaimed) = updated?;
+    super::identifiers::after_reclaim(core, user_id, &reclaimed, client).await;
+    account.map(|a| a.user).ok_or(Error::NotFound)
 }
 
 /// Changes the password: the old one is required when the account has one (a WeChat-only

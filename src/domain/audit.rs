@@ -46,11 +46,20 @@ pub enum Event {
     AdminUpdate,
     /// Sessions were revoked (one by its user, or all by an administrator).
     SessionsRevoked,
+    /// A one-time code sign-in (possibly creating the account).
+    CodeLogin,
+    /// A forgotten password was reset with a code.
+    PasswordReset,
+    /// A code proved the user's email or phone.
+    IdentifierVerified,
+    /// An email or phone moved to the account that proved it, from one that held it
+    /// unverified (written for both accounts).
+    IdentifierReclaimed,
 }
 
 impl Event {
     /// Every event, in the contract's order.
-    pub const ALL: [Event; 16] = [
+    pub const ALL: [Event; 20] = [
         Event::Register,
         Event::Login,
         Event::LoginFailed,
@@ -67,6 +76,10 @@ impl Event {
         Event::ProfileUpdated,
         Event::AdminUpdate,
         Event::SessionsRevoked,
+        Event::CodeLogin,
+        Event::PasswordReset,
+        Event::IdentifierVerified,
+        Event::IdentifierReclaimed,
     ];
 
     /// The contract's name of the event.
@@ -88,6 +101,10 @@ impl Event {
             Event::ProfileUpdated => "profile_updated",
             Event::AdminUpdate => "admin_update",
             Event::SessionsRevoked => "sessions_revoked",
+            Event::CodeLogin => "code_login",
+            Event::PasswordReset => "password_reset",
+            Event::IdentifierVerified => "identifier_verified",
+            Event::IdentifierReclaimed => "identifier_reclaimed",
         }
     }
 

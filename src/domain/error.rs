@@ -186,6 +186,16 @@ pub enum Error {
     /// A wrong, expired or replayed TOTP or recovery code, or a bad `mfa_token`.
     #[error("MFA code invalid")]
     MfaInvalid,
+    /// A wrong, expired, used, exhausted or other-purpose one-time code (or one for a target
+    /// with no account where none may be made).
+    #[error("one-time code invalid")]
+    CodeInvalid,
+    /// No delivery is configured for this channel.
+    #[error("code channel not configured")]
+    CodeChannelNotConfigured,
+    /// The provider refused the message or did not answer in time.
+    #[error("code delivery failed")]
+    CodeDeliveryFailed,
     /// No such session of this user.
     #[error("session not found")]
     SessionNotFound,
@@ -254,6 +264,9 @@ impl Error {
             Error::OauthStateInvalid => C::OauthStateInvalid,
             Error::Forbidden => C::Forbidden,
             Error::MfaInvalid => C::MfaInvalid,
+            Error::CodeInvalid => C::CodeInvalid,
+            Error::CodeChannelNotConfigured => C::CodeChannelNotConfigured,
+            Error::CodeDeliveryFailed => C::CodeDeliveryFailed,
             Error::RateLimited { .. } => C::RateLimited,
             Error::Locked { .. } => C::AccountLocked,
             Error::Busy | Error::Unavailable(_) => C::ServiceUnavailable,

@@ -10,6 +10,7 @@
 //! `domain::validate`, `domain::error`, and the store's `ProfileUpdate` that a profile change
 //! becomes; never on `http` or a database.
 
+use super::codes::{Channel, Purpose};
 use super::error::{Reason, Result};
 use super::validate::{self, Email, FieldErrors, Identifier, Refused, Username};
 use crate::secret::SecretString;
@@ -57,6 +58,10 @@ pub struct RegistrationForm {
     pub password: Option<SecretString>,
     /// Phone number.
     pub phone: Option<String>,
+    /// A `register` code sent to the email, proving it.
+    pub email_code: Option<String>,
+    /// A `register` code sent to the phone, proving it.
+    pub phone_code: Option<String>,
 }
 
 /// A checked new account with a password: what registration and `hufu user create` insert.
@@ -71,6 +76,8 @@ pub struct RegistrationForm {
 ///     email: Email { display: "x".into(), key: "x".into() },
 ///     password: hufu::secret::SecretString::new(""),
 ///     phone: None,
+///     email_code: None,
+///     phone_code: None,
 /// };
 /// ```
 #[derive(Debug)]
@@ -79,6 +86,8 @@ pub struct NewAccount {
     email: Email,
     password: SecretString,
     phone: Option<String>,
+    email_code: Option<SecretString>,
+    phone_code: Option<SecretString>,
 }
 
 impl NewAccount {
@@ -102,12 +111,16 @@ impl NewAccount {
             None if require_phone => Err(errors.push("phone", Reason::Required)),
             None => Ok(None),
         };
+        let email_code = optional_code(&mut errors, "email_code", form.email_code);
+        let phone_code = optional_code(&mut errors, "phone_code", form.phone_code);
         errors.finish(|| {
             Ok(NewAccount {
                 username: username?,
                 email: email?,
                 password: password?,
                 phone: phone?,
+                email_code: email_code?,
+                phone_code: phone_code?,
             })
         })
     }
@@ -115,6 +128,11 @@ impl NewAccount {
     /// The checked username.
     pub fn username(&self) -> &Username {
         &self.username
+    }
+
+    /// The `register` codes given for the email and the phone.
+    pub fn codes(&self) -> (Option<&SecretString>, Option<&SecretString>) {
+        (self.email_code.as_ref(), self.phone_code.as_ref())
     }
 
     /// The checked email.
@@ -233,6 +251,10 @@ pub struct ProfileForm {
     pub nickname: Patch<String>,
     /// New avatar URL (null clears it).
     pub avatar_url: Patch<String>,
+    /// A `change` code sent to the new email, proving it.
+    pub email_code: Option<String>,
+    /// A `change` code sent to the new phone, proving it.
+    pub phone_code: Option<String>,
 }
 
 /// A checked profile update, ready for the store.
@@ -243,7 +265,11 @@ pub struct ProfileForm {
 /// let unchecked = hufu::domain::input::ProfileChange(hufu::store::ProfileUpdate::default());
 /// ```
 #[derive(Debug)]
-pub struct ProfileChange(ProfileUpdate);
+pub struct ProfileChange {
+    update: ProfileUpdate,
+    email_code: Option<SecretString>,
+    phone_code: Option<SecretString>,
+}
 
 impl ProfileChange {
     /// Checks a profile update; `require_phone` decides whether a null phone may clear it.
@@ -264,26 +290,45 @@ impl ProfileChange {
         let avatar_url = form
             .avatar_url
             .parse_with(&mut errors, "avatar_url", true, validate::avatar_url);
+        let email_code = optional_code(&mut errors, "email_code", form.email_code);
+        let phone_code = optional_code(&mut errors, "phone_code", form.phone_code);
         errors.finish(|| {
-            Ok(ProfileChange(ProfileUpdate {
-                username: username?,
-                email: email?,
-                phone: phone?,
-                nickname: nickname?,
-                avatar_url: avatar_url?,
-            }))
+            Ok(ProfileChange {
+                update: ProfileUpdate {
+                    username: username?,
+                    email: email?,
+                    phone: phone?,
+                    nickname: nickname?,
+                    avatar_url: avatar_url?,
+                    proofs: Default::default(),
+                },
+                email_code: email_code?,
+                phone_code: phone_code?,
+            })
         })
+    }
+
+    /// The `change` codes given for a new email and a new phone.
+    pub fn codes(&self) -> (Option<&SecretString>, Option<&SecretString>) {
+        (self.email_code.as_ref(), self.phone_code.as_ref())
+    }
+
+    /// The same change, with its new email and phone marked proved where `proofs` says
+    /// (the domain's word, after it has used their codes).
+    pub(crate) fn proved(mut self, proofs: crate::store::Proofs) -> Self {
+        self.update.proofs = proofs;
+        self
     }
 
     /// The change as the store applies it.
     pub fn update(&self) -> &ProfileUpdate {
-        &self.0
+        &self.update
     }
 
     /// The names of the fields this change sets, in the form's order (for the audit log:
     /// names, never values).
     pub fn fields(&self) -> Vec<&'static str> {
-        let update = &self.0;
+        let update = &self.update;
         [
             ("username", update.username.is_set()),
             ("email", update.email.is_set()),
@@ -299,6 +344,325 @@ impl ProfileChange {
     /// Whether the change leaves everything as it is.
     pub fn is_empty(&self) -> bool {
         self.fields().is_empty()
+    }
+}
+
+/// An optional one-time code field: absent is fine, present must be six digits.
+fn optional_code(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    raw: Option<String>,
+) -> std::result::Result<Option<SecretString>, Refused> {
+    match raw {
+        Some(raw) => errors.check(field, validate::one_time_code(&raw)).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The `channel` field: `email` or `sms`.
+fn channel(errors: &mut FieldErrors, raw: Option<String>) -> std::result::Result<Channel, Refused> {
+    let raw = errors.require("channel", raw)?;
+    match raw.as_str() {
+        "email" => Ok(Channel::Email),
+        "sms" => Ok(Channel::Sms),
+        _ => Err(errors.push("channel", Reason::Invalid)),
+    }
+}
+
+/// The `target` field for `channel` (skipped when the channel itself was refused).
+fn target(
+    errors: &mut FieldErrors,
+    channel: &std::result::Result<Channel, Refused>,
+    raw: Option<String>,
+) -> std::result::Result<Target, Refused> {
+    let raw = errors.require("target", raw)?;
+    match channel {
+        Ok(channel) => errors.check("target", Target::parse(*channel, &raw)),
+        Err(refused) => Err(*refused),
+    }
+}
+
+/// The `code` field.
+fn code(errors: &mut FieldErrors, raw: Option<String>) -> std::result::Result<SecretString, Refused> {
+    let raw = errors.require("code", raw)?;
+    errors.check("code", validate::one_time_code(&raw))
+}
+
+/// Where a code goes: a channel and a checked target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    channel: Channel,
+    /// The address to deliver to (an email as typed, a phone in its stored form).
+    address: String,
+    /// The form accounts are matched on (the email key, the stored phone).
+    key: String,
+}
+
+impl Target {
+    /// Checks `raw` as an email address (`email`) or a phone (`sms`).
+    pub fn parse(channel: Channel, raw: &str) -> std::result::Result<Self, Reason> {
+        Ok(match channel {
+            Channel::Email => {
+                let email = validate::email(raw)?;
+                Target {
+                    channel,
+                    address: email.display,
+                    key: email.key,
+                }
+            }
+            Channel::Sms => {
+                let phone = validate::phone(raw)?;
+                Target {
+                    channel,
+                    address: phone.clone(),
+                    key: phone,
+                }
+            }
+        })
+    }
+
+    /// A target already stored on an account (its email as typed and its key, or its phone).
+    pub(crate) fn stored(channel: Channel, address: String, key: String) -> Self {
+        Target { channel, address, key }
+    }
+
+    /// The channel.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// The address a message goes to.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The normalised form (what codes and accounts are keyed on).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// A code send as received: `POST /auth/codes` (`channel`, `target`, `purpose`) and
+/// `POST /users/codes` (`target` only for `change`).
+#[derive(Debug, Default)]
+pub struct CodeForm {
+    /// `email` or `sms`.
+    pub channel: Option<String>,
+    /// The email or phone.
+    pub target: Option<String>,
+    /// What the code is for.
+    pub purpose: Option<String>,
+}
+
+/// A checked unauthenticated send: `login`, `register` or `reset_password` to a target.
+#[derive(Debug)]
+pub struct PublicCodeRequest {
+    target: Target,
+    purpose: Purpose,
+}
+
+impl PublicCodeRequest {
+    /// Checks a `POST /auth/codes` body.
+    pub fn parse(form: CodeForm) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let channel = channel(&mut errors, form.channel);
+        let target = target(&mut errors, &channel, form.target);
+        let purpose = errors
+            .require("purpose", form.purpose)
+            .and_then(|raw| match Purpose::from_name(&raw) {
+                Some(p @ (Purpose::Login | Purpose::Register | Purpose::ResetPassword)) => Ok(p),
+                _ => Err(errors.push("purpose", Reason::Invalid)),
+            });
+        errors.finish(|| {
+            Ok(PublicCodeRequest {
+                target: target?,
+                purpose: purpose?,
+            })
+        })
+    }
+
+    /// Where it goes.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// What for.
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+}
+
+/// A checked send by a signed-in user: `verify` or `reauth` to their own email or phone, or
+/// `change` to a new one.
+#[derive(Debug)]
+pub struct UserCodeRequest {
+    channel: Channel,
+    purpose: Purpose,
+    target: Option<Target>,
+}
+
+impl UserCodeRequest {
+    /// Checks a `POST /users/codes` body: a target is required for `change` and refused
+    /// otherwise (a `verify` code goes only to the account's own identifier).
+    pub fn parse(form: CodeForm) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let channel = channel(&mut errors, form.channel);
+        let purpose = errors
+            .require("purpose", form.purpose)
+            .and_then(|raw| match Purpose::from_name(&raw) {
+                Some(p @ (Purpose::Verify | Purpose::Reauth | Purpose::Change)) => Ok(p),
+                _ => Err(errors.push("purpose", Reason::Invalid)),
+            });
+        let target = match (&purpose, form.target) {
+            (Ok(Purpose::Change), raw) => target(&mut errors, &channel, raw).map(Some),
+            (Ok(_), Some(_)) => Err(errors.push("target", Reason::Invalid)),
+            (_, _) => Ok(None),
+        };
+        errors.finish(|| {
+            Ok(UserCodeRequest {
+                channel: channel?,
+                purpose: purpose?,
+                target: target?,
+            })
+        })
+    }
+
+    /// The channel.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// What for.
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    /// The new identifier of a `change`.
+    pub fn target(&self) -> Option<&Target> {
+        self.target.as_ref()
+    }
+}
+
+/// A code sign-in or a password reset as received.
+#[derive(Debug, Default)]
+pub struct CodeUseForm {
+    /// `email` or `sms`.
+    pub channel: Option<String>,
+    /// The email or phone.
+    pub target: Option<String>,
+    /// The code received.
+    pub code: Option<String>,
+    /// The new password (password reset only).
+    pub new_password: Option<SecretString>,
+}
+
+/// A checked code sign-in (`POST /auth/login/code`).
+#[derive(Debug)]
+pub struct CodeLogin {
+    target: Target,
+    code: SecretString,
+}
+
+impl CodeLogin {
+    /// Checks a code sign-in.
+    pub fn parse(form: CodeUseForm) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let channel = channel(&mut errors, form.channel);
+        let target = target(&mut errors, &channel, form.target);
+        let code = code(&mut errors, form.code);
+        errors.finish(|| {
+            Ok(CodeLogin {
+                target: target?,
+                code: code?,
+            })
+        })
+    }
+
+    /// Whose code.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The code.
+    pub fn code(&self) -> &SecretString {
+        &self.code
+    }
+}
+
+/// A checked password reset (`POST /auth/password/reset`).
+#[derive(Debug)]
+pub struct PasswordReset {
+    target: Target,
+    code: SecretString,
+    new_password: SecretString,
+}
+
+impl PasswordReset {
+    /// Checks a password reset; the new password follows the registration rules.
+    pub fn parse(form: CodeUseForm, password_min: usize) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let channel = channel(&mut errors, form.channel);
+        let target = target(&mut errors, &channel, form.target);
+        let code = code(&mut errors, form.code);
+        let new_password = errors.require("new_password", form.new_password).and_then(|password| {
+            errors
+                .check("new_password", validate::password(password.expose(), password_min))
+                .map(|()| password)
+        });
+        errors.finish(|| {
+            Ok(PasswordReset {
+                target: target?,
+                code: code?,
+                new_password: new_password?,
+            })
+        })
+    }
+
+    /// Whose code.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The code.
+    pub fn code(&self) -> &SecretString {
+        &self.code
+    }
+
+    /// The new password.
+    pub fn new_password(&self) -> &SecretString {
+        &self.new_password
+    }
+}
+
+/// A checked `POST /users/verify`: a `verify` code for the user's own email or phone.
+#[derive(Debug)]
+pub struct VerifyRequest {
+    channel: Channel,
+    code: SecretString,
+}
+
+impl VerifyRequest {
+    /// Checks the body.
+    pub fn parse(raw_channel: Option<String>, raw_code: Option<String>) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let channel = channel(&mut errors, raw_channel);
+        let code = code(&mut errors, raw_code);
+        errors.finish(|| {
+            Ok(VerifyRequest {
+                channel: channel?,
+                code: code?,
+            })
+        })
+    }
+
+    /// Which identifier.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// The code.
+    pub fn code(&self) -> &SecretString {
+        &self.code
     }
 }
 
@@ -324,6 +688,7 @@ mod tests {
             email: Some(email.into()),
             password: Some(SecretString::new(password)),
             phone: phone.map(str::to_owned),
+            ..Default::default()
         }
     }
 
@@ -454,6 +819,7 @@ mod tests {
             phone: Patch::Null,
             nickname: Patch::Value("n".repeat(65)),
             avatar_url: Patch::Value("javascript:alert(1)".into()),
+            ..Default::default()
         };
         assert_eq!(
             refused(ProfileChange::parse(bad, true)),

@@ -209,6 +209,19 @@ impl Limits {
         self.local.reset(&format!("{local_key}:fails"));
     }
 
+    /// Lifts the lock and the failure count of `identifier` (a password reset proved the
+    /// owner). With Redis the lock is gone on every node; without it, on this one (the lock of
+    /// another node ends with its duration).
+    pub async fn clear(&self, identifier: &str) {
+        let (fails_key, lock_key, local_key) = self.lockout_keys(identifier);
+        if let Some(redis) = &self.redis {
+            let _ = redis.del(&fails_key).await;
+            let _ = redis.del(&lock_key).await;
+        }
+        self.local.reset(&format!("{local_key}:fails"));
+        self.local.unlock(&format!("{local_key}:lock"));
+    }
+
     /// Drops expired in-process windows and locks.
     pub fn prune(&self) {
         self.local.prune(self.clock.unix_millis());

@@ -5,8 +5,10 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod code_login;
 pub mod codes;
 pub mod error;
+pub mod identifiers;
 pub mod input;
 pub mod keys;
 pub mod limits;
@@ -72,6 +74,8 @@ pub struct Core {
     pub limits: limits::Limits,
     /// WeChat client, apps and OAuth state signing.
     pub wechat: crate::wechat::Wechat,
+    /// One-time codes and their delivery.
+    pub codes: codes::Codes,
 }
 
 impl Core {

@@ -57,6 +57,8 @@ pub enum SignIn {
     MiniProgram,
     /// WeChat website (QR) login.
     WechatWebsite,
+    /// A one-time code by SMS or email.
+    Code,
 }
 
 impl SignIn {
@@ -66,6 +68,7 @@ impl SignIn {
             SignIn::SecondFactor => (Event::Login, "password+mfa"),
             SignIn::MiniProgram => (Event::WechatLogin, "miniprogram"),
             SignIn::WechatWebsite => (Event::WechatLogin, "website"),
+            SignIn::Code => (Event::CodeLogin, "code"),
         }
     }
 }

@@ -360,6 +360,8 @@ mod tests {
             username: "alice".into(),
             email: None,
             phone: None,
+            email_verified: false,
+            phone_verified: false,
             nickname: None,
             avatar_url: None,
             status: 1,

@@ -22,6 +22,10 @@ pub struct User {
     pub email: Option<String>,
     /// Normalised phone.
     pub phone: Option<String>,
+    /// Whether a code proved the email belongs to this user.
+    pub email_verified: bool,
+    /// Whether a code (or WeChat) proved the phone belongs to this user.
+    pub phone_verified: bool,
     /// Free-text display name.
     pub nickname: Option<String>,
     /// http(s) URL of the avatar.

@@ -5,6 +5,7 @@
 //! built from these parsers are in `domain::input`. Depends on nothing but `domain::error`.
 
 use super::error::{Error, FieldError, Reason};
+use crate::secret::SecretString;
 use unicode_normalization::UnicodeNormalization;
 
 /// Longest email the contract allows.
@@ -72,6 +73,18 @@ pub struct Email {
     pub display: String,
     /// The lower-cased form the unique index uses.
     pub key: String,
+}
+
+/// Checks a one-time code: six ASCII digits (spaces around are ignored).
+pub fn one_time_code(raw: &str) -> Result<SecretString, Reason> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(Reason::Required);
+    }
+    if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Reason::Invalid);
+    }
+    Ok(SecretString::new(text.to_owned()))
 }
 
 /// Checks an email address (ASCII, one `@`, a dotted domain with a letter TLD, ≤ 254 chars).

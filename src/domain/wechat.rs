@@ -130,6 +130,8 @@ async fn resolve(
             email_key: None,
             phone: None,
             password_hash: None,
+            email_verified: false,
+            phone_verified: false,
             roles: join_roles(&core.policy.default_roles),
             now_ms: identity.now_ms,
         };

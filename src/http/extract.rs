@@ -282,6 +282,19 @@ impl FromRequestParts<AppState> for Client {
     }
 }
 
+/// The language of the request (`Accept-Language`), for what is sent on its behalf (an email
+/// or SMS with a code).
+pub struct Language(pub crate::catalog::Lang);
+
+impl FromRequestParts<AppState> for Language {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        Ok(Language(crate::http::i18n::lang_from_accept_language(header)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

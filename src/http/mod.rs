@@ -18,7 +18,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Router};
-use routes::{admin, audit, auth, mfa, ops, users, web, wechat};
+use routes::{admin, audit, auth, codes, mfa, ops, users, web, wechat};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -39,6 +39,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
+        .routes(routes!(codes::send_code))
+        .routes(routes!(codes::login_with_code))
+        .routes(routes!(codes::reset_password))
+        .routes(routes!(codes::send_user_code))
+        .routes(routes!(codes::verify))
         .routes(routes!(mfa::complete))
         .routes(routes!(wechat::mini_program))
         .routes(routes!(wechat::authorize))

@@ -14,6 +14,7 @@ use crate::domain::audit::Event;
 use crate::domain::sessions::SessionView;
 use crate::domain::user::User;
 use crate::http::routes::auth::{LoginOrMfa, LoginResponse, LogoutResponse};
+use crate::http::routes::codes::{CodeLoginResponse, CodeSent};
 use crate::http::routes::mfa::{EnableResponse, SetupResponse};
 use crate::http::routes::ops::{Health, Ready};
 use crate::http::routes::wechat::WechatLogin;
@@ -90,6 +91,8 @@ envelope! {
     UserEnvelope => User, "Success envelope: `data` is the user object.";
     LoginEnvelope => LoginResponse<'static>, "Success envelope: `data` is the login response.";
     LoginOrMfaEnvelope => LoginOrMfa<'static>, "Success envelope: tokens, or a second factor is needed.";
+    CodeSentEnvelope => CodeSent, "Success envelope: seconds until the code expires and until a resend.";
+    CodeLoginEnvelope => CodeLoginResponse<'static>, "Success envelope: the login response with `is_new_user`, or a second factor is needed.";
     WechatLoginEnvelope => WechatLogin<'static>, "Success envelope: the login response with `is_new_user`.";
     LogoutEnvelope => LogoutResponse, "Success envelope: how many sessions logout revoked.";
     SessionsEnvelope => Vec<SessionView>, "Success envelope: the caller's live sessions, newest first.";
@@ -196,6 +199,7 @@ pub struct Jwks {
     tags(
         (name = "auth", description = "Registration and sign-in (no token needed)"),
         (name = "users", description = "The signed-in user (Bearer token)"),
+        (name = "codes", description = "One-time codes by SMS and email: code sign-in, password reset, verified identifiers"),
         (name = "mfa", description = "The TOTP second factor"),
         (name = "wechat", description = "WeChat sign-in and binding"),
         (name = "admin", description = "Administration (role `admin`)"),

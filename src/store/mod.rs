@@ -6,8 +6,9 @@
 pub mod sql;
 
 pub use sql::{
-    AdminChange, AdminChanged, AuditFilter, AuditRow, Completion, MfaFactor, NewChallenge, NewIdentity, RolesChange,
-    SessionRow, SigningKeyRow, SqlStore, TotpRow, UserFilter,
+    AdminChange, AdminChanged, AuditFilter, AuditRow, CodeCheck, CodeKey, CodeSend, Completion, MfaFactor,
+    NewChallenge, NewIdentity, Proofs, Reclaimed, RolesChange, SendOutcome, SessionRow, SigningKeyRow, SqlStore,
+    TotpRow, UserFilter,
 };
 
 use crate::domain::error::UniqueField;
@@ -29,6 +30,10 @@ pub struct NewUser {
     pub phone: Option<String>,
     /// PHC password hash.
     pub password_hash: Option<String>,
+    /// Whether the email was proved (by a `register` code).
+    pub email_verified: bool,
+    /// Whether the phone was proved (by a code, or by WeChat).
+    pub phone_verified: bool,
     /// Comma-joined roles.
     pub roles: String,
     /// Creation time (Unix ms).
@@ -65,6 +70,10 @@ pub struct ProfileUpdate {
     pub nickname: Change<Option<String>>,
     /// Avatar URL or none.
     pub avatar_url: Change<Option<String>>,
+    /// Whether a changed email and phone were proved by a `change` code: a proved one is
+    /// stored verified (taken from another account that holds it unverified), any other change
+    /// of it stored unverified.
+    pub proofs: Proofs,
 }
 
 /// A session to create, with its first refresh token.

@@ -94,6 +94,15 @@ pub enum SmsSender {
 }
 
 impl SmsSender {
+    /// The sender `HUFU_SMS_PROVIDER` names (none when unset).
+    pub fn from_settings(settings: &SmsSettings, _http: reqwest::Client) -> Result<Option<SmsSender>, String> {
+        match settings.provider {
+            None => Ok(None),
+            Some(SmsProvider::Log) => Ok(Some(SmsSender::Log)),
+            Some(_) => Err("HUFU_SMS_PROVIDER: this provider is not built in yet".to_owned()),
+        }
+    }
+
     /// The provider name used in logs and errors.
     pub fn provider(&self) -> &'static str {
         match self {

@@ -41,6 +41,13 @@ pub struct RegisterRequest {
     /// Mainland China mobile or E.164; required unless `HUFU_REQUIRE_PHONE=false`.
     #[schema(value_type = Option<String>, nullable = false, pattern = "^(1[3-9][0-9]{9}|\\+[0-9]{8,15})$")]
     phone: Option<String>,
+    /// A `register` code sent to the email: the account is created with it verified
+    /// (required when `HUFU_REQUIRE_VERIFIED` lists `email`).
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^[0-9]{6}$")]
+    email_code: Option<String>,
+    /// A `register` code sent to the phone (required when `HUFU_REQUIRE_VERIFIED` lists `phone`).
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^[0-9]{6}$")]
+    phone_code: Option<String>,
 }
 
 /// Creates an account.
@@ -72,6 +79,8 @@ pub async fn register(
         email: body.email,
         password: body.password,
         phone: body.phone,
+        email_code: body.email_code,
+        phone_code: body.phone_code,
     };
     // Parsed by `register`, after its check that registration is open.
     let user = accounts::register(&state.core, form, &client).await?;

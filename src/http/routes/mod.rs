@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod codes;
 pub mod mfa;
 pub mod ops;
 pub mod users;

@@ -46,6 +46,13 @@ pub struct ProfileRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     avatar_url: Patch<String>,
+    /// A `change` code sent to the new email: stored verified (required when
+    /// `HUFU_REQUIRE_VERIFIED` lists `email`); without it a new email is unverified.
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^[0-9]{6}$")]
+    email_code: Option<String>,
+    /// A `change` code sent to the new phone.
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^[0-9]{6}$")]
+    phone_code: Option<String>,
 }
 
 /// The caller's profile.
@@ -98,6 +105,8 @@ pub async fn put_profile(
         phone: body.phone,
         nickname: body.nickname,
         avatar_url: body.avatar_url,
+        email_code: body.email_code,
+        phone_code: body.phone_code,
     };
     let change = ProfileChange::parse(form, state.core.policy.require_phone)?;
     let user = accounts::update_profile(&state.core, caller.user_id(), change, &client).await?;

@@ -10,6 +10,8 @@ mod rows;
 
 pub use admin::{AdminChange, AdminChanged, RolesChange, UserFilter};
 pub use audit::{AuditFilter, AuditRow};
+pub use codes::{CodeCheck, CodeKey, CodeSend, SendOutcome};
+pub use identifiers::{Proofs, Reclaimed};
 pub use keys::SigningKeyRow;
 pub use mfa::{Completion, MfaFactor, NewChallenge, TotpRow};
 pub use rows::SessionRow;
@@ -93,6 +95,8 @@ macro_rules! insert_user {
             .bind(&$user.roles)
             .bind($user.now_ms)
             .bind($user.now_ms)
+            .bind(i16::from($user.email_verified))
+            .bind(i16::from($user.phone_verified))
     };
 }
 
@@ -127,6 +131,8 @@ type TakenRow = (String, Option<String>, Option<String>);
 
 mod admin;
 mod audit;
+mod codes;
+mod identifiers;
 mod keys;
 mod mfa;
 mod sessions;
@@ -268,18 +274,37 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Inserts a user, with its audit entry in the same transaction.
-    pub async fn create_user(&self, user: &NewUser, audit: Option<&AuditRecord>) -> Result<(), StoreError> {
-        retry_on_conflict(|| async {
+    /// Inserts a user, with its audit entry in the same transaction. A proved email or phone
+    /// (`email_verified`, `phone_verified`) is first taken from another account that holds it
+    /// unverified (returned, for the caller to audit); one held verified is a duplicate.
+    pub async fn create_user(&self, user: &NewUser, audit: Option<&AuditRecord>) -> Result<Vec<Reclaimed>, StoreError> {
+        let outcome = retry_on_conflict(|| async {
             dispatch!(&self.db, pool => async {
-                let mut tx = pool.begin().await?;
+                let mut tx = begin_write(pool).await?;
+                let mut reclaimed = Vec::new();
+                let proved = [
+                    (user.email_verified, UniqueField::Email, user.email_key.as_deref()),
+                    (user.phone_verified, UniqueField::Phone, user.phone.as_deref()),
+                ];
+                for (is_proved, field, value) in proved {
+                    let Some(value) = value.filter(|_| is_proved) else { continue };
+                    match identifiers::reclaim_in_tx!(self.sql, tx, field, value, user.id, user.now_ms) {
+                        Ok(found) => reclaimed.extend(found),
+                        Err(held) => {
+                            tx.rollback().await?;
+                            return Ok(Err(held));
+                        }
+                    }
+                }
                 insert_user!(self.sql.insert_user, user).execute(&mut *tx).await?;
                 audit_in_tx!(self.sql, tx, audit);
-                tx.commit().await
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(Ok(reclaimed))
             }.await)
         })
         .await
-        .map_err(map_error)
+        .map_err(map_error)?;
+        outcome.map_err(identifiers::taken)
     }
 
     /// Which of these unique values another account already has (the first found, in the
@@ -341,14 +366,16 @@ impl SqlStore {
     }
 
     /// Applies a profile update in one statement and returns the account as it now is
-    /// (`None` when the user does not exist).
+    /// (`None` when the user does not exist), with the identifiers it took from other accounts
+    /// (a proved email or phone, see [`Proofs`]). A changed email or phone is stored verified
+    /// only when proved.
     pub async fn update_profile(
         &self,
         id: i64,
         update: &ProfileUpdate,
         now_ms: i64,
         audit: Option<&AuditRecord>,
-    ) -> Result<Option<Account>, StoreError> {
+    ) -> Result<(Option<Account>, Vec<Reclaimed>), StoreError> {
         use super::Change::{Keep, Set};
         let (username, username_key) = match &update.username {
             Set((display, key)) => (Some(display.as_str()), Some(key.as_str())),
@@ -362,34 +389,60 @@ impl SqlStore {
             Set(v) => v.clone(),
             Keep => None,
         };
-        dispatch!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(self.sql.update_profile)
-            .bind(update.username.is_set())
-            .bind(username)
-            .bind(update.username.is_set())
-            .bind(username_key)
-            .bind(update.email.is_set())
-            .bind(email)
-            .bind(update.email.is_set())
-            .bind(email_key)
-            .bind(update.phone.is_set())
-            .bind(value(&update.phone))
-            .bind(update.nickname.is_set())
-            .bind(value(&update.nickname))
-            .bind(update.avatar_url.is_set())
-            .bind(value(&update.avatar_url))
-            .bind(now_ms)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            audit_in_tx!(self.sql, tx, audit);
-            tx.commit().await
-        }.await)
+        let phone = value(&update.phone);
+        let proofs = update.proofs;
+        let outcome = retry_on_conflict(|| async {
+            dispatch!(&self.db, pool => async {
+                let mut tx = begin_write(pool).await?;
+                let mut reclaimed = Vec::new();
+                let proved = [
+                    (proofs.email, UniqueField::Email, email_key),
+                    (proofs.phone, UniqueField::Phone, phone.as_deref()),
+                ];
+                for (is_proved, field, value) in proved {
+                    let Some(value) = value.filter(|_| is_proved) else { continue };
+                    match identifiers::reclaim_in_tx!(self.sql, tx, field, value, id, now_ms) {
+                        Ok(found) => reclaimed.extend(found),
+                        Err(held) => {
+                            tx.rollback().await?;
+                            return Ok(Err(held));
+                        }
+                    }
+                }
+                sqlx::query(self.sql.update_profile)
+                    .bind(update.username.is_set())
+                    .bind(username)
+                    .bind(update.username.is_set())
+                    .bind(username_key)
+                    .bind(update.email.is_set())
+                    .bind(email)
+                    .bind(update.email.is_set())
+                    .bind(email_key)
+                    .bind(update.phone.is_set())
+                    .bind(phone.as_deref())
+                    .bind(update.email.is_set())
+                    .bind(i16::from(proofs.email && email_key.is_some()))
+                    .bind(update.phone.is_set())
+                    .bind(i16::from(proofs.phone && phone.is_some()))
+                    .bind(update.nickname.is_set())
+                    .bind(value(&update.nickname))
+                    .bind(update.avatar_url.is_set())
+                    .bind(value(&update.avatar_url))
+                    .bind(now_ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                audit_in_tx!(self.sql, tx, audit);
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(Ok(reclaimed))
+            }.await)
+        })
+        .await
         .map_err(map_error)?;
+        let reclaimed = outcome.map_err(identifiers::taken)?;
         // Read back rather than trust the affected-row count: MySQL counts only rows whose
         // values changed, so a no-op update would look like a missing user.
-        self.user_by_id(id).await
+        Ok((self.user_by_id(id).await?, reclaimed))
     }
 
     /// Replaces a user's password hash by a stronger hash of the same password, only if the

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 macro_rules! user_columns {
     () => {
         "id, username, email, phone, nickname, avatar_url, password_hash, status, roles, created_at, updated_at, \
+         email_verified, phone_verified, \
          (SELECT COUNT(*) FROM wechat_identities w WHERE w.user_id = users.id) AS wechat_identities, \
          (SELECT COUNT(*) FROM mfa_totp t WHERE t.user_id = users.id AND t.enabled_at IS NOT NULL) AS mfa_enabled"
     };
@@ -91,13 +92,33 @@ statements!(
     delete_mfa_challenge,
     prune_mfa_challenges,
     touch_user,
+    insert_code_target,
+    lock_code_target,
+    recent_code_sends,
+    insert_code_send,
+    delete_code_send,
+    prune_code_sends,
+    delete_code,
+    insert_code,
+    delete_code_if,
+    use_code,
+    count_wrong_code,
+    code_state,
+    email_holder,
+    phone_holder,
+    clear_email,
+    clear_phone,
+    prove_email,
+    prove_phone,
+    delete_user_mfa_challenges_all,
 );
 
 /// SQLite's statements, and the base of the others.
 const PORTABLE: Queries = Queries {
     ping: "SELECT 1",
     insert_user: "INSERT INTO users (id, username, username_key, email, email_key, phone, password_hash, \
-                  status, roles, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                  status, roles, created_at, updated_at, email_verified, phone_verified) \
+                  VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
     user_by_id: concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"),
     user_by_username_key: concat!("SELECT ", user_columns!(), " FROM users WHERE username_key = ?"),
     user_by_email_key: concat!("SELECT ", user_columns!(), " FROM users WHERE email_key = ?"),
@@ -111,6 +132,8 @@ const PORTABLE: Queries = Queries {
                      email = CASE WHEN ? THEN ? ELSE email END, \
                      email_key = CASE WHEN ? THEN ? ELSE email_key END, \
                      phone = CASE WHEN ? THEN ? ELSE phone END, \
+                     email_verified = CASE WHEN ? THEN ? ELSE email_verified END, \
+                     phone_verified = CASE WHEN ? THEN ? ELSE phone_verified END, \
                      nickname = CASE WHEN ? THEN ? ELSE nickname END, \
                      avatar_url = CASE WHEN ? THEN ? ELSE avatar_url END, \
                      updated_at = ? \
@@ -166,7 +189,8 @@ const PORTABLE: Queries = Queries {
                              session_key = COALESCE(?, session_key), updated_at = ? WHERE appid = ? AND openid = ?",
     wechat_identity_of_user: "SELECT openid, session_key FROM wechat_identities WHERE user_id = ? AND appid = ?",
     delete_wechat_identities: "DELETE FROM wechat_identities WHERE user_id = ?",
-    update_phone: "UPDATE users SET phone = ?, updated_at = ? WHERE id = ?",
+    // A phone from WeChat's phone-number API is proved by WeChat.
+    update_phone: "UPDATE users SET phone = ?, phone_verified = 1, updated_at = ? WHERE id = ?",
     use_oauth_state: "INSERT INTO oauth_states (nonce, expires_at) VALUES (?, ?)",
     prune_oauth_states: "DELETE FROM oauth_states WHERE expires_at < ?",
     insert_audit: "INSERT INTO audit_log (id, user_id, actor_id, event, ip, user_agent, at, detail) \
@@ -202,6 +226,38 @@ const PORTABLE: Queries = Queries {
     // A change shown in the user object (`mfa_enabled`) that no users column holds: moving
     // `updated_at` lets every node's database feed drop its cached profile.
     touch_user: "UPDATE users SET updated_at = ? WHERE id = ?",
+    // One lock row per target: every send to it locks the row first (SQLite: BEGIN IMMEDIATE),
+    // so the resend interval and the daily cap cannot both be passed by two nodes at once.
+    insert_code_target: "INSERT INTO code_targets (channel, target) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    lock_code_target: "SELECT channel FROM code_targets WHERE channel = ? AND target = ?",
+    recent_code_sends: "SELECT sent_at FROM code_sends WHERE channel = ? AND target = ? AND sent_at > ? \
+                        ORDER BY sent_at",
+    insert_code_send: "INSERT INTO code_sends (id, channel, target, sent_at) VALUES (?, ?, ?, ?)",
+    delete_code_send: "DELETE FROM code_sends WHERE id = ?",
+    prune_code_sends: "DELETE FROM code_sends WHERE sent_at < ?",
+    delete_code: "DELETE FROM codes WHERE channel = ? AND target = ? AND purpose = ?",
+    insert_code: "INSERT INTO codes (channel, target, purpose, code_hash, user_id, created_at, expires_at, tries) \
+                  VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+    // Only the code this send stored: a newer send's code stays.
+    delete_code_if: "DELETE FROM codes WHERE channel = ? AND target = ? AND purpose = ? AND code_hash = ?",
+    // Single use on every node: exactly one of two racing uses affects the row. A code used
+    // up its tries (`tries < ?`) fails even when right.
+    use_code: "UPDATE codes SET used_at = ? WHERE channel = ? AND target = ? AND purpose = ? AND code_hash = ? \
+               AND COALESCE(user_id, 0) = ? AND used_at IS NULL AND expires_at > ? AND tries < ?",
+    count_wrong_code: "UPDATE codes SET tries = tries + 1 WHERE channel = ? AND target = ? AND purpose = ? \
+                       AND used_at IS NULL AND expires_at > ? AND tries < ?",
+    code_state: "SELECT expires_at, tries, used_at FROM codes WHERE channel = ? AND target = ? AND purpose = ?",
+    // Who else holds an identifier a user has just proved (locked where the dialect can).
+    email_holder: "SELECT id, email_verified FROM users WHERE email_key = ? AND id <> ?",
+    phone_holder: "SELECT id, phone_verified FROM users WHERE phone = ? AND id <> ?",
+    clear_email: "UPDATE users SET email = NULL, email_key = NULL, email_verified = 0, updated_at = ? WHERE id = ?",
+    clear_phone: "UPDATE users SET phone = NULL, phone_verified = 0, updated_at = ? WHERE id = ?",
+    // Only while the user still has that identifier (a change meanwhile makes the code stale).
+    prove_email: "UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ? AND email_key = ? \
+                  AND email_verified = 0",
+    prove_phone: "UPDATE users SET phone_verified = 1, updated_at = ? WHERE id = ? AND phone = ? \
+                  AND phone_verified = 0",
+    delete_user_mfa_challenges_all: "DELETE FROM mfa_challenges WHERE user_id = ?",
     insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
                          VALUES (?, ?, ?, ?, ?)",
     signing_keys: "SELECT kid, algorithm, public_key, private_key, created_at FROM signing_keys \
@@ -215,6 +271,10 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
     // MariaDB has no FOR SHARE; MySQL 8 still accepts this spelling.
     session_guard: "SELECT password_hash, status FROM users WHERE id = ? LOCK IN SHARE MODE",
     admin_user_for_update: "SELECT status, roles FROM users WHERE id = ? FOR UPDATE",
+    insert_code_target: "INSERT IGNORE INTO code_targets (channel, target) VALUES (?, ?)",
+    lock_code_target: "SELECT channel FROM code_targets WHERE channel = ? AND target = ? FOR UPDATE",
+    email_holder: "SELECT id, email_verified FROM users WHERE email_key = ? AND id <> ? FOR UPDATE",
+    phone_holder: "SELECT id, phone_verified FROM users WHERE phone = ? AND id <> ? FOR UPDATE",
     refresh_lookup: concat!(
         "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at ",
         "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ? FOR UPDATE"
@@ -227,6 +287,7 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
 static POSTGRES: LazyLock<Queries> = LazyLock::new(|| Queries {
     // Kept for completeness: PostgreSQL's password sign-ins use `POSTGRES_PASSWORD_SESSION`.
     session_guard: "SELECT password_hash, status FROM users WHERE id = $1 FOR SHARE",
+    insert_code_target: "INSERT INTO code_targets (channel, target) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     ..MYSQL.map(|sql| Box::leak(numbered_placeholders(sql).into_boxed_str()))
 });
 

@@ -18,6 +18,8 @@ pub struct UserRow {
     roles: String,
     created_at: i64,
     updated_at: i64,
+    email_verified: i16,
+    phone_verified: i16,
     wechat_identities: i64,
     mfa_enabled: i64,
 }
@@ -31,6 +33,8 @@ impl UserRow {
                 username: self.username,
                 email: self.email,
                 phone: self.phone,
+                email_verified: self.email_verified != 0,
+                phone_verified: self.phone_verified != 0,
                 nickname: self.nickname,
                 avatar_url: self.avatar_url,
                 status: self.status,
