@@ -116,6 +116,10 @@ addStrings({
     'event.profile_updated': 'Profile updated',
     'event.admin_update': 'Changed by an administrator',
     'event.sessions_revoked': 'Sessions signed out',
+    'event.code_login': 'Signed in with a code',
+    'event.password_reset': 'Password reset with a code',
+    'event.identifier_verified': 'Email or phone verified',
+    'event.identifier_reclaimed': 'Email or phone moved to the account that proved it',
   },
   zh: {
     'admin.users.title': '用户管理',
@@ -207,6 +211,10 @@ addStrings({
     'event.profile_updated': '修改资料',
     'event.admin_update': '管理员修改',
     'event.sessions_revoked': '退出会话',
+    'event.code_login': '验证码登录',
+    'event.password_reset': '验证码重置密码',
+    'event.identifier_verified': '验证邮箱或手机号',
+    'event.identifier_reclaimed': '邮箱或手机号转移至验证者账户',
   },
 });
 
