@@ -28,7 +28,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("wechat", &["app", "cli", "import", "http", "domain", "store", "config"]),
     (
         "delivery",
-        &["app", "cli", "import", "http", "domain", "store", "cache", "sync", "config"],
+        &[
+            "app", "cli", "import", "http", "domain", "store", "cache", "sync", "config",
+        ],
     ),
     ("http", &["app", "cli", "import"]),
     ("config", &["app", "cli", "import", "http", "sync"]),

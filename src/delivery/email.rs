@@ -26,8 +26,8 @@ const PROVIDER: &str = "smtp";
 pub enum Mailer {
     /// Written to the server log (local development only; hufu warns at start).
     Log,
-    /// Sent to an SMTP server.
-    Smtp(SmtpMailer),
+    /// Sent to an SMTP server (boxed: the transport is large, `Log` is nothing).
+    Smtp(Box<SmtpMailer>),
 }
 
 /// An SMTP server to send through, and the `From` of every message.
@@ -59,7 +59,7 @@ impl Mailer {
         if raw == "log:" {
             return Ok(Some(Mailer::Log));
         }
-        SmtpMailer::from_settings(raw, settings).map(|m| Some(Mailer::Smtp(m)))
+        SmtpMailer::from_settings(raw, settings).map(|m| Some(Mailer::Smtp(Box::new(m))))
     }
 
     /// The provider name used in logs and errors.
@@ -258,20 +258,23 @@ fn classify(error: &lettre::transport::smtp::Error) -> DeliveryError {
     } else if error.is_response() {
         "unreadable response".to_owned()
     } else {
-        match io_kind(error) {
-            Some(kind) => format!("connection: {kind}"),
+        match io_error(error) {
+            // tokio-rustls reports a failed handshake (an untrusted certificate, a wrong name)
+            // as invalid data wrapping rustls's error, whose words are rustls's own.
+            Some(io) if io.kind() == std::io::ErrorKind::InvalidData => format!("tls: {io}"),
+            Some(io) => format!("connection: {}", io.kind()),
             None => "connection".to_owned(),
         }
     };
     DeliveryError::new(PROVIDER, FailureKind::Unavailable, Some(truncate(reason, 120)))
 }
 
-/// The kind of the first I/O error in `error`'s sources ("connection refused").
-fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+/// The first I/O error among `error`'s sources.
+fn io_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
     let mut source = error.source();
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
+            return Some(io);
         }
         source = e.source();
     }
