@@ -165,8 +165,10 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
 fn build_delivery(settings: &Settings) -> anyhow::Result<Delivery> {
     let delivery = &settings.delivery;
     let email = Mailer::from_settings(delivery).map_err(anyhow::Error::msg)?;
+    // No timeout of its own (`Delivery::send` bounds each delivery) and no redirects: a
+    // provider or webhook that redirects is not followed with the message.
     let http = reqwest::Client::builder()
-        .timeout(delivery.timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("cannot build the SMS client")?;
     let sms = SmsSender::from_settings(&delivery.sms, http).map_err(anyhow::Error::msg)?;

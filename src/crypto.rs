@@ -2,6 +2,10 @@
 //! AES-256-GCM under the deployment's encryption key, and keyed hashes (HMAC-SHA256 under a
 //! key derived from it) for values that are only ever compared, such as MFA recovery codes.
 //!
+//! It also holds the plain HMAC-SHA256 and SHA-256 helpers the outgoing signatures are built
+//! from (SMS providers' request signing, and the `X-Hufu-Signature` of webhooks), so every
+//! signer in hufu shares one implementation.
+//!
 //! Each value is sealed with a fresh random nonce and bound to a context string (such as
 //! `signing_key:<kid>`) as associated data, so a ciphertext copied into another row or column
 //! does not decrypt. Stored form: `v1.` + base64url(nonce ‖ ciphertext ‖ tag).
@@ -92,9 +96,78 @@ impl SecretBox {
     }
 }
 
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// Lowercase hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&sha256(data))
+}
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// The header that carries [`webhook_signature`] (contract section 12).
+pub const WEBHOOK_SIGNATURE_HEADER: &str = "X-Hufu-Signature";
+
+/// The value of `X-Hufu-Signature` for `body` posted at `timestamp` (unix seconds), as
+/// contract section 12 defines it: `t=<timestamp>,v1=<hex HMAC-SHA256(secret, t + "." +
+/// body)>`. Binding the time into the MAC lets a receiver refuse replays of old posts.
+pub fn webhook_signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let stamp = timestamp.to_string();
+    let mut message = Vec::with_capacity(stamp.len() + 1 + body.len());
+    message.extend_from_slice(stamp.as_bytes());
+    message.push(b'.');
+    message.extend_from_slice(body);
+    format!("t={stamp},v1={}", hex(&hmac_sha256(secret, &message)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231_test_case_2() {
+        // RFC 4231 section 4.3.
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn webhook_signature_is_the_hmac_of_time_dot_body() {
+        let header = webhook_signature(b"Jefe", 1_700_000_000, br#"{"a":1}"#);
+        let expected = hex(&hmac_sha256(b"Jefe", br#"1700000000.{"a":1}"#));
+        assert_eq!(header, format!("t=1700000000,v1={expected}"));
+        assert_ne!(header, webhook_signature(b"Jefe", 1_700_000_001, br#"{"a":1}"#));
+        assert_ne!(header, webhook_signature(b"Jeff", 1_700_000_000, br#"{"a":1}"#));
+    }
 
     #[test]
     fn sealed_values_open_only_with_the_same_key_and_context() {

@@ -69,7 +69,8 @@ impl Outcome {
         self.latency_us.value_at_percentile(percentile) as f64 / 1_000.0
     }
 
-    fn empty() -> anyhow::Result<Outcome> {
+    /// Nothing measured yet.
+    pub fn empty() -> anyhow::Result<Outcome> {
         Ok(Outcome {
             answered: 0,
             statuses: BTreeMap::new(),

@@ -3,9 +3,10 @@
 //!
 //! This is an adapter, like `store` and `cache`: it knows protocols and providers, never the
 //! rules (who may get a code, limits, single use: `domain::codes`). It depends only on
-//! `catalog` (the message texts), `secret` and outside crates. Nothing it logs or returns ever
-//! holds a code, a password or a provider credential; a provider's refusal comes back as its
-//! own error code (`DeliveryError::provider_code`) for the log.
+//! `catalog` (the message texts), `secret`, `crypto` (request signing) and outside crates.
+//! Nothing it logs or returns ever holds a code, a password or a provider credential; a
+//! provider's refusal comes back as its own error code (`DeliveryError::provider_code`) for
+//! the log.
 
 pub mod email;
 pub mod sms;

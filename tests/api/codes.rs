@@ -34,6 +34,8 @@ on_every_store!(
     require_verified_asks_registration_for_its_codes,
     a_failed_delivery_is_a_503_and_does_not_count,
     racing_uses_of_one_code_have_one_winner,
+    no_code_or_credential_reaches_a_log_line,
+    a_reset_send_takes_as_long_for_an_unknown_target,
 );
 
 /// An app whose SMS go to the fake provider and whose email goes to the test SMTP server.
@@ -483,6 +485,41 @@ async fn a_failed_delivery_is_a_503_and_does_not_count(backend: Backend) {
     assert!(resent, "a failed delivery must not hold the resend interval");
     let code = inbox.code("sms", &other).await;
     code_login(&app, "sms", &other, &code).await.expect_ok(200);
+    // The refusal is logged with the provider's code, and nothing secret with it.
+    let log = crate::harness::server_log();
+    assert!(log.contains("isv.BUSINESS_LIMIT_CONTROL"), "the provider's error code is logged");
+    crate::inbox::assert_no_secret_in_logs();
+}
+
+/// Every flow once (codes by SMS and email, sign-in, reset, verify), then the whole suite's
+/// server log so far is searched for every code any test read and every provider credential.
+async fn no_code_or_credential_reaches_a_log_line(backend: Backend) {
+    let inbox = Inbox::start().await;
+    let app = app_with(backend, &inbox, |_| {}).await;
+    let ivan = app.login_as("ivan").await;
+    let phone = ivan.user["phone"].as_str().unwrap().to_owned();
+    send(&app, "sms", &phone, "login").await;
+    let code = inbox.code("sms", &phone).await;
+    code_login(&app, "sms", &phone, &other_than(&code)).await.expect_error(400, "CODE_INVALID");
+    let signed = code_login(&app, "sms", &phone, &code).await;
+    let ivan = app.signed(signed.expect_ok(200));
+    ivan.post(USER_CODES, json!({"channel": "email", "purpose": "verify"})).await.expect_ok(200);
+    let code = inbox.code("email", "ivan@example.com").await;
+    ivan.post(VERIFY, json!({"channel": "email", "code": code})).await.expect_ok(200);
+    app.clock.advance(time::Duration::seconds(61));
+    send(&app, "email", "ivan@example.com", "reset_password").await;
+    let code = inbox.code("email", "ivan@example.com").await;
+    app.post(RESET, json!({"channel": "email", "target": "ivan@example.com", "code": code,
+        "new_password": "ivan's new password"}))
+        .await
+        .expect_ok(200);
+    // Nor in the audit trail.
+    let (rows, _) = app.state.core.store.audit_page(&AuditFilter::default(), 0, 1_000).await.unwrap();
+    for row in rows {
+        let detail = row.detail.unwrap_or_default();
+        assert!(!detail.contains(&code), "a code in an audit entry: {detail}");
+    }
+    crate::inbox::assert_no_secret_in_logs();
 }
 
 async fn racing_uses_of_one_code_have_one_winner(backend: Backend) {
@@ -503,4 +540,40 @@ async fn racing_uses_of_one_code_have_one_winner(backend: Backend) {
     }
     statuses.sort_unstable();
     assert_eq!(statuses, vec![200, 400, 400, 400, 400, 400, 400, 400]);
+}
+
+/// A `reset_password` send to an address with no account takes as long as one to an account's
+/// (medians of interleaved sends), so timing tells no more than the answer does.
+async fn a_reset_send_takes_as_long_for_an_unknown_target(backend: Backend) {
+    let inbox = Inbox::start().await;
+    let app = app_with(backend, &inbox, |_| {}).await;
+    const ROUNDS: usize = 25;
+    for i in 0..ROUNDS {
+        app.register(&format!("timed{i}"), DEFAULT_PASSWORD).await;
+    }
+    let time_send = |target: String| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            app.post(AUTH_CODES, json!({"channel": "email", "target": target, "purpose": "reset_password"}))
+                .await
+                .expect_ok(200);
+            started.elapsed()
+        }
+    };
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..ROUNDS {
+        known.push(time_send(format!("timed{i}@example.com")).await);
+        unknown.push(time_send(format!("untimed{i}@example.com")).await);
+    }
+    let median = |samples: &mut Vec<Duration>| {
+        samples.sort_unstable();
+        samples[samples.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    let (low, high) = (known.min(unknown), known.max(unknown));
+    assert!(
+        high <= low * 2 || high - low < Duration::from_millis(5),
+        "known {known:?} vs unknown {unknown:?}: the send tells whether an account exists"
+    );
 }
