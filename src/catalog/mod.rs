@@ -9,6 +9,7 @@
 mod code;
 pub mod fields;
 mod lang;
+pub mod mail;
 mod problem;
 pub mod reasons;
 mod status;

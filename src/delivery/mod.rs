@@ -64,6 +64,8 @@ pub struct Outgoing<'a> {
     pub purpose: &'static str,
     /// The language of the request that asked for the code.
     pub lang: Lang,
+    /// How long the code stays valid (`HUFU_CODE_TTL`): the email says so.
+    pub ttl: Duration,
 }
 
 /// How a delivery failed.
