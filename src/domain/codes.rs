@@ -137,6 +137,7 @@ struct Job {
     code_hash: String,
     send_id: i64,
     lang: Lang,
+    ttl: Duration,
 }
 
 /// The code service: its settings, the delivery adapter, and the queue that delivers
@@ -225,6 +226,7 @@ async fn deliver(delivery: &Delivery, metrics: &Metrics, store: &SqlStore, job: 
         code: &job.code,
         purpose: job.purpose.as_str(),
         lang: job.lang,
+        ttl: job.ttl,
     };
     match delivery.send(channel, &message).await {
         Ok(()) => metrics.code_sent(channel.as_str(), job.purpose.as_str(), "sent"),
@@ -343,6 +345,7 @@ pub async fn send_public(core: &Core, request: PublicCodeRequest, lang: Lang, cl
         code_hash,
         send_id,
         lang,
+        ttl: core.codes.settings.ttl,
     };
     if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
         core.codes.queue.try_send(job)
@@ -402,6 +405,7 @@ pub async fn send_for_user(
         code: &code,
         purpose: purpose.as_str(),
         lang,
+        ttl: core.codes.settings.ttl,
     };
     match core.codes.delivery.send(channel, &message).await {
         Ok(()) => {

@@ -37,26 +37,40 @@ async fn a_code_works_once_across_nodes_and_the_limits_are_shared(backend: Backe
     };
 
     let phone = "13512345678";
-    post(&a, AUTH_CODES, json!({"channel": "sms", "target": phone, "purpose": "login"}))
-        .await
-        .expect_ok(200);
+    post(
+        &a,
+        AUTH_CODES,
+        json!({"channel": "sms", "target": phone, "purpose": "login"}),
+    )
+    .await
+    .expect_ok(200);
     let code = inbox.code("sms", phone).await;
     // The resend interval holds on the other node.
-    post(&b, AUTH_CODES, json!({"channel": "sms", "target": phone, "purpose": "login"}))
-        .await
-        .expect_error(429, "RATE_LIMITED");
+    post(
+        &b,
+        AUTH_CODES,
+        json!({"channel": "sms", "target": phone, "purpose": "login"}),
+    )
+    .await
+    .expect_error(429, "RATE_LIMITED");
     // Used on B; then neither node takes it again.
     let login = json!({"channel": "sms", "target": phone, "code": code});
     let signed = post(&b, LOGIN_CODE, login.clone()).await;
     assert_eq!(signed.expect_ok(200)["is_new_user"], true);
-    post(&a, LOGIN_CODE, login.clone()).await.expect_error(400, "CODE_INVALID");
+    post(&a, LOGIN_CODE, login.clone())
+        .await
+        .expect_error(400, "CODE_INVALID");
     post(&b, LOGIN_CODE, login).await.expect_error(400, "CODE_INVALID");
 
     // Two nodes racing with one code: exactly one wins.
     let racer = "13512345679";
-    post(&a, AUTH_CODES, json!({"channel": "sms", "target": racer, "purpose": "login"}))
-        .await
-        .expect_ok(200);
+    post(
+        &a,
+        AUTH_CODES,
+        json!({"channel": "sms", "target": racer, "purpose": "login"}),
+    )
+    .await
+    .expect_ok(200);
     let code = inbox.code("sms", racer).await;
     let body = json!({"channel": "sms", "target": racer, "code": code});
     let (on_a, on_b) = tokio::join!(post(&a, LOGIN_CODE, body.clone()), post(&b, LOGIN_CODE, body));
@@ -68,21 +82,40 @@ async fn a_code_works_once_across_nodes_and_the_limits_are_shared(backend: Backe
     let mut account = registration("nodes", "first password 1");
     account["email"] = json!("nodes@example.com");
     post(&a, crate::harness::paths::REGISTER, account).await.expect_ok(201);
-    let token = post(&a, crate::harness::paths::LOGIN, json!({"username": "nodes", "password": "first password 1"}))
-        .await
-        .expect_ok(200)["token"]
+    let token = post(
+        &a,
+        crate::harness::paths::LOGIN,
+        json!({"username": "nodes", "password": "first password 1"}),
+    )
+    .await
+    .expect_ok(200)["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    post(&b, AUTH_CODES, json!({"channel": "email", "target": "nodes@example.com", "purpose": "reset_password"}))
-        .await
-        .expect_ok(200);
+    post(
+        &b,
+        AUTH_CODES,
+        json!({"channel": "email", "target": "nodes@example.com", "purpose": "reset_password"}),
+    )
+    .await
+    .expect_ok(200);
     let code = inbox.code("email", "nodes@example.com").await;
-    post(&b, RESET, json!({"channel": "email", "target": "nodes@example.com", "code": code,
-        "new_password": "second password 2"}))
-        .await
-        .expect_ok(200);
-    assert_revoked_within(&client, &a.url(PROFILE), &token, Duration::from_secs(1), "a reset on B, read on A").await;
+    post(
+        &b,
+        RESET,
+        json!({"channel": "email", "target": "nodes@example.com", "code": code,
+        "new_password": "second password 2"}),
+    )
+    .await
+    .expect_ok(200);
+    assert_revoked_within(
+        &client,
+        &a.url(PROFILE),
+        &token,
+        Duration::from_secs(1),
+        "a reset on B, read on A",
+    )
+    .await;
     crate::inbox::assert_no_secret_in_logs();
 }
 

@@ -69,7 +69,12 @@ impl Inbox {
                 .messages()
                 .into_iter()
                 .filter(|m| m.to.iter().any(|to| to.eq_ignore_ascii_case(target)))
-                .filter_map(|m| fake_smtp::parse(&m.data).text.as_deref().and_then(fake_smtp::six_digits))
+                .filter_map(|m| {
+                    fake_smtp::parse(&m.data)
+                        .text
+                        .as_deref()
+                        .and_then(fake_smtp::six_digits)
+                })
                 .collect(),
         }
     }
@@ -92,7 +97,10 @@ impl Inbox {
                 CODES_SEEN.lock().unwrap().push(code.clone());
                 return code.clone();
             }
-            assert!(Instant::now() < deadline, "no new {channel} message to {target} within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "no new {channel} message to {target} within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -126,7 +134,10 @@ pub fn assert_no_secret_in_logs() {
     let codes = CODES_SEEN.lock().unwrap().clone();
     assert!(!codes.is_empty(), "no code was read: the check would prove nothing");
     for code in &codes {
-        assert!(!holds_token(&log, code), "a one-time code ({code}) is in the server log");
+        assert!(
+            !holds_token(&log, code),
+            "a one-time code ({code}) is in the server log"
+        );
     }
     for secret in [
         fake_sms::ACCESS_KEY_SECRET,

@@ -26,6 +26,7 @@ async fn send(sender: &SmsSender, to: &str, purpose: &'static str, lang: Lang) -
         code: &code,
         purpose,
         lang,
+        ttl: Duration::from_secs(300),
     };
     sender.send(&message).await
 }
@@ -43,6 +44,7 @@ async fn send_within(sender: SmsSender, timeout: Duration) -> Result<(), Deliver
         code: &code,
         purpose: "login",
         lang: Lang::Zh,
+        ttl: Duration::from_secs(300),
     };
     delivery.send(Channel::Sms, &message).await
 }
