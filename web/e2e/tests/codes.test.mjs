@@ -34,7 +34,7 @@ const MAIL_FROM = 'hufu e2e <no-reply@hufu.test>';
 // through the SMTP server here (`smtp`); `log` for either reads that channel's codes from the
 // server log instead, for a build without that provider.
 const SMS = process.env.HUFU_E2E_SMS || 'webhook';
-const EMAIL = process.env.HUFU_E2E_EMAIL || 'log';
+const EMAIL = process.env.HUFU_E2E_EMAIL || 'smtp';
 const RESEND_SECONDS = 4;
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
