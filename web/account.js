@@ -3,7 +3,7 @@
 // Each screen is built with dom.js (no HTML strings); every call goes through api.js.
 
 import * as api from './api.js';
-import { h, field, form, showSuccess, errorText, when } from './dom.js';
+import { h, field, form, codeField, showSuccess, showError, clearErrors, errorText, when, sendCodeButton, sendCode } from './dom.js';
 import { t, addStrings } from './i18n.js';
 import { deviceName } from './device.js';
 import qrcode from './qrcode.js';
@@ -32,6 +32,22 @@ addStrings({
     'profile.save': 'Save changes',
     'profile.saved': 'Your profile has been saved.',
     'profile.unchanged': 'Nothing has changed.',
+    'profile.verified': 'Verified',
+    'profile.unverified': 'Unverified',
+    'profile.verify': 'Verify',
+    'profile.verify_email': 'Verify {target}',
+    'profile.verify_phone': 'Verify {target}',
+    'profile.verify_title_email': 'Verify your email',
+    'profile.verify_title_phone': 'Verify your phone number',
+    'profile.verify_submit': 'Confirm',
+    'profile.verify_cancel': 'Cancel',
+    'profile.verified_email': 'Your email is verified.',
+    'profile.verified_phone': 'Your phone number is verified.',
+    'profile.send_change_email': 'Send code to the new address',
+    'profile.send_change_phone': 'Send code to the new number',
+    'profile.change_hint': 'Optional: a code sent to the new address or number proves it is yours, and it is saved as verified.',
+    'profile.email_code': 'Code from the message to the new address',
+    'profile.phone_code': 'Code from the SMS to the new number',
     'password.title': 'Change password',
     'password.old': 'Current password',
     'password.old_hint': 'Leave empty only if you have never set a password (signed up with WeChat).',
@@ -106,6 +122,22 @@ addStrings({
     'profile.save': '保存',
     'profile.saved': '资料已保存。',
     'profile.unchanged': '没有任何修改。',
+    'profile.verified': '已验证',
+    'profile.unverified': '未验证',
+    'profile.verify': '验证',
+    'profile.verify_email': '验证 {target}',
+    'profile.verify_phone': '验证 {target}',
+    'profile.verify_title_email': '验证邮箱',
+    'profile.verify_title_phone': '验证手机号',
+    'profile.verify_submit': '确认',
+    'profile.verify_cancel': '取消',
+    'profile.verified_email': '邮箱已验证。',
+    'profile.verified_phone': '手机号已验证。',
+    'profile.send_change_email': '向新邮箱发送验证码',
+    'profile.send_change_phone': '向新手机号发送验证码',
+    'profile.change_hint': '可选：向新邮箱或手机号发送验证码，证明它属于你，保存后即为已验证。',
+    'profile.email_code': '发到新地址的验证码',
+    'profile.phone_code': '发到新号码的验证码',
     'password.title': '修改密码',
     'password.old': '当前密码',
     'password.old_hint': '仅当从未设置过密码（通过微信注册）时留空。',
@@ -179,10 +211,43 @@ function isHttps(url) {
   }
 }
 
-/** The read-only summary of a user. */
-function summary(user) {
+/** "Verified"/"Unverified" next to an email or phone, and for an unverified one a "Verify"
+ * button (when `onVerify(channel)` is given). */
+function verification(user, channel, onVerify) {
+  const key = channel === 'email' ? 'email' : 'phone';
+  if (!user[key]) return null;
+  const verified = user[`${key}_verified`] === true;
+  return [
+    ' ',
+    h(
+      'span',
+      { class: verified ? 'badge verified' : 'badge unverified', 'data-testid': `${key}-verified`, 'data-verified': String(verified) },
+      t(verified ? 'profile.verified' : 'profile.unverified'),
+    ),
+    !verified && onVerify
+      ? [
+          ' ',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'small',
+              'data-testid': `verify-${key}`,
+              'aria-label': t(`profile.verify_${key}`, { target: user[key] }),
+              onclick: () => onVerify(channel),
+            },
+            t('profile.verify'),
+          ),
+        ]
+      : null,
+  ];
+}
+
+/** The read-only summary of a user; `onVerify(channel)` starts proving an unverified email
+ * (`email`) or phone (`sms`). */
+function summary(user, onVerify) {
   const name = user.nickname || user.username;
-  const row = (label, value, testid) => [h('dt', {}, label), h('dd', { 'data-testid': testid }, value)];
+  const row = (label, value, testid, extra) => [h('dt', {}, label), h('dd', {}, h('span', { 'data-testid': testid }, value), extra)];
   return h(
     'div',
     { class: 'profile-summary' },
@@ -204,8 +269,8 @@ function summary(user) {
       {},
       row(t('profile.username'), user.username, 'profile-username'),
       row(t('profile.nickname'), user.nickname || '–', 'profile-nickname'),
-      row(t('profile.email'), user.email || '–', 'profile-email'),
-      row(t('profile.phone'), user.phone || '–', 'profile-phone'),
+      row(t('profile.email'), user.email || '–', 'profile-email', verification(user, 'email', onVerify)),
+      row(t('profile.phone'), user.phone || '–', 'profile-phone', verification(user, 'sms', onVerify)),
       row(t('profile.avatar'), user.avatar_url ? h('span', { class: 'mono' }, user.avatar_url) : '–', 'profile-avatar'),
       row(t('profile.roles'), user.roles && user.roles.length ? user.roles.join(', ') : t('profile.no_roles'), 'profile-roles'),
       row(t('profile.mfa'), user.mfa_enabled ? t('profile.on') : t('profile.off'), 'profile-mfa'),
@@ -238,25 +303,156 @@ function withHint(wrapper, text) {
   return wrapper;
 }
 
+/** Under the email or phone field of the edit form: "Send code to the new address/number"
+ * (shown once the value differs from the stored one) and the field for that code, shown after
+ * a send or when the server asks for it (`HUFU_REQUIRE_VERIFIED`). */
+function changeCode(name, ctx, getForm) {
+  const channel = name === 'email' ? 'email' : 'sms';
+  const codeName = `${name}_code`;
+  const button = sendCodeButton(
+    { type: 'button', class: 'small', 'data-testid': `${name}-send-change`, hidden: true },
+    t(`profile.send_change_${name}`),
+  );
+  const code = codeField(codeName, t(`profile.${codeName}`));
+  code.hidden = true;
+  code.querySelector('input').required = false;
+  const box = h('div', { class: 'change-code', 'data-testid': `${name}-change` }, button, code);
+  button.addEventListener('click', async () => {
+    const el = getForm();
+    const input = el.elements[name];
+    const target = input.value.trim();
+    clearErrors(el);
+    button.disabled = true;
+    try {
+      await sendCode(button, () => api.call('POST', '/api/v1/users/codes', { channel, purpose: 'change', target }));
+      code.hidden = false;
+      code.querySelector('input').focus();
+    } catch (error) {
+      // The send names its target `target`; here that is the email or phone field.
+      const details = (error.details || []).map((d) => (d.field === 'target' ? { ...d, field: name } : d));
+      showError(el, { envelope: error.envelope, network: error.network, message: error.message, details: details.length ? details : [{ field: name, message: errorText(error) }] });
+      if (!('counting' in button.dataset)) button.disabled = false;
+    }
+  });
+  return {
+    box,
+    /** Shows the send button only for a new, non-empty value. */
+    update(value) {
+      const changed = value.trim() !== '' && value.trim() !== (ctx.user[name] || '');
+      button.hidden = !changed;
+      if (!changed) code.hidden = true;
+    },
+    /** Shows the code field (the server asked for it). */
+    reveal() {
+      button.hidden = false;
+      code.hidden = false;
+    },
+    /** After a save: the code is spent. */
+    reset() {
+      code.querySelector('input').value = '';
+      code.hidden = true;
+      button.hidden = true;
+    },
+  };
+}
+
 function profile(view, ctx) {
-  let shown = summary(ctx.user);
-  const edit = form(
+  const verifyArea = h('div', { class: 'verify-area', 'data-testid': 'verify-area' });
+  let shown = summary(ctx.user, startVerify);
+  const redraw = (user) => {
+    const next = summary(user, startVerify);
+    shown.replaceWith(next);
+    shown = next;
+  };
+
+  /** Proves the user's own email (`email`) or phone (`sms`): sends a `verify` code, then a
+   * code field; the answer is the user with the identifier verified. */
+  async function startVerify(channel) {
+    const key = channel === 'email' ? 'email' : 'phone';
+    const note = h('p', { class: 'muted', role: 'status', 'data-testid': 'verify-sent' });
+    const resend = sendCodeButton({ type: 'button', 'data-testid': 'verify-resend' });
+    const panel = form(
+      { 'aria-label': t(`profile.verify_title_${key}`), 'data-testid': `verify-${key}-form` },
+      [
+        h('h2', {}, t(`profile.verify_title_${key}`)),
+        note,
+        codeField(),
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'submit', class: 'primary' }, t('profile.verify_submit')),
+          resend,
+          h('button', { type: 'button', class: 'link', onclick: () => verifyArea.replaceChildren() }, t('profile.verify_cancel')),
+        ),
+      ],
+      async ({ code }) => {
+        const updated = await api.call('POST', '/api/v1/users/verify', { channel, code: code.trim() });
+        ctx.setUser(updated);
+        redraw(updated);
+        const done = h('p', { class: 'form-message success', role: 'status', tabindex: '-1' }, t(`profile.verified_${key}`));
+        verifyArea.replaceChildren(done);
+        done.focus();
+      },
+    );
+    const send = async () => {
+      clearErrors(panel);
+      resend.disabled = true;
+      try {
+        const sent = await sendCode(resend, () => api.call('POST', '/api/v1/users/codes', { channel, purpose: 'verify' }));
+        note.textContent = t('code.sent_to', { target: ctx.user[key], minutes: Math.max(1, Math.round((sent.expires_in || 300) / 60)) });
+      } catch (error) {
+        showError(panel, error);
+        if (!('counting' in resend.dataset)) resend.disabled = false;
+      }
+    };
+    resend.addEventListener('click', send);
+    verifyArea.replaceChildren(panel);
+    panel.querySelector('h2').tabIndex = -1;
+    await send();
+    panel.elements.code.focus();
+  }
+
+  let edit;
+  const changes = { email: changeCode('email', ctx, () => edit), phone: changeCode('phone', ctx, () => edit) };
+  const fieldFor = ([name, label, attrs]) => {
+    const wrapper = field(name, t(label), { ...attrs, value: ctx.user[name] || '' });
+    if (!changes[name]) return wrapper;
+    wrapper.querySelector('input').addEventListener('input', (event) => changes[name].update(event.target.value));
+    return [wrapper, changes[name].box];
+  };
+  edit = form(
     { 'aria-label': t('profile.edit'), 'data-testid': 'profile-form' },
     [
       h('p', { class: 'muted' }, t('profile.edit_hint')),
-      ...PROFILE_FIELDS.map(([name, label, attrs]) => field(name, t(label), { ...attrs, value: ctx.user[name] || '' })),
+      h('p', { class: 'muted' }, t('profile.change_hint')),
+      ...PROFILE_FIELDS.map(fieldFor),
       h('button', { type: 'submit', class: 'primary' }, t('profile.save')),
     ],
     async (values, el) => {
       const body = profileChanges(values, ctx.user);
       if (Object.keys(body).length === 0) return showSuccess(el, t('profile.unchanged'));
-      const updated = await api.call('PUT', '/api/v1/users/profile', body);
+      // A code travels with the new value it was sent to (and proves it).
+      for (const name of ['email', 'phone']) {
+        const code = (values[`${name}_code`] || '').trim();
+        if (typeof body[name] === 'string' && code !== '') body[`${name}_code`] = code;
+      }
+      let updated;
+      try {
+        updated = await api.call('PUT', '/api/v1/users/profile', body);
+      } catch (error) {
+        // HUFU_REQUIRE_VERIFIED: the server asks for the code; show its field for the error.
+        for (const detail of error.details || []) {
+          if (detail.field === 'email_code') changes.email.reveal();
+          if (detail.field === 'phone_code') changes.phone.reveal();
+        }
+        throw error;
+      }
       ctx.setUser(updated);
       // Show the stored forms (a phone normalised, text trimmed).
       for (const [name] of PROFILE_FIELDS) el.elements[name].value = updated[name] || '';
-      const next = summary(updated);
-      shown.replaceWith(next);
-      shown = next;
+      changes.email.reset();
+      changes.phone.reset();
+      redraw(updated);
       showSuccess(el, t('profile.saved'));
     },
   );
@@ -286,6 +482,7 @@ function profile(view, ctx) {
   view.append(
     h('h1', {}, t('profile.title')),
     shown,
+    verifyArea,
     h('h2', {}, t('profile.edit')),
     edit,
     h('h2', {}, t('password.title')),

@@ -18,9 +18,11 @@ const RENEW_MARGIN_MS = 30_000;
 
 /** An error answered by the API (with its envelope) or a network failure. */
 export class ApiError extends Error {
-  constructor(status, envelope, network = false) {
+  constructor(status, envelope, network = false, retryAfter = null) {
     super((envelope && (envelope.error || envelope.message)) || `HTTP ${status}`);
     this.status = status;
+    // Seconds from the `Retry-After` header (429 RATE_LIMITED, 423 ACCOUNT_LOCKED), or null.
+    this.retryAfter = retryAfter;
     this.envelope = envelope;
     this.network = network;
     this.code = envelope ? envelope.error_code : undefined;
@@ -104,7 +106,10 @@ async function send(method, path, body, token) {
   } catch {
     envelope = null;
   }
-  if (!response.ok) throw new ApiError(response.status, envelope, envelope === null && response.status >= 500);
+  if (!response.ok) {
+    const retryAfter = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+    throw new ApiError(response.status, envelope, envelope === null && response.status >= 500, Number.isFinite(retryAfter) ? retryAfter : null);
+  }
   return envelope ? envelope.data : null;
 }
 
@@ -160,7 +165,7 @@ export async function call(method, path, body) {
   }
 }
 
-/** A call that needs no token (register, login, the MFA step). */
+/** A call that needs no token (register, login, the MFA step, the one-time code screens). */
 export function anonymous(method, path, body) {
   return send(method, path, body, null);
 }

@@ -1,12 +1,13 @@
 // app.js — the page's shell: the hash router, the header and navigation, the signed-out
-// screens (sign in, the MFA step, register), and keeping the signed-in user current.
+// screens (sign in, the MFA step, register, a forgotten password and sign-in with a one-time
+// code), and keeping the signed-in user current.
 // The signed-in screens come from account.js (profile, password, sessions, second factor)
 // and admin.js (users, audit log), each a list of routes `{path, label, admin, render}`;
 // `render(main, ctx)` builds the screen into `main`.
 
 import * as api from './api.js';
-import { h, field, form } from './dom.js';
-import { t, lang } from './i18n.js';
+import { h, field, form, choiceField, codeField, sendCodeButton, sendCode } from './dom.js';
+import { t, lang, addStrings } from './i18n.js';
 import { routes as accountRoutes } from './account.js';
 import { routes as adminRoutes } from './admin.js';
 
@@ -22,6 +23,41 @@ const notice = document.getElementById('notice');
 
 let user = null; // the signed-in user's profile, or null
 let pendingMfa = null; // {mfa_token, identifier} between the password and the code
+
+addStrings({
+  en: {
+    'signin.forgot': 'Forgot password?',
+    'signin.with_code': 'Sign in with a code',
+    'reset.title': 'Reset your password',
+    'reset.hint': 'We send a code to the email or phone number of your account.',
+    'reset.new': 'New password',
+    'reset.confirm': 'Confirm new password',
+    'reset.mismatch': 'The two new passwords do not match.',
+    'reset.submit': 'Set new password',
+    'reset.done': 'Your password has been reset and every device signed out. Sign in with the new password.',
+    'codein.title': 'Sign in with a code',
+    'codein.hint': 'We send a one-time code to your phone or email. A phone number without an account gets a new one.',
+    'codein.submit': 'Sign in',
+    'codein.welcome': 'Welcome! Your account {username} has been created. Set a password below to sign in with it too.',
+    'code.back': 'Back to sign in',
+  },
+  zh: {
+    'signin.forgot': '忘记密码？',
+    'signin.with_code': '验证码登录',
+    'reset.title': '重置密码',
+    'reset.hint': '我们会向你账号的邮箱或手机号发送验证码。',
+    'reset.new': '新密码',
+    'reset.confirm': '确认新密码',
+    'reset.mismatch': '两次输入的新密码不一致。',
+    'reset.submit': '设置新密码',
+    'reset.done': '密码已重置，所有设备均已退出登录。请用新密码登录。',
+    'codein.title': '验证码登录',
+    'codein.hint': '我们会向你的手机或邮箱发送一次性验证码。未注册的手机号将自动创建账号。',
+    'codein.submit': '登录',
+    'codein.welcome': '欢迎！已为你创建账号 {username}。可在下方设置密码，以便也能用密码登录。',
+    'code.back': '返回登录',
+  },
+});
 
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 document.title = t('app.name');
@@ -126,6 +162,8 @@ async function render() {
   drawNav();
   if (path === '#/register') return show(t('register.title'), registerScreen);
   if (path === '#/mfa' && pendingMfa) return show(t('mfa.title'), mfaScreen);
+  if (path === '#/reset') return show(t('reset.title'), resetScreen);
+  if (path === '#/code') return show(t('codein.title'), codeSignInScreen);
   return show(t('signin.title'), signInScreen);
 }
 
@@ -168,7 +206,135 @@ function signInScreen(view) {
         await signedIn(data);
       },
     ),
+    h(
+      'p',
+      { class: 'actions links' },
+      h('a', { href: '#/reset', 'data-testid': 'to-reset' }, t('signin.forgot')),
+      h('a', { href: '#/code', 'data-testid': 'to-code' }, t('signin.with_code')),
+    ),
     h('p', {}, t('signin.no_account'), ' ', h('a', { href: '#/register' }, t('signin.to_register'))),
+  );
+}
+
+/** The first step of the code screens: choose email or phone, enter it, "Send code" (a
+ * countdown after each send). `onSent({channel, target}, sent)` opens the second step. */
+function sendStep(purpose, initialChannel, onSent) {
+  const attrsFor = (channel) =>
+    channel === 'email'
+      ? { label: t('code.email'), type: 'email', autocomplete: 'email', inputmode: 'email' }
+      : { label: t('code.phone'), type: 'tel', autocomplete: 'tel', inputmode: 'tel' };
+  const first = attrsFor(initialChannel);
+  const target = field('target', first.label, { type: first.type, autocomplete: first.autocomplete, required: true, spellcheck: 'false' });
+  const input = target.querySelector('input');
+  const label = target.querySelector('label');
+  const switchTo = (channel) => {
+    const next = attrsFor(channel);
+    label.textContent = next.label;
+    input.type = next.type;
+    input.autocomplete = next.autocomplete;
+    input.inputMode = next.inputmode;
+    input.value = '';
+    input.focus();
+  };
+  const button = sendCodeButton({ class: 'primary', 'data-testid': 'send-code' });
+  return form(
+    { 'aria-label': t('code.send'), 'data-testid': 'send-form' },
+    [
+      choiceField(
+        'channel',
+        t('code.channel'),
+        [
+          ['sms', t('code.by_phone')],
+          ['email', t('code.by_email')],
+        ],
+        initialChannel,
+        switchTo,
+      ),
+      target,
+      button,
+    ],
+    async (values) => {
+      const request = { channel: values.channel, target: values.target.trim() };
+      const sent = await sendCode(button, () => api.anonymous('POST', '/api/v1/auth/codes', { ...request, purpose }));
+      onSent(request, sent);
+    },
+  );
+}
+
+/** The line that says where the code went, announced when it appears. */
+function sentNote() {
+  // Not a `.form-message`: that class is the form's own error area (dom.js).
+  return h('p', { class: 'code-sent', role: 'status', 'data-testid': 'code-sent' });
+}
+
+function showSentNote(note, request, sent) {
+  note.textContent = t('code.sent_to', { target: request.target, minutes: Math.max(1, Math.round((sent.expires_in || 300) / 60)) });
+}
+
+function resetScreen(view) {
+  let request = null; // {channel, target} of the last send
+  const note = sentNote();
+  const second = form(
+    { 'aria-label': t('reset.title'), 'data-testid': 'reset-form', hidden: true },
+    [
+      note,
+      codeField(),
+      field('new_password', t('reset.new'), { type: 'password', autocomplete: 'new-password', required: true }),
+      field('confirm_password', t('reset.confirm'), { type: 'password', autocomplete: 'new-password', required: true }),
+      h('button', { type: 'submit', class: 'primary' }, t('reset.submit')),
+    ],
+    async ({ code, new_password, confirm_password }) => {
+      if (new_password !== confirm_password) {
+        const text = t('reset.mismatch');
+        throw { message: text, details: [{ field: 'confirm_password', message: text }] };
+      }
+      await api.anonymous('POST', '/api/v1/auth/password/reset', { ...request, code: code.trim(), new_password });
+      sessionStorage.setItem('hufu.last_identifier', request.target);
+      navigate('#/signin', t('reset.done'), 'success');
+    },
+  );
+  view.append(
+    h('h1', {}, t('reset.title')),
+    h('p', { class: 'muted' }, t('reset.hint')),
+    sendStep('reset_password', 'email', (sentTo, sent) => {
+      request = sentTo;
+      showSentNote(note, sentTo, sent);
+      second.hidden = false;
+      second.elements.code.focus();
+    }),
+    second,
+    h('p', {}, h('a', { href: '#/signin' }, t('code.back'))),
+  );
+}
+
+function codeSignInScreen(view) {
+  let request = null;
+  const note = sentNote();
+  const second = form(
+    { 'aria-label': t('codein.title'), 'data-testid': 'code-login-form', hidden: true },
+    [note, codeField(), h('button', { type: 'submit', class: 'primary' }, t('codein.submit'))],
+    async ({ code }) => {
+      const data = await api.anonymous('POST', '/api/v1/auth/login/code', { ...request, code: code.trim() });
+      sessionStorage.setItem('hufu.last_identifier', request.target);
+      if (data.mfa_required) {
+        pendingMfa = { mfa_token: data.mfa_token };
+        return navigate('#/mfa');
+      }
+      const welcome = data.is_new_user ? t('codein.welcome', { username: data.user.username }) : undefined;
+      await signedIn(data, welcome);
+    },
+  );
+  view.append(
+    h('h1', {}, t('codein.title')),
+    h('p', { class: 'muted' }, t('codein.hint')),
+    sendStep('login', 'sms', (sentTo, sent) => {
+      request = sentTo;
+      showSentNote(note, sentTo, sent);
+      second.hidden = false;
+      second.elements.code.focus();
+    }),
+    second,
+    h('p', {}, h('a', { href: '#/signin' }, t('code.back'))),
   );
 }
 
@@ -220,10 +386,10 @@ function registerScreen(view) {
   );
 }
 
-async function signedIn(loginData) {
+async function signedIn(loginData, message) {
   api.keep(loginData);
   user = loginData.user;
-  navigate('#/profile');
+  navigate('#/profile', message, 'success');
 }
 
 // A session ended by the server (revoked, disabled, refresh refused) or by another tab.

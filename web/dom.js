@@ -42,6 +42,18 @@ export function field(name, label, attrs = {}) {
   return labelled('input', name, label, attrs);
 }
 
+/** The input of a six-digit one-time code. */
+export function codeField(name = 'code', label = t('code.code')) {
+  return field(name, label, {
+    autocomplete: 'one-time-code',
+    inputmode: 'numeric',
+    required: true,
+    spellcheck: 'false',
+    maxlength: 6,
+    pattern: '[0-9]{6}',
+  });
+}
+
 /** A labelled `<select>` of `[value, text]` options, with the same error slot as `field`. */
 export function selectField(name, label, options, value) {
   const choices = options.map(([optionValue, text]) => h('option', { value: optionValue, selected: optionValue === value }, text));
@@ -60,6 +72,79 @@ function labelled(tag, name, label, attrs, children = []) {
   );
 }
 
+/** A group of radio buttons (`[value, text]` options) under a legend, with the same error
+ * slot as `field`; `onchange(value)` runs when the choice changes. */
+export function choiceField(name, legend, options, value, onchange) {
+  const id = `f-${name}-${++fieldCounter}`;
+  const choices = options.map(([optionValue, text]) => {
+    const input = h('input', {
+      type: 'radio',
+      name,
+      value: optionValue,
+      id: `${id}-${optionValue}`,
+      checked: optionValue === value,
+      onchange: onchange ? () => onchange(optionValue) : null,
+    });
+    return h('label', { class: 'choice', for: input.id }, input, ' ', text);
+  });
+  return h(
+    'fieldset',
+    { class: 'field choices', 'aria-describedby': `${id}-error` },
+    h('legend', {}, legend),
+    h('div', { class: 'choice-row' }, ...choices),
+    h('div', { class: 'field-error', id: `${id}-error`, 'data-error-for': name, role: 'status' }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// "Send code" buttons
+
+/** A "Send code" button (`type` is `submit` when it is its form's own action). After a send it
+ * counts down the seconds until another may be sent (`countDown`). */
+export function sendCodeButton(attrs = {}, label = t('code.send')) {
+  return h('button', { type: 'submit', 'data-label': label, ...attrs }, label);
+}
+
+/** Disables `button` for `seconds`, its text counting down ("Send again in 42 s"); then it is
+ * "Send again". The count stops by itself when the button leaves the page. */
+export function countDown(button, seconds) {
+  clearInterval(Number(button.dataset.timer));
+  let left = Math.max(0, Math.ceil(seconds));
+  const finish = () => {
+    clearInterval(Number(button.dataset.timer));
+    delete button.dataset.timer;
+    delete button.dataset.counting;
+    button.disabled = false;
+    button.textContent = t('code.send_again');
+  };
+  if (left === 0) return finish();
+  const draw = () => (button.textContent = t('code.send_again_in', { seconds: left }));
+  button.dataset.counting = '';
+  button.disabled = true;
+  draw();
+  const timer = setInterval(() => {
+    left -= 1;
+    if (!button.isConnected) return clearInterval(timer);
+    if (left <= 0) finish();
+    else draw();
+  }, 1000);
+  button.dataset.timer = String(timer);
+}
+
+/** Runs a send (`send()` resolves to the answer `{expires_in, resend_after}`) for `button`:
+ * counts down `resend_after`, or on 429 the `Retry-After` (then the error is rethrown, for the
+ * form to show). */
+export async function sendCode(button, send) {
+  try {
+    const sent = await send();
+    countDown(button, (sent && sent.resend_after) || 0);
+    return sent;
+  } catch (error) {
+    if (error && error.status === 429 && error.retryAfter) countDown(button, error.retryAfter);
+    throw error;
+  }
+}
+
 /** A form whose submit runs `onsubmit(values, form)` with the inputs' values by name; the
  * submit button is disabled while it runs, and the form's message area shows any error. */
 export function form(attrs, children, onsubmit) {
@@ -75,7 +160,8 @@ export function form(attrs, children, onsubmit) {
     } catch (error) {
       showError(el, error);
     } finally {
-      buttons.forEach((b) => (b.disabled = false));
+      // A "Send code" button that is counting down stays disabled until its count ends.
+      buttons.forEach((b) => (b.disabled = 'counting' in b.dataset));
     }
   });
   return el;
@@ -85,7 +171,11 @@ export function form(attrs, children, onsubmit) {
 export function values(el) {
   const out = {};
   for (const input of el.querySelectorAll('input[name], select[name], textarea[name]')) {
-    out[input.name] = input.type === 'checkbox' ? input.checked : input.value;
+    if (input.type === 'radio') {
+      if (input.checked) out[input.name] = input.value;
+    } else {
+      out[input.name] = input.type === 'checkbox' ? input.checked : input.value;
+    }
   }
   return out;
 }

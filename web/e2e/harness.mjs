@@ -3,17 +3,22 @@
 // through its command line or registered through its API, headless Chromium from Debian,
 // screenshots saved as artefacts, TOTP codes computed here (RFC 6238) so the tests never
 // trust the page's own numbers, API calls from node to check what the page claims, and the
-// page's sign-in and navigation steps.
+// page's sign-in and navigation steps; and for the one-time code screens, where a person
+// reads their codes: an SMS gateway (hufu's signed webhook) and an SMTP server speaking
+// STARTTLS, both on 127.0.0.1.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { SMTPServer } from 'smtp-server';
+import { simpleParser } from 'mailparser';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -47,6 +52,21 @@ export async function startHufu(extraEnv = {}) {
   const migrate = spawnSync(hufuBin, ['migrate'], { env, encoding: 'utf8' });
   if (migrate.status !== 0) throw new Error(`hufu migrate failed: ${migrate.stderr}`);
   const child = spawn(hufuBin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Every log line, for a test that reads what the server said (`log` delivery of codes).
+  const logLines = [];
+  const logListeners = new Set();
+  let partial = '';
+  const tap = (chunk) => {
+    partial += chunk.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop();
+    for (const line of lines) {
+      logLines.push(line);
+      for (const listener of logListeners) listener(line);
+    }
+  };
+  child.stdout.on('data', tap);
+  child.stderr.on('data', tap);
   const url = await new Promise((resolveUrl, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`hufu did not start within 30 s:\n${seen}`)), 30_000);
@@ -68,6 +88,13 @@ export async function startHufu(extraEnv = {}) {
   return {
     url,
     env,
+    /** The server's log so far, line by line. */
+    logLines,
+    /** `fn(line)` for every log line from now on; returns a function that stops it. */
+    onLog(fn) {
+      logListeners.add(fn);
+      return () => logListeners.delete(fn);
+    },
     /** Runs `hufu ARGS…` against the same database; `stdin` is written to its input. */
     run(args, stdin = '') {
       const result = spawnSync(hufuBin, args, { env, input: stdin, encoding: 'utf8' });
@@ -167,16 +194,26 @@ export function checkTotpVector() {
 /** `{hufu, browser}` of the running test file, set by `useServer()`. */
 export const env = {};
 
-/** Starts hufu and the browser before the file's tests and stops them after. */
-export function useServer() {
+/** Starts hufu and the browser before the file's tests and stops them after. `extraEnv` is
+ * more of hufu's settings, or an async function that makes them (after starting what they
+ * point at) and may return `{env, stop}`. */
+export function useServer(extraEnv = {}) {
+  let stopExtra = null;
   before(async () => {
     checkTotpVector();
-    env.hufu = await startHufu();
+    let settings = extraEnv;
+    if (typeof extraEnv === 'function') {
+      const made = await extraEnv();
+      settings = made.env;
+      stopExtra = made.stop;
+    }
+    env.hufu = await startHufu(settings);
     env.browser = await launchBrowser();
   });
   after(async () => {
     await env.browser?.close();
     await env.hufu?.stop();
+    await stopExtra?.();
   });
 }
 
@@ -378,4 +415,219 @@ export const profileHeading = (page) => page.getByRole('heading', { name: 'Profi
 /** Resolves once the page shows the sign-in screen (the periodic check signed it out). */
 export async function signedOutWithin(page, ms) {
   await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor({ timeout: ms });
+}
+
+// ---------------------------------------------------------------------------------------
+// One-time codes as a person receives them: by SMS (hufu's signed webhook to a gateway) and
+// by email (SMTP with STARTTLS). Each records what arrived; `next(...)` waits for a message.
+
+/** Resolves with the first of `list` (now or later) that `match` accepts; `list.waiters` are
+ * told of each new entry. Rejects after `ms`, naming what did arrive. */
+function waitFor(list, match, ms, what) {
+  const found = list.find(match);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolveFound, reject) => {
+    const timer = setTimeout(() => {
+      list.waiters.delete(check);
+      reject(new Error(`no ${what} within ${ms} ms; received: ${JSON.stringify(list.map((m) => m.summary || m))}`));
+    }, ms);
+    const check = (entry) => {
+      if (!match(entry)) return;
+      clearTimeout(timer);
+      list.waiters.delete(check);
+      resolveFound(entry);
+    };
+    list.waiters.add(check);
+  });
+}
+
+/** `count(target)` and `next(target, after)` over a recorder whose entries name their target
+ * through `targetOf`: `next` waits for the message to `target` numbered `after` (0-based among
+ * that target's messages), so `const n = box.count(t); …send…; await box.next(t, n)` is the
+ * message the send caused. */
+function mailbox(messages, targetOf, what) {
+  const norm = (target) => String(target).toLowerCase();
+  const mine = (target) => messages.filter((m) => norm(targetOf(m)) === norm(target));
+  return {
+    count: (target) => mine(target).length,
+    next(target, after = 0, ms = 15_000) {
+      return waitFor(messages, (m) => norm(targetOf(m)) === norm(target) && mine(target).indexOf(m) >= after, ms, `${what} to ${target}`);
+    },
+  };
+}
+
+function recorder() {
+  const list = [];
+  list.waiters = new Set();
+  list.record = (entry) => {
+    list.push(entry);
+    for (const waiter of [...list.waiters]) waiter(entry);
+  };
+  return list;
+}
+
+/** Checks `X-Hufu-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`
+ * (contract section 12) and that `t` is within five minutes of now. */
+export function checkSignature(header, body, secret, now = Date.now() / 1000) {
+  const parts = Object.fromEntries(
+    String(header || '')
+      .split(',')
+      .map((part) => part.trim().split('=', 2)),
+  );
+  if (!/^\d+$/.test(parts.t || '') || !/^[0-9a-f]{64}$/.test(parts.v1 || '')) return false;
+  if (Math.abs(now - Number(parts.t)) > 300) return false;
+  const expected = createHmac('sha256', secret).update(`${parts.t}.`).update(body).digest();
+  return timingSafeEqual(expected, Buffer.from(parts.v1, 'hex'));
+}
+
+/** An SMS gateway for `HUFU_SMS_PROVIDER=webhook` on 127.0.0.1 (random port): checks each
+ * POST's signature with `secret` (401 and counted in `rejected` when it is wrong) and records
+ * `{phone, code, purpose, lang}`. `{url, secret, messages, rejected, count(phone),
+ * next(phone, after), stop()}`. */
+export async function startSmsGateway(secret = randomBytes(16).toString('hex')) {
+  const messages = recorder();
+  const rejected = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.method !== 'POST' || !checkSignature(req.headers['x-hufu-signature'], body, secret)) {
+        rejected.push({ method: req.method, signature: req.headers['x-hufu-signature'] || null });
+        res.writeHead(401).end();
+        return;
+      }
+      let message;
+      try {
+        message = JSON.parse(body.toString('utf8'));
+      } catch {
+        rejected.push({ body: body.toString('utf8') });
+        res.writeHead(400).end();
+        return;
+      }
+      messages.record({ ...message, summary: `${message.purpose} to ${message.phone} (${message.lang})` });
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/sms`,
+    secret,
+    messages,
+    rejected,
+    ...mailbox(messages, (m) => m.phone, 'SMS'),
+    stop: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/** A CA and a certificate for 127.0.0.1 signed by it (openssl), in `dir`: `{ca, cert, key}`
+ * paths. hufu trusts the CA through HUFU_SMTP_CA_FILE, as it would a company's own. */
+export function makeCertificates(dir) {
+  const run = (args) => {
+    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
+  };
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=hufu e2e test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'smtp.key', '-out', 'smtp.csr', '-subj', '/CN=127.0.0.1']);
+  const ext = join(dir, 'smtp.ext');
+  spawnSync('sh', ['-c', `printf '%s\\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' 'subjectAltName=IP:127.0.0.1,DNS:localhost' > '${ext}'`]);
+  run(['x509', '-req', '-in', 'smtp.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'smtp.pem', '-days', '2', '-extfile', ext]);
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'smtp.pem'), key: join(dir, 'smtp.key') };
+}
+
+/** An SMTP server on 127.0.0.1 (random port) offering STARTTLS with a certificate from
+ * `makeCertificates`, taking mail only over TLS and only after AUTH with `user`/`pass`; each
+ * message is parsed (mailparser) and recorded as `{to, from, subject, text, html, code, secure}`
+ * (`code`: the six digits in its text). `{port, url, ca, messages, refused, count(to),
+ * next(to, after), stop()}`. */
+export async function startSmtpServer({ user = 'hufu', pass = randomBytes(8).toString('hex') } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'hufu-smtp-'));
+  const certs = makeCertificates(dir);
+  const messages = recorder();
+  const refused = [];
+  const server = new SMTPServer({
+    key: readFileSync(certs.key),
+    cert: readFileSync(certs.cert),
+    secure: false, // plain first, then STARTTLS (port 587's way)
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: false, // AUTH only after STARTTLS
+    logger: false,
+    onAuth(auth, session, callback) {
+      if (auth.username === user && auth.password === pass) return callback(null, { user });
+      refused.push('auth');
+      return callback(new Error('invalid credentials'));
+    },
+    onMailFrom(address, session, callback) {
+      if (!session.secure) {
+        refused.push('plain');
+        return callback(Object.assign(new Error('STARTTLS first'), { responseCode: 530 }));
+      }
+      return callback();
+    },
+    onData(stream, session, callback) {
+      simpleParser(stream)
+        .then((mail) => {
+          const text = mail.text || '';
+          const code = (text.match(/\b(\d{6})\b/) || [])[1] || null;
+          messages.record({
+            to: (mail.to?.value || []).map((a) => a.address.toLowerCase()),
+            envelopeTo: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
+            from: mail.from?.value?.[0]?.address || null,
+            subject: mail.subject || '',
+            text,
+            html: mail.html || '',
+            code,
+            secure: session.secure,
+            summary: `"${mail.subject}" to ${session.envelope.rcptTo.map((r) => r.address).join(',')}`,
+          });
+          callback();
+        })
+        .catch(callback);
+    },
+  });
+  server.on('error', () => {});
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.server.address();
+  return {
+    port,
+    user,
+    pass,
+    url: `smtp://${user}:${pass}@127.0.0.1:${port}`,
+    ca: certs.ca,
+    messages,
+    refused,
+    ...mailbox(messages, (m) => m.envelopeTo[0], 'email'),
+    async stop() {
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The codes of `log` delivery (`HUFU_SMS_PROVIDER=log`, `HUFU_SMTP_URL=log:`) read from the
+ * server's log, with the interface of `startSmsGateway` / `startSmtpServer` (`count`, `next`;
+ * messages `{phone|to, code, purpose}`). A stand-in for builds without the real delivery. */
+export function logInbox(hufu) {
+  const sms = recorder();
+  const email = recorder();
+  const read = (line) => {
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const f = { ...entry, ...(entry.fields || {}) };
+    const message = String(f.message || '');
+    if (!message.includes('log delivery') || !f.code) return;
+    if (message.startsWith('SMS')) sms.record({ phone: f.to, code: f.code, purpose: f.purpose, summary: `${f.purpose} to ${f.to}` });
+    else email.record({ to: [f.to], envelopeTo: [String(f.to).toLowerCase()], code: f.code, purpose: f.purpose, summary: `${f.purpose} to ${f.to}` });
+  };
+  hufu.logLines.forEach(read);
+  hufu.onLog(read);
+  return {
+    sms: { messages: sms, rejected: [], ...mailbox(sms, (m) => m.phone, 'SMS') },
+    email: { messages: email, refused: [], ...mailbox(email, (m) => m.envelopeTo[0], 'email') },
+  };
 }
