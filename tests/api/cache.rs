@@ -15,6 +15,7 @@ on_every_cache!(
 async fn a_profile_read_is_served_from_the_cache_after_the_first(mode: CacheMode) {
     let app = TestApp::spawn_cached(mode, |_| {}).await;
     let cachey = app.login_as("cachey").await;
+    app.settle_feed().await;
     let (h1, h2, misses) = app.cache_counts();
     let first = cachey.get(PROFILE).await.expect_ok(200).clone();
     assert_eq!(

@@ -116,14 +116,18 @@ impl Inbox {
     }
 }
 
-/// Whether `text` holds `needle` as a whole token: not inside a longer run of digits (ids and
-/// times are long digit runs that contain any six digits somewhere).
+/// Whether `text` holds `needle` as a whole token: not part of a longer number (ids and times
+/// are long digit runs, latencies decimals like `0.146689`, that contain any six digits).
 fn holds_token(text: &str, needle: &str) -> bool {
     let bytes = text.as_bytes();
+    let digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
     text.match_indices(needle).any(|(at, _)| {
-        let before = at.checked_sub(1).map(|i| bytes[i]);
-        let after = bytes.get(at + needle.len()).copied();
-        !before.is_some_and(|b| b.is_ascii_digit()) && !after.is_some_and(|b| b.is_ascii_digit())
+        let end = at + needle.len();
+        let in_number_before = at
+            .checked_sub(1)
+            .is_some_and(|i| digit(i) || (bytes[i] == b'.' && i > 0 && digit(i - 1)));
+        let in_number_after = digit(end) || (bytes.get(end) == Some(&b'.') && digit(end + 1));
+        !in_number_before && !in_number_after
     })
 }
 
@@ -156,4 +160,7 @@ fn a_token_is_found_only_outside_longer_digit_runs() {
     assert!(holds_token("\"123456\"", "123456"));
     assert!(!holds_token("id 91234567", "123456"));
     assert!(!holds_token("1234567", "123456"));
+    assert!(!holds_token("\"latency_ms\":0.123456,", "123456"));
+    assert!(!holds_token("123456.5", "123456"));
+    assert!(holds_token("code 123456.", "123456"));
 }

@@ -185,6 +185,7 @@ async fn a_second_profile_read_is_a_cache_hit(mode: CacheMode) {
         app.wait_for_events().await;
     }
     let hitter = app.login_as("hitter").await;
+    app.settle_feed().await;
     let labels = |level, result| [("level", level), ("result", result)];
     hitter.get(PROFILE).await.expect_ok(200);
     let first = scrape(&app).await;

@@ -127,6 +127,13 @@ impl TestApp {
         }
     }
 
+    /// Waits until this node's database feed has polled past every change made so far (it
+    /// drops a changed user's cached profile once), so a test counting cache hits does not
+    /// see that drop land in the middle of its reads.
+    pub async fn settle_feed(&self) {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+
     /// (first-level hits, Redis hits, misses) of the profile cache so far.
     pub fn cache_counts(&self) -> (u64, u64, u64) {
         let stats = &self.state.core.cache.stats;
