@@ -57,9 +57,9 @@ fn tokens(c: &mut Criterion) {
     let ed = eddsa_service();
     let user = user();
     for (name, service) in [("HS256", &hs), ("EdDSA", &ed)] {
-        let token = service.issue(&user, 42).expect("issue").token;
+        let token = service.issue(&user, 42, 0, &[]).expect("issue").token;
         c.bench_function(&format!("token issue {name}"), |b| {
-            b.iter(|| service.issue(black_box(&user), 42))
+            b.iter(|| service.issue(black_box(&user), 42, 0, &[]))
         });
         c.bench_function(&format!("token verify {name}"), |b| {
             b.iter(|| service.verify(black_box(&token)))
@@ -91,7 +91,7 @@ fn authenticate(c: &mut Criterion) {
         // A few thousand revoked sessions, so the set lookup is realistic.
         let revoked: Vec<i64> = (1..5_000).collect();
         state.core.revocations.revoke(&revoked, 0);
-        let token = state.core.tokens.issue(&user(), 999_999).expect("token").token;
+        let token = state.core.tokens.issue(&user(), 999_999, 0, &[]).expect("token").token;
         c.bench_function(&format!("authenticate {algorithm:?}"), |b| {
             b.to_async(&runtime)
                 .iter(|| hufu::domain::sessions::authenticate(&state.core, black_box(&token)))

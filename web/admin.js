@@ -120,6 +120,7 @@ addStrings({
     'event.password_reset': 'Password reset with a code',
     'event.identifier_verified': 'Email or phone verified',
     'event.identifier_reclaimed': 'Email or phone moved to the account that proved it',
+    'event.reauth': 'Identity confirmed again',
   },
   zh: {
     'admin.users.title': '用户管理',
@@ -215,6 +216,7 @@ addStrings({
     'event.password_reset': '验证码重置密码',
     'event.identifier_verified': '验证邮箱或手机号',
     'event.identifier_reclaimed': '邮箱或手机号转移至验证者账户',
+    'event.reauth': '再次验证身份',
   },
 });
 

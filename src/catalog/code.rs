@@ -55,6 +55,8 @@ error_codes! {
     MfaInvalid = "MFA_INVALID", "wrong or expired verification code", "验证码错误或已过期";
     Forbidden = "FORBIDDEN", "you do not have the role this needs", "没有执行此操作的权限";
     AccountDisabled = "ACCOUNT_DISABLED", "this account is disabled", "账户已被禁用";
+    ReauthRequired = "REAUTH_REQUIRED",
+        "confirm it is you (password or code) to make this change", "请先验证身份（密码或验证码）再进行此操作";
     RegistrationDisabled = "REGISTRATION_DISABLED", "self-registration is switched off", "暂不开放注册";
     WechatUserBlocked = "WECHAT_USER_BLOCKED", "WeChat blocked this user's sign-in", "微信判定该用户存在风险，登录被拦截";
     NotFound = "NOT_FOUND", "no such route", "接口不存在";

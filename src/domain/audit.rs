@@ -55,11 +55,13 @@ pub enum Event {
     /// An email or phone moved to the account that proved it, from one that held it
     /// unverified (written for both accounts).
     IdentifierReclaimed,
+    /// A session proved a credential again (`POST /auth/reauth`).
+    Reauth,
 }
 
 impl Event {
     /// Every event, in the contract's order.
-    pub const ALL: [Event; 20] = [
+    pub const ALL: [Event; 21] = [
         Event::Register,
         Event::Login,
         Event::LoginFailed,
@@ -80,6 +82,7 @@ impl Event {
         Event::PasswordReset,
         Event::IdentifierVerified,
         Event::IdentifierReclaimed,
+        Event::Reauth,
     ];
 
     /// The contract's name of the event.
@@ -105,6 +108,7 @@ impl Event {
             Event::PasswordReset => "password_reset",
             Event::IdentifierVerified => "identifier_verified",
             Event::IdentifierReclaimed => "identifier_reclaimed",
+            Event::Reauth => "reauth",
         }
     }
 

@@ -38,7 +38,7 @@ pub async fn login(core: &Core, request: CodeLogin, client: &ClientContext) -> R
     let Some(account) = account else {
         if target.channel() == Channel::Sms && core.codes.settings().signup {
             let user = sign_up(core, target.key(), client).await?;
-            let signed_in = start_session(core, user, client, SignIn::Code, None).await?;
+            let signed_in = start_session(core, user, client, SignIn::Code(target.channel()), None).await?;
             return Ok(CodeSignIn {
                 outcome: LoginOutcome::SignedIn(Box::new(signed_in)),
                 is_new_user: true,
@@ -90,7 +90,7 @@ pub async fn login(core: &Core, request: CodeLogin, client: &ClientContext) -> R
             is_new_user: false,
         });
     }
-    let signed_in = start_session(core, user, client, SignIn::Code, None).await?;
+    let signed_in = start_session(core, user, client, SignIn::Code(target.channel()), None).await?;
     Ok(CodeSignIn {
         outcome: LoginOutcome::SignedIn(Box::new(signed_in)),
         is_new_user: false,

@@ -196,6 +196,9 @@ pub enum Error {
     /// The provider refused the message or did not answer in time.
     #[error("code delivery failed")]
     CodeDeliveryFailed,
+    /// A sensitive change needs a credential proved within `HUFU_REAUTH_WINDOW`.
+    #[error("reauthentication required")]
+    ReauthRequired,
     /// No such session of this user.
     #[error("session not found")]
     SessionNotFound,
@@ -265,6 +268,7 @@ impl Error {
             Error::Forbidden => C::Forbidden,
             Error::MfaInvalid => C::MfaInvalid,
             Error::CodeInvalid => C::CodeInvalid,
+            Error::ReauthRequired => C::ReauthRequired,
             Error::CodeChannelNotConfigured => C::CodeChannelNotConfigured,
             Error::CodeDeliveryFailed => C::CodeDeliveryFailed,
             Error::RateLimited { .. } => C::RateLimited,

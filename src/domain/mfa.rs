@@ -309,27 +309,7 @@ pub async fn disable(
     client: &ClientContext,
 ) -> Result<()> {
     match (code, password) {
-        (Some(code), _) => {
-            // A stolen access token must not buy unlimited guesses at the second factor.
-            let key = user_lockout_key(user_id);
-            audit::begin_attempt(core, &key, Some(user_id), client).await?;
-            let consumed = async {
-                let now_ms = core.clock.unix_millis();
-                Ok::<_, Error>(match factor_of(core, user_id, code.expose()).await? {
-                    Some(MfaFactor::Step(step)) => core.store.accept_totp_step(user_id, step).await?,
-                    Some(MfaFactor::Recovery(hash)) => core.store.use_recovery_code(user_id, &hash, now_ms).await?,
-                    None => false,
-                })
-            };
-            match consumed.await {
-                Ok(true) => core.limits.record_success(&key).await,
-                Ok(false) => return Err(Error::MfaInvalid),
-                Err(error) => {
-                    core.limits.cancel_attempt(&key).await;
-                    return Err(error);
-                }
-            }
-        }
+        (Some(code), _) => prove_code(core, user_id, &code, client).await?,
         (None, Some(password)) => check_password(core, user_id, password, client).await?,
         (None, None) => return Err(required("code")),
     }
@@ -339,9 +319,41 @@ pub async fn disable(
     Ok(())
 }
 
+/// A TOTP or recovery code of the user's, used up (a TOTP step is never accepted twice, a
+/// recovery code works once). Wrong codes count toward the user's second-factor lockout: a
+/// stolen access token must not buy unlimited guesses at the second factor.
+pub(crate) async fn prove_code(core: &Core, user_id: i64, code: &SecretString, client: &ClientContext) -> Result<()> {
+    let key = user_lockout_key(user_id);
+    audit::begin_attempt(core, &key, Some(user_id), client).await?;
+    let consumed = async {
+        let now_ms = core.clock.unix_millis();
+        Ok::<_, Error>(match factor_of(core, user_id, code.expose()).await? {
+            Some(MfaFactor::Step(step)) => core.store.accept_totp_step(user_id, step).await?,
+            Some(MfaFactor::Recovery(hash)) => core.store.use_recovery_code(user_id, &hash, now_ms).await?,
+            None => false,
+        })
+    };
+    match consumed.await {
+        Ok(true) => {
+            core.limits.record_success(&key).await;
+            Ok(())
+        }
+        Ok(false) => Err(Error::MfaInvalid),
+        Err(error) => {
+            core.limits.cancel_attempt(&key).await;
+            Err(error)
+        }
+    }
+}
+
 /// The account's password, checked like the old password of a password change: on the
 /// hashing pool, counted toward the lockout of the account's username.
-async fn check_password(core: &Core, user_id: i64, password: SecretString, client: &ClientContext) -> Result<()> {
+pub(crate) async fn check_password(
+    core: &Core,
+    user_id: i64,
+    password: SecretString,
+    client: &ClientContext,
+) -> Result<()> {
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
     // A WeChat-only account has no password to prove anything with.
     let stored = account.password_hash.ok_or(Error::InvalidCredentials)?;

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod limits;
 pub mod mfa;
 pub mod password;
+pub mod reauth;
 pub mod sessions;
 pub mod tokens;
 pub mod user;
@@ -43,6 +44,8 @@ pub struct Policy {
     pub default_roles: Vec<String>,
     /// Refresh-token (and session) lifetime.
     pub refresh_ttl: Duration,
+    /// How recent a session's last proof must be for a sensitive change (`HUFU_REAUTH_WINDOW`).
+    pub reauth_window: Duration,
 }
 
 /// Everything the domain needs, built once at start and shared by every request.

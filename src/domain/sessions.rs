@@ -58,7 +58,7 @@ pub enum SignIn {
     /// WeChat website (QR) login.
     WechatWebsite,
     /// A one-time code by SMS or email.
-    Code,
+    Code(super::codes::Channel),
 }
 
 impl SignIn {
@@ -68,9 +68,36 @@ impl SignIn {
             SignIn::SecondFactor => (Event::Login, "password+mfa"),
             SignIn::MiniProgram => (Event::WechatLogin, "miniprogram"),
             SignIn::WechatWebsite => (Event::WechatLogin, "website"),
-            SignIn::Code => (Event::CodeLogin, "code"),
+            SignIn::Code(_) => (Event::CodeLogin, "code"),
         }
     }
+
+    /// The RFC 8176 `amr` values of this proof (`wx` for WeChat, `email` for an email code,
+    /// where RFC 8176 has none).
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            SignIn::Password => &["pwd"],
+            SignIn::SecondFactor => &["pwd", "otp", "mfa"],
+            SignIn::MiniProgram | SignIn::WechatWebsite => &["wx"],
+            SignIn::Code(super::codes::Channel::Sms) => &["sms"],
+            SignIn::Code(super::codes::Channel::Email) => &["email"],
+        }
+    }
+}
+
+/// The stored form of `amr` values (comma-joined).
+pub fn join_amr(amr: &[&str]) -> String {
+    amr.join(",")
+}
+
+/// `amr` values from their stored form.
+pub fn split_amr(stored: &str) -> Vec<String> {
+    stored.split(',').filter(|v| !v.is_empty()).map(str::to_owned).collect()
+}
+
+/// Unix seconds of a Unix-millisecond time.
+fn seconds(ms: i64) -> i64 {
+    ms.div_euclid(1_000)
 }
 
 /// Creates a session for a user who has proven who they are, and issues its tokens. The
@@ -95,6 +122,7 @@ pub async fn start_session(
         refresh_token_hash: refresh_token_hash(&refresh_token),
         expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
         now_ms,
+        amr: join_amr(how.amr()),
         checked_password_hash,
     };
     let (event, method) = how.event_and_method();
@@ -113,7 +141,7 @@ pub async fn start_session(
     }
     let access = core
         .tokens
-        .issue(&user, session.id)
+        .issue(&user, session.id, seconds(now_ms), &split_amr(&session.amr))
         .map_err(|e| Error::Internal(e.into()))?;
     Ok(SignedIn {
         access,
@@ -185,8 +213,13 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &
         on_rotated: Some(&on_rotated),
         on_reused: Some(&on_reused),
     };
-    let (session_id, user_id) = match core.store.rotate_refresh_token(&request).await? {
-        Rotation::Rotated { session_id, user_id } => (session_id, user_id),
+    let (session_id, user_id, auth_time_ms, amr) = match core.store.rotate_refresh_token(&request).await? {
+        Rotation::Rotated {
+            session_id,
+            user_id,
+            auth_time_ms,
+            amr,
+        } => (session_id, user_id, auth_time_ms, amr),
         Rotation::Unknown | Rotation::LostRace => return Err(Error::Refresh(RefreshError::Invalid)),
         Rotation::Expired => return Err(Error::Refresh(RefreshError::Expired)),
         Rotation::Reused { session_id } => {
@@ -205,7 +238,7 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &
     }
     let access = core
         .tokens
-        .issue(&account.user, session_id)
+        .issue(&account.user, session_id, seconds(auth_time_ms), &split_amr(&amr))
         .map_err(|e| Error::Internal(e.into()))?;
     Ok(SignedIn {
         access,

@@ -49,6 +49,13 @@ pub struct AccessClaims {
     pub nbf: i64,
     /// Expires at (Unix seconds).
     pub exp: i64,
+    /// When the session last proved a credential (Unix seconds; contract section 11). Absent
+    /// in tokens issued before it existed, which then count as proved long ago.
+    #[serde(default)]
+    pub auth_time: i64,
+    /// How it proved it (RFC 8176 values: `pwd`, `otp`, `sms`, `mfa`; `wx`, `email`).
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// A freshly issued access token.
@@ -239,8 +246,15 @@ impl TokenService {
         &self.issuer
     }
 
-    /// Issues an access token for `user` in session `session_id`.
-    pub fn issue(&self, user: &User, session_id: i64) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    /// Issues an access token for `user` in session `session_id`, whose last proof was at
+    /// `auth_time` (Unix seconds) by `amr`.
+    pub fn issue(
+        &self,
+        user: &User,
+        session_id: i64,
+        auth_time: i64,
+        amr: &[String],
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = self.clock.unix_seconds();
         let ttl = self.ttl.as_secs();
         let claims = AccessClaims {
@@ -255,6 +269,8 @@ impl TokenService {
             iat: now,
             nbf: now,
             exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            auth_time,
+            amr: amr.to_vec(),
         };
         let token = match &self.keys {
             Keys::Hs256 { encoding, .. } => jsonwebtoken::encode(&self.header, &claims, encoding)?,
@@ -408,7 +424,7 @@ mod tests {
     fn an_issued_token_has_every_claim_and_verifies() {
         let clock = ManualClock::starting_now();
         let tokens = service(&clock);
-        let issued = tokens.issue(&user(), 7).unwrap();
+        let issued = tokens.issue(&user(), 7, 0, &[]).unwrap();
         assert_eq!(issued.expires_in, 900);
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
@@ -426,7 +442,7 @@ mod tests {
     fn expiry_is_checked_with_no_leeway() {
         let clock = ManualClock::starting_now();
         let tokens = service(&clock);
-        let issued = tokens.issue(&user(), 7).unwrap();
+        let issued = tokens.issue(&user(), 7, 0, &[]).unwrap();
         clock.advance(time::Duration::seconds(899));
         assert!(tokens.verify(&issued.token).is_ok());
         clock.advance(time::Duration::seconds(1));
@@ -492,7 +508,7 @@ mod tests {
         let c = URL_SAFE_NO_PAD.encode(claims(now).to_string());
         assert_eq!(tokens.verify(&format!("{h}.{c}.")), Err(TokenError::Invalid));
         // Tampered payload keeps the old signature.
-        let token = tokens.issue(&user(), 7).unwrap().token;
+        let token = tokens.issue(&user(), 7, 0, &[]).unwrap().token;
         let mut parts: Vec<&str> = token.split('.').collect();
         let mut tampered = claims(now);
         tampered["roles"] = json!(["admin"]);

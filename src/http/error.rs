@@ -63,6 +63,7 @@ pub const fn status_of(code: ErrorCode) -> StatusCode {
         C::MfaInvalid => StatusCode::UNAUTHORIZED,
         C::Forbidden => StatusCode::FORBIDDEN,
         C::AccountDisabled => StatusCode::FORBIDDEN,
+        C::ReauthRequired => StatusCode::FORBIDDEN,
         C::RegistrationDisabled => StatusCode::FORBIDDEN,
         C::WechatUserBlocked => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,

@@ -80,6 +80,12 @@ impl Authenticated {
         self.claims.user_id
     }
 
+    /// Refuses with `REAUTH_REQUIRED` unless the caller's session proved a credential within
+    /// `HUFU_REAUTH_WINDOW` (contract section 11; read from the token, so from memory).
+    pub fn require_recent_proof(&self, state: &AppState) -> Result<(), ApiError> {
+        Ok(crate::domain::reauth::require_recent_proof(&state.core, &self.claims)?)
+    }
+
     /// The caller's session id.
     pub fn session_id(&self) -> Result<i64, ApiError> {
         self.claims.sid.parse().map_err(|_| TokenError::Invalid.into())

@@ -39,6 +39,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::reauth))
         .routes(routes!(codes::send_code))
         .routes(routes!(codes::login_with_code))
         .routes(routes!(codes::reset_password))

@@ -305,6 +305,7 @@ mod tests {
         ("CODE_INVALID", 400),
         ("CODE_CHANNEL_NOT_CONFIGURED", 501),
         ("CODE_DELIVERY_FAILED", 503),
+        ("REAUTH_REQUIRED", 403),
         ("OAUTH_STATE_INVALID", 400),
     ];
 

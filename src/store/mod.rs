@@ -7,8 +7,8 @@ pub mod sql;
 
 pub use sql::{
     AdminChange, AdminChanged, AuditFilter, AuditRow, CodeCheck, CodeKey, CodeSend, Completion, MfaFactor,
-    NewChallenge, NewIdentity, Proofs, Reclaimed, RolesChange, SendOutcome, SessionRow, SigningKeyRow, SqlStore,
-    TotpRow, UserFilter,
+    NewChallenge, NewIdentity, Proofs, Reclaimed, Reproof, RolesChange, SendOutcome, SessionRow, SigningKeyRow,
+    SqlStore, TotpRow, UserFilter,
 };
 
 use crate::domain::error::UniqueField;
@@ -91,8 +91,10 @@ pub struct NewSession {
     pub refresh_token_hash: String,
     /// When the refresh token (and so the session, unless refreshed) expires (Unix ms).
     pub expires_at_ms: i64,
-    /// Creation time (Unix ms).
+    /// Creation time (Unix ms), also the session's first `auth_time`.
     pub now_ms: i64,
+    /// How the sign-in proved the user (RFC 8176 `amr` values, comma-joined).
+    pub amr: String,
     /// For a password sign-in, the hash the password was checked against: the session is
     /// created only if the user still has that hash and is active. Checked under a shared row
     /// lock in the session's own transaction, so a password change or a disable that lands
@@ -192,7 +194,7 @@ impl From<StoreError> for crate::domain::error::Error {
 }
 
 /// What rotating a refresh token found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// Rotated: the old token is retired and the new one stored.
     Rotated {
@@ -200,6 +202,10 @@ pub enum Rotation {
         session_id: i64,
         /// Its owner.
         user_id: i64,
+        /// When the session last proved a credential (Unix ms): a refresh proves nothing.
+        auth_time_ms: i64,
+        /// How (comma-joined `amr` values).
+        amr: String,
     },
     /// No such token, or its session was logged out or revoked.
     Unknown,

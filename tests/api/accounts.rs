@@ -487,6 +487,7 @@ async fn a_password_session_is_stored_only_while_the_checked_hash_is_the_users(b
         refresh_token_hash: format!("{:064x}", core.ids.next_id()),
         expires_at_ms: now_ms + 60_000,
         now_ms,
+        amr: "pwd".into(),
         checked_password_hash: checked,
     };
     let live = || async { core.store.live_sessions(user_id, now_ms).await.unwrap().len() };

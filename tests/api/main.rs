@@ -29,6 +29,7 @@ mod nodes;
 mod openapi;
 mod page;
 mod protection;
+mod reauth;
 mod redis_cluster;
 mod redis_outage;
 mod server_log;

@@ -277,3 +277,56 @@ pub async fn logout(
         },
     ))
 }
+
+/// Reauthentication body: exactly one of `password`, `code` (TOTP or recovery code), or
+/// `channel` with `code` (a `reauth` code from `POST /users/codes`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReauthRequest {
+    #[schema(value_type = Option<String>, nullable = false, format = Password)]
+    password: Option<SecretString>,
+    /// A TOTP or recovery code, or with `channel` the six digits of a `reauth` code.
+    #[schema(value_type = Option<String>, nullable = false)]
+    code: Option<String>,
+    /// `sms` or `email`, for a `reauth` code.
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^(sms|email)$")]
+    channel: Option<String>,
+}
+
+/// Proves a credential again for the caller's session: a fresh login response with a new
+/// `auth_time`, whose refresh token replaces the session's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/reauth",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = ReauthRequest,
+    responses(
+        (status = 200, description = "Proved: new tokens for the same session", body = LoginEnvelope),
+        (status = 400, description = "`CODE_INVALID`, or a malformed request", body = ErrorEnvelope),
+        (status = 401, description = "`INVALID_CREDENTIALS`, `MFA_INVALID`, or the token refused", body = ErrorEnvelope),
+        (status = 403, description = "`ACCOUNT_DISABLED`", body = ErrorEnvelope),
+        (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
+        (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 423, description = "`ACCOUNT_LOCKED`: too many wrong answers; `Retry-After`", body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
+        (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
+    ),
+)]
+pub async fn reauth(
+    State(state): State<AppState>,
+    Client(client): Client,
+    caller: Authenticated,
+    JsonBody(body): JsonBody<ReauthRequest>,
+) -> ApiResult<Reply> {
+    state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
+    let proof = crate::domain::reauth::Proof::parse(body.password, body.code, body.channel)?;
+    let session = caller.session_id()?;
+    let signed_in = crate::domain::reauth::reauth(&state.core, caller.user_id(), session, proof, &client).await?;
+    Ok(Reply::new(
+        StatusCode::OK,
+        Success::Ok,
+        &LoginResponse::from_signed_in(&signed_in),
+    ))
+}

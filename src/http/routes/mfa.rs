@@ -59,12 +59,14 @@ pub struct SetupResponse<'a> {
         (status = 200, description = "A new secret; confirm it with `/enable`", body = SetupEnvelope),
         (status = 400, description = "`VALIDATION_FAILED`: TOTP is already enabled", body = ErrorEnvelope),
         (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 403, description = "`REAUTH_REQUIRED`: the session proved no credential within `HUFU_REAUTH_WINDOW`; `POST /auth/reauth` first", body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
         (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
     ),
 )]
 pub async fn setup(State(state): State<AppState>, caller: Authenticated) -> ApiResult<Reply> {
+    caller.require_recent_proof(&state)?;
     let setup = mfa::setup(&state.core, caller.user_id()).await?;
     Ok(Reply::ok(&SetupResponse {
         secret: setup.secret.expose(),
@@ -99,6 +101,7 @@ pub struct EnableResponse {
         (status = 200, description = "TOTP is on", body = EnableEnvelope),
         (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
         (status = 401, description = "A token failure (see `TOKEN_*`), or `MFA_INVALID` for a wrong code", body = ErrorEnvelope),
+        (status = 403, description = "`REAUTH_REQUIRED`: the session proved no credential within `HUFU_REAUTH_WINDOW`; `POST /auth/reauth` first", body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
         (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
@@ -112,6 +115,7 @@ pub async fn enable(
     Client(client): Client,
     JsonBody(body): JsonBody<CodeRequest>,
 ) -> ApiResult<Reply> {
+    caller.require_recent_proof(&state)?;
     let recovery_codes = mfa::enable(&state.core, caller.user_id(), body.code, &client).await?;
     Ok(Reply::ok(&EnableResponse { recovery_codes }))
 }

@@ -85,6 +85,7 @@ pub async fn get_profile(State(state): State<AppState>, caller: Authenticated) -
         (status = 200, description = "The updated user", body = UserEnvelope),
         (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
         (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 403, description = "`REAUTH_REQUIRED`: the session proved no credential within `HUFU_REAUTH_WINDOW`; `POST /auth/reauth` first", body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 409, description = "`USERNAME_TAKEN`, `EMAIL_TAKEN` or `PHONE_TAKEN`", body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
@@ -109,6 +110,14 @@ pub async fn put_profile(
         phone_code: body.phone_code,
     };
     let change = ProfileChange::parse(form, state.core.policy.require_phone)?;
+    // Where codes go and how the account is found: a stolen token must not move them.
+    if change
+        .fields()
+        .iter()
+        .any(|f| matches!(*f, "username" | "email" | "phone"))
+    {
+        caller.require_recent_proof(&state)?;
+    }
     let user = accounts::update_profile(&state.core, caller.user_id(), change, &client).await?;
     Ok(Reply::new(StatusCode::OK, Success::ProfileUpdated, &user))
 }
@@ -136,6 +145,7 @@ pub struct PasswordRequest {
         (status = 400, description = errors::BAD_REQUEST, body = ErrorEnvelope),
         (status = 401, description = "A token failure (see `TOKEN_*`), or `INVALID_CREDENTIALS` for a wrong \
             `old_password`", body = ErrorEnvelope),
+        (status = 403, description = "`REAUTH_REQUIRED`: the session proved no credential within `HUFU_REAUTH_WINDOW`; `POST /auth/reauth` first", body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
         (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
@@ -150,6 +160,11 @@ pub async fn put_password(
     JsonBody(body): JsonBody<PasswordRequest>,
 ) -> ApiResult<Reply> {
     let session = caller.session_id()?;
+    // Setting a first password (no old one to prove anything with) is a sensitive change;
+    // with the right old password the request carries its own proof.
+    if body.old_password.is_none() {
+        caller.require_recent_proof(&state)?;
+    }
     let form = PasswordForm {
         old_password: body.old_password,
         new_password: body.new_password,

@@ -191,7 +191,7 @@ pub async fn callback(
         (status = 200, description = "The user, with `wechat_bound: true`", body = UserEnvelope),
         (status = 400, description = "`VALIDATION_FAILED`, `INVALID_JSON` or `WECHAT_CODE_INVALID`", body = ErrorEnvelope),
         (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
-        (status = 403, description = "`WECHAT_USER_BLOCKED`", body = ErrorEnvelope),
+        (status = 403, description = "`WECHAT_USER_BLOCKED`; or `REAUTH_REQUIRED` (re-prove with `POST /auth/reauth`)", body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 409, description = "`WECHAT_ALREADY_BOUND`: that WeChat user belongs to another account", body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
@@ -210,6 +210,7 @@ pub async fn bind(
     JsonBody(body): JsonBody<CodeRequest>,
 ) -> ApiResult<Reply> {
     state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
+    caller.require_recent_proof(&state)?;
     let user = wechat::bind(&state.core, caller.user_id(), body.code, &client).await?;
     Ok(Reply::ok(&user))
 }
@@ -223,6 +224,7 @@ pub async fn bind(
     responses(
         (status = 200, description = "The user, with `wechat_bound: false`", body = UserEnvelope),
         (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
+        (status = 403, description = "`REAUTH_REQUIRED`: the session proved no credential within `HUFU_REAUTH_WINDOW`; `POST /auth/reauth` first", body = ErrorEnvelope),
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 409, description = "`LAST_LOGIN_METHOD`: the user has no password", body = ErrorEnvelope),
         (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
@@ -230,6 +232,7 @@ pub async fn bind(
     ),
 )]
 pub async fn unbind(State(state): State<AppState>, Client(client): Client, caller: Authenticated) -> ApiResult<Reply> {
+    caller.require_recent_proof(&state)?;
     let user = wechat::unbind(&state.core, caller.user_id(), &client).await?;
     Ok(Reply::ok(&user))
 }

@@ -15,6 +15,7 @@ pub use identifiers::{Proofs, Reclaimed};
 pub use keys::SigningKeyRow;
 pub use mfa::{Completion, MfaFactor, NewChallenge, TotpRow};
 pub use rows::SessionRow;
+pub use sessions::Reproof;
 pub use wechat::NewIdentity;
 
 use super::{AuditRecord, Duplicate, NewUser, ProfileUpdate, StoreError};

@@ -111,6 +111,8 @@ statements!(
     prove_email,
     prove_phone,
     delete_user_mfa_challenges_all,
+    reauth_session,
+    retire_session_refresh_tokens,
 );
 
 /// SQLite's statements, and the base of the others.
@@ -145,8 +147,8 @@ const PORTABLE: Queries = Queries {
     // Read in the session's transaction; SQLite's BEGIN IMMEDIATE serialises it with every
     // writer, MySQL and PostgreSQL take a shared row lock (below).
     session_guard: "SELECT password_hash, status FROM users WHERE id = ?",
-    insert_session: "INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+    insert_session: "INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at, \
+                     auth_time, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     insert_refresh_token: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
                            VALUES (?, ?, ?, ?)",
     // SQLite serialises writers with BEGIN IMMEDIATE; MySQL and PostgreSQL lock the row (below).
@@ -168,7 +170,7 @@ const PORTABLE: Queries = Queries {
     live_sessions: "SELECT id, user_id, ip, user_agent, created_at, last_used_at, expires_at FROM sessions \
                     WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY id DESC",
     // SQLite serialises writers with BEGIN IMMEDIATE instead of row locks.
-    refresh_lookup: "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at \
+    refresh_lookup: "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at, s.auth_time, s.amr \
                      FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ?",
     mark_refresh_used: "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
     extend_session: "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?",
@@ -258,6 +260,11 @@ const PORTABLE: Queries = Queries {
     prove_phone: "UPDATE users SET phone_verified = 1, updated_at = ? WHERE id = ? AND phone = ? \
                   AND phone_verified = 0",
     delete_user_mfa_challenges_all: "DELETE FROM mfa_challenges WHERE user_id = ?",
+    // A fresh proof for a live session of this user: its time and how.
+    reauth_session: "UPDATE sessions SET auth_time = ?, amr = ?, last_used_at = ?, expires_at = ? \
+                     WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+    // As a refresh retires the token it rotates: presented again, it is reuse.
+    retire_session_refresh_tokens: "UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL",
     insert_signing_key: "INSERT INTO signing_keys (kid, algorithm, public_key, private_key, created_at) \
                          VALUES (?, ?, ?, ?, ?)",
     signing_keys: "SELECT kid, algorithm, public_key, private_key, created_at FROM signing_keys \
@@ -276,7 +283,7 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
     email_holder: "SELECT id, email_verified FROM users WHERE email_key = ? AND id <> ? FOR UPDATE",
     phone_holder: "SELECT id, phone_verified FROM users WHERE phone = ? AND id <> ? FOR UPDATE",
     refresh_lookup: concat!(
-        "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at ",
+        "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at, s.auth_time, s.amr ",
         "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ? FOR UPDATE"
     ),
     ..PORTABLE.map(|sql| sql)
@@ -299,11 +306,11 @@ static POSTGRES: LazyLock<Queries> = LazyLock::new(|| Queries {
 /// implicit transaction. Answers `(status, sessions created)`, or no row for a changed hash.
 /// `$1` session id, `$2` user id, `$3` ip, `$4` user agent, `$5` now, `$6` expiry, `$7` refresh
 /// token hash, `$8` checked password hash, `$9` active status, `$10`–`$17` the audit entry
-/// (all null for none).
+/// (all null for none), `$18` the session's `amr`.
 pub const POSTGRES_PASSWORD_SESSION: &str = "\
     WITH guard AS (SELECT status FROM users WHERE id = $2 AND password_hash = $8 FOR SHARE), \
-    session AS (INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at) \
-        SELECT $1, $2, $3, $4, $5, $5, $6 FROM guard WHERE status = $9 RETURNING id), \
+    session AS (INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at, auth_time, amr) \
+        SELECT $1, $2, $3, $4, $5, $5, $6, $5, $18 FROM guard WHERE status = $9 RETURNING id), \
     refresh AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
         SELECT $7, id, $5, $6 FROM session), \
     audit AS (INSERT INTO audit_log (id, user_id, actor_id, event, ip, user_agent, at, detail) \

@@ -7,7 +7,24 @@ use crate::domain::user::STATUS_ACTIVE;
 use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, SessionCreation, StoreError};
 
 /// `(session_id, expires_at, used_at, user_id, revoked_at)` of a refresh token and its session.
-type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>);
+type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>, i64, String);
+
+/// A fresh proof for a session (`POST /auth/reauth`).
+#[derive(Debug, Clone, Copy)]
+pub struct Reproof<'a> {
+    /// The session.
+    pub session_id: i64,
+    /// Its owner (the caller).
+    pub user_id: i64,
+    /// How it proved (comma-joined `amr` values).
+    pub amr: &'a str,
+    /// SHA-256 (hex) of the session's new refresh token.
+    pub new_hash: &'a str,
+    /// Now (Unix ms): the new `auth_time`.
+    pub now_ms: i64,
+    /// When the new refresh token expires (Unix ms).
+    pub new_expires_at_ms: i64,
+}
 
 impl SqlStore {
     /// Creates a session and its first refresh token, with the sign-in's audit entry, in one
@@ -49,6 +66,8 @@ impl SqlStore {
                 .bind(session.now_ms)
                 .bind(session.now_ms)
                 .bind(session.expires_at_ms)
+                .bind(session.now_ms)
+                .bind(&session.amr)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(self.sql.insert_refresh_token)
@@ -92,6 +111,7 @@ impl SqlStore {
             .bind(audit.and_then(|r| r.user_agent.as_deref()))
             .bind(audit.map(|r| r.at_ms))
             .bind(audit.and_then(|r| r.detail.as_deref()))
+            .bind(&session.amr)
             .fetch_optional(pool)
             .await
             .map_err(map_error)?;
@@ -117,7 +137,7 @@ impl SqlStore {
             let mut tx = begin_write(pool).await?;
             let row: Option<RefreshRow> =
                 sqlx::query_as(self.sql.refresh_lookup).bind(r.old_hash).fetch_optional(&mut *tx).await?;
-            let Some((session_id, expires_at, used_at, user_id, revoked_at)) = row else {
+            let Some((session_id, expires_at, used_at, user_id, revoked_at, auth_time_ms, amr)) = row else {
                 return Ok(Rotation::Unknown);
             };
             if revoked_at.is_some() {
@@ -159,7 +179,56 @@ impl SqlStore {
                 .await?;
             audit_in_tx!(self.sql, tx, r.on_rotated.map(|a| a.about(user_id)).as_ref());
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(Rotation::Rotated { session_id, user_id })
+            Ok::<_, sqlx::Error>(Rotation::Rotated { session_id, user_id, auth_time_ms, amr })
+        }.await)
+        .map_err(map_error)
+    }
+
+    /// Records a fresh proof for a live session of `user_id` (`POST /auth/reauth`): its
+    /// `auth_time` and `amr`, every refresh token it has retired as by a refresh, and
+    /// `new_hash` stored as its refresh token, in one transaction. False when the session is
+    /// no longer live (nothing written).
+    pub async fn reauth_session(&self, proof: &Reproof<'_>, audit: Option<&AuditRecord>) -> Result<bool, StoreError> {
+        let Reproof {
+            session_id,
+            user_id,
+            amr,
+            new_hash,
+            now_ms,
+            new_expires_at_ms,
+        } = *proof;
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let renewed = sqlx::query(self.sql.reauth_session)
+                .bind(now_ms)
+                .bind(amr)
+                .bind(now_ms)
+                .bind(new_expires_at_ms)
+                .bind(session_id)
+                .bind(user_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if renewed == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(self.sql.retire_session_refresh_tokens)
+                .bind(now_ms)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql.insert_refresh_token)
+                .bind(new_hash)
+                .bind(session_id)
+                .bind(now_ms)
+                .bind(new_expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            audit_in_tx!(self.sql, tx, audit);
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
         }.await)
         .map_err(map_error)
     }
