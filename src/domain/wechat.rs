@@ -2,10 +2,11 @@
 //! and website QR login (OAuth2). WeChat's `session_key` is kept sealed and never leaves the
 //! server; a known `unionid` from another app of the same company signs into the same account.
 
+use super::accounts::LoginOutcome;
 use super::audit::{self, Event};
 use super::error::{Error, FieldError, Reason, Result, UniqueField, WechatFailure};
 use super::input::{Patch, ProfileChange, ProfileForm};
-use super::sessions::{SignIn, SignedIn, start_session};
+use super::sessions::{SignIn, start_session};
 use super::user::{User, join_roles};
 use super::validate;
 use super::{ClientContext, Core};
@@ -195,16 +196,43 @@ async fn identity_of_code(core: &Core, code: Option<String>) -> Result<NewIdenti
 }
 
 /// `POST /auth/wechat/miniprogram`: signs in with a `wx.login()` code.
-pub async fn mini_program_login(core: &Core, code: Option<String>, client: &ClientContext) -> Result<(SignedIn, bool)> {
+pub async fn mini_program_login(
+    core: &Core,
+    code: Option<String>,
+    client: &ClientContext,
+) -> Result<(LoginOutcome, bool)> {
     let identity = identity_of_code(core, code).await?;
     let resolved = resolve(core, identity, None, client).await?;
     if !resolved.user.is_active() {
         return Err(Error::AccountDisabled);
     }
     Ok((
-        start_session(core, resolved.user, client, SignIn::MiniProgram, None).await?,
+        signed_in_or_second_factor(core, resolved.user, client, SignIn::MiniProgram).await?,
         resolved.is_new_user,
     ))
+}
+
+/// A WeChat sign-in's end: a session, or for a user with TOTP on a second-factor challenge
+/// (contract section 11: WeChat proves the WeChat user, not the account's second factor, so
+/// a bound WeChat must not be a way around it). Wrong codes then count toward the lockout of
+/// the account's username.
+async fn signed_in_or_second_factor(
+    core: &Core,
+    user: User,
+    client: &ClientContext,
+    how: SignIn,
+) -> Result<LoginOutcome> {
+    if user.mfa_enabled {
+        let identifier = validate::identifier(&user.username).normalised().to_owned();
+        // The challenge holds while the account's password hash stays what it is now (a
+        // password change meanwhile ends it, as for a password sign-in).
+        let hash = core.store.user_by_id(user.id).await?.and_then(|a| a.password_hash);
+        let challenge = super::mfa::challenge(core, user.id, &identifier, hash.as_deref(), client).await?;
+        return Ok(LoginOutcome::MfaRequired(challenge));
+    }
+    Ok(LoginOutcome::SignedIn(Box::new(
+        start_session(core, user, client, how, None).await?,
+    )))
 }
 
 /// `POST /users/wechat/bind`: binds the Mini Program identity of a `wx.login()` code to the
@@ -373,7 +401,7 @@ pub async fn oauth_callback(
     state: Option<String>,
     redirect_uri: Option<&str>,
     client: &ClientContext,
-) -> Result<(SignedIn, bool)> {
+) -> Result<(LoginOutcome, bool)> {
     let site = website(core)?;
     let redirect = redirect_uri.unwrap_or("");
     let state = state.ok_or(Error::OauthStateInvalid)?;
@@ -417,7 +445,7 @@ pub async fn oauth_callback(
         return Err(Error::AccountDisabled);
     }
     Ok((
-        start_session(core, resolved.user, client, SignIn::WechatWebsite, None).await?,
+        signed_in_or_second_factor(core, resolved.user, client, SignIn::WechatWebsite).await?,
         resolved.is_new_user,
     ))
 }

@@ -17,7 +17,7 @@ use crate::http::routes::auth::{LoginOrMfa, LoginResponse, LogoutResponse};
 use crate::http::routes::codes::{CodeLoginResponse, CodeSent};
 use crate::http::routes::mfa::{EnableResponse, SetupResponse};
 use crate::http::routes::ops::{Health, Ready};
-use crate::http::routes::wechat::WechatLogin;
+use crate::http::routes::wechat::WechatLoginOrMfa;
 use crate::http::routes::{admin, audit};
 use axum::Extension;
 use axum::http::{HeaderValue, header};
@@ -93,7 +93,7 @@ envelope! {
     LoginOrMfaEnvelope => LoginOrMfa<'static>, "Success envelope: tokens, or a second factor is needed.";
     CodeSentEnvelope => CodeSent, "Success envelope: seconds until the code expires and until a resend.";
     CodeLoginEnvelope => CodeLoginResponse<'static>, "Success envelope: the login response with `is_new_user`, or a second factor is needed.";
-    WechatLoginEnvelope => WechatLogin<'static>, "Success envelope: the login response with `is_new_user`.";
+    WechatLoginEnvelope => WechatLoginOrMfa<'static>, "Success envelope: the login response with `is_new_user`, or `mfa_required` for a user with TOTP on.";
     LogoutEnvelope => LogoutResponse, "Success envelope: how many sessions logout revoked.";
     SessionsEnvelope => Vec<SessionView>, "Success envelope: the caller's live sessions, newest first.";
     SetupEnvelope => SetupResponse<'static>, "Success envelope: the new TOTP secret.";

@@ -71,12 +71,12 @@ fn other_code(code: &str) -> String {
 }
 
 /// The code of the test clock's current step.
-fn code_now(app: &TestApp, secret: &[u8]) -> String {
+pub(crate) fn code_now(app: &TestApp, secret: &[u8]) -> String {
     totp(secret, app.clock.unix_seconds(), 6)
 }
 
 /// Moves the test clock to the next 30-second step, so a fresh code exists.
-fn next_step(app: &TestApp) {
+pub(crate) fn next_step(app: &TestApp) {
     app.clock.advance(time::Duration::seconds(30));
 }
 
@@ -87,7 +87,7 @@ struct MfaUser {
     recovery_codes: Vec<String>,
 }
 
-async fn setup(signed: &Signed) -> (Vec<u8>, Value) {
+pub(crate) async fn setup(signed: &Signed) -> (Vec<u8>, Value) {
     let answer = signed.post_empty(TOTP_SETUP).await;
     let data = answer.expect_ok(200).clone();
     let secret = data["secret"].as_str().expect("secret").to_owned();

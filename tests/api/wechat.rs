@@ -4,8 +4,8 @@
 
 use crate::fake_wechat::{self, Api, FakeWechat};
 use crate::harness::paths::{
-    PASSWORD, PROFILE, REGISTER, WECHAT, WECHAT_AUTHORIZE, WECHAT_BIND, WECHAT_CALLBACK, WECHAT_MINIPROGRAM,
-    WECHAT_PHONE,
+    MFA, PASSWORD, PROFILE, REGISTER, TOTP_ENABLE, WECHAT, WECHAT_AUTHORIZE, WECHAT_BIND, WECHAT_CALLBACK,
+    WECHAT_MINIPROGRAM, WECHAT_PHONE,
 };
 use crate::harness::{Answer, Backend, Signed, TestApp, read};
 use crate::{on_every_store, on_redis};
@@ -18,6 +18,64 @@ on_every_store!(
 );
 
 on_redis!(nodes_sharing_redis_share_one_access_token);
+
+/// Contract section 11: WeChat proves the WeChat user, not the account's second factor. A
+/// thief who bound their WeChat with a stolen token (or anyone holding the bound WeChat) must
+/// still give the TOTP code: the Mini Program and the QR sign-in answer `mfa_required`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_wechat_does_not_skip_the_second_factor() {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
+    let user = app.login_as("twofactor").await;
+    bind(fake.login_code("o-2fa", Some("u-2fa"), DEMO_SESSION_KEY), &user)
+        .await
+        .expect_ok(200);
+    let (secret, _) = crate::mfa::setup(&user).await;
+    user.post(TOTP_ENABLE, json!({"code": crate::mfa::code_now(&app, &secret)}))
+        .await
+        .expect_ok(200);
+
+    let login = mini_login(&app, &fake.login_code("o-2fa", Some("u-2fa"), DEMO_SESSION_KEY)).await;
+    let data = login.expect_ok(200).clone();
+    assert_eq!(data["mfa_required"], true);
+    assert!(
+        data.get("token").is_none(),
+        "no tokens before the second factor: {data}"
+    );
+    crate::mfa::next_step(&app);
+    let done = app
+        .post(
+            MFA,
+            json!({"mfa_token": data["mfa_token"], "code": crate::mfa::code_now(&app, &secret)}),
+        )
+        .await;
+    assert_eq!(done.expect_ok(200)["user"]["id"].as_i64(), Some(user.id));
+
+    // The QR sign-in of the same WeChat user (linked by unionid) redirects with an mfa_token.
+    let callback = scan(
+        &app,
+        &fake,
+        Some("https://app.example.com/after"),
+        "o-2fa-web",
+        Some("u-2fa"),
+    )
+    .await;
+    let back = location(&read(no_redirects().get(&callback).send().await.unwrap()).await);
+    let (_, fragment) = back.split_once('#').expect("a fragment");
+    let values: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+    assert!(
+        values.contains_key("mfa_token") && !values.contains_key("token"),
+        "{fragment}"
+    );
+    crate::mfa::next_step(&app);
+    app.post(
+        MFA,
+        json!({"mfa_token": values["mfa_token"], "code": crate::mfa::code_now(&app, &secret)}),
+    )
+    .await
+    .expect_ok(200);
+}
 
 /// WeChat's demo identity (wechat.md): its session key decrypts the demo vectors.
 const DEMO_OPENID: &str = "oGZUI0egBJY1zhBYw2KhdUfwVJJE";

@@ -4,6 +4,7 @@
 
 use super::auth::LoginResponse;
 use crate::catalog::Success;
+use crate::domain::accounts::LoginOutcome;
 use crate::domain::limits::Action;
 use crate::domain::sessions::SignedIn;
 use crate::domain::wechat;
@@ -25,6 +26,37 @@ pub struct WechatLogin<'a> {
     login: LoginResponse<'a>,
     /// Whether this sign-in created the account.
     is_new_user: bool,
+}
+
+/// A WeChat sign-in's answer: the login response with `is_new_user`, or, for a user with TOTP
+/// on, `mfa_required` (complete with `POST /api/v1/auth/mfa`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum WechatLoginOrMfa<'a> {
+    /// Signed in.
+    SignedIn(WechatLogin<'a>),
+    /// A second factor is needed.
+    MfaRequired(super::mfa::MfaRequiredResponse<'a>),
+}
+
+/// The answer for a WeChat sign-in's outcome.
+fn outcome_reply(outcome: &LoginOutcome, is_new_user: bool) -> Reply {
+    match outcome {
+        LoginOutcome::SignedIn(signed_in) => login_reply(signed_in, is_new_user),
+        LoginOutcome::MfaRequired(challenge) => Reply::ok(&WechatLoginOrMfa::MfaRequired(
+            super::mfa::MfaRequiredResponse::from_challenge(challenge),
+        )),
+    }
+}
+
+/// Counts a WeChat sign-in's outcome.
+fn count(state: &AppState, method: crate::metrics::LoginMethod, outcome: &ApiResult<(LoginOutcome, bool)>) {
+    let result = match outcome {
+        Ok((LoginOutcome::SignedIn(_), _)) => crate::metrics::LoginResult::Success,
+        Ok((LoginOutcome::MfaRequired(_), _)) => crate::metrics::LoginResult::MfaRequired,
+        Err(error) => crate::http::observe::login_failure(error),
+    };
+    state.metrics.login(method, result);
 }
 
 fn login_reply(signed_in: &SignedIn, is_new_user: bool) -> Reply {
@@ -51,7 +83,7 @@ pub struct CodeRequest {
     tag = "wechat",
     request_body = CodeRequest,
     responses(
-        (status = 200, description = "Signed in (the account is created on first sign-in)", body = WechatLoginEnvelope),
+        (status = 200, description = "Signed in (the account is created on first sign-in), or `mfa_required` for a user with TOTP on", body = WechatLoginEnvelope),
         (status = 400, description = "`VALIDATION_FAILED`, `INVALID_JSON` or `WECHAT_CODE_INVALID`", body = ErrorEnvelope),
         (status = 403, description = "`ACCOUNT_DISABLED` or `WECHAT_USER_BLOCKED`", body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
@@ -73,9 +105,9 @@ pub async fn mini_program(
         Ok::<_, crate::http::error::ApiError>(wechat::mini_program_login(&state.core, body.code, &client).await?)
     }
     .await;
-    crate::http::observe::count_login(&state.metrics, crate::metrics::LoginMethod::MiniProgram, &outcome);
-    let (signed_in, is_new_user) = outcome?;
-    Ok(login_reply(&signed_in, is_new_user))
+    count(&state, crate::metrics::LoginMethod::MiniProgram, &outcome);
+    let (outcome, is_new_user) = outcome?;
+    Ok(outcome_reply(&outcome, is_new_user))
 }
 
 /// `?redirect_uri=` of the authorize step.
@@ -161,12 +193,25 @@ pub async fn callback(
         )
     }
     .await;
-    crate::http::observe::count_login(&state.metrics, crate::metrics::LoginMethod::Website, &outcome);
-    let (signed_in, is_new_user) = outcome?;
+    count(&state, crate::metrics::LoginMethod::Website, &outcome);
+    let (outcome, is_new_user) = outcome?;
     let Some(redirect) = redirect else {
-        return Ok(login_reply(&signed_in, is_new_user).into_response());
+        return Ok(outcome_reply(&outcome, is_new_user).into_response());
     };
     let mut target = url::Url::parse(redirect).map_err(|e| crate::domain::error::Error::Internal(e.into()))?;
+    let signed_in = match &outcome {
+        LoginOutcome::SignedIn(signed_in) => signed_in,
+        LoginOutcome::MfaRequired(challenge) => {
+            // The page finishes the sign-in with the second factor (`POST /auth/mfa`).
+            let fragment = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("mfa_token", challenge.mfa_token.expose())
+                .append_pair("methods", &crate::domain::mfa::METHODS.join(","))
+                .append_pair("is_new_user", if is_new_user { "true" } else { "false" })
+                .finish();
+            target.set_fragment(Some(&fragment));
+            return found(target.as_str());
+        }
+    };
     let fragment = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("token", &signed_in.access.token)
         .append_pair("token_type", "Bearer")
