@@ -76,15 +76,10 @@ impl SqlStore {
         let outcome = retry_on_conflict(|| async {
             dispatch!(&self.db, pool => async {
                 let mut tx = begin_write(pool).await?;
-                sqlx::query(self.sql.insert_code_target)
+                sqlx::query(self.sql.lock_code_target)
                     .bind(key.channel)
                     .bind(key.target)
                     .execute(&mut *tx)
-                    .await?;
-                let _: Option<(String,)> = sqlx::query_as(self.sql.lock_code_target)
-                    .bind(key.channel)
-                    .bind(key.target)
-                    .fetch_optional(&mut *tx)
                     .await?;
                 let sends: Vec<(i64,)> = sqlx::query_as(self.sql.recent_code_sends)
                     .bind(key.channel)
@@ -113,13 +108,7 @@ impl SqlStore {
                     .bind(send.now_ms)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(self.sql.delete_code)
-                    .bind(key.channel)
-                    .bind(key.target)
-                    .bind(key.purpose)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(self.sql.insert_code)
+                sqlx::query(self.sql.upsert_code)
                     .bind(key.channel)
                     .bind(key.target)
                     .bind(key.purpose)

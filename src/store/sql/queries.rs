@@ -92,14 +92,12 @@ statements!(
     delete_mfa_challenge,
     prune_mfa_challenges,
     touch_user,
-    insert_code_target,
     lock_code_target,
     recent_code_sends,
     insert_code_send,
     delete_code_send,
     prune_code_sends,
-    delete_code,
-    insert_code,
+    upsert_code,
     delete_code_if,
     use_code,
     count_wrong_code,
@@ -230,16 +228,20 @@ const PORTABLE: Queries = Queries {
     touch_user: "UPDATE users SET updated_at = ? WHERE id = ?",
     // One lock row per target: every send to it locks the row first (SQLite: BEGIN IMMEDIATE),
     // so the resend interval and the daily cap cannot both be passed by two nodes at once.
-    insert_code_target: "INSERT INTO code_targets (channel, target) VALUES (?, ?) ON CONFLICT DO NOTHING",
-    lock_code_target: "SELECT channel FROM code_targets WHERE channel = ? AND target = ?",
+    // Made if missing and write-locked in one statement (an upsert locks the row it touches;
+    // SQLite's BEGIN IMMEDIATE has serialised the writers already).
+    lock_code_target: "INSERT INTO code_targets (channel, target) VALUES (?, ?) \
+                       ON CONFLICT (channel, target) DO UPDATE SET target = excluded.target",
     recent_code_sends: "SELECT sent_at FROM code_sends WHERE channel = ? AND target = ? AND sent_at > ? \
                         ORDER BY sent_at",
     insert_code_send: "INSERT INTO code_sends (id, channel, target, sent_at) VALUES (?, ?, ?, ?)",
     delete_code_send: "DELETE FROM code_sends WHERE id = ?",
     prune_code_sends: "DELETE FROM code_sends WHERE sent_at < ?",
-    delete_code: "DELETE FROM codes WHERE channel = ? AND target = ? AND purpose = ?",
-    insert_code: "INSERT INTO codes (channel, target, purpose, code_hash, user_id, created_at, expires_at, tries) \
-                  VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+    // The new code replaces the target's previous one of its purpose, tries and use reset.
+    upsert_code: "INSERT INTO codes (channel, target, purpose, code_hash, user_id, created_at, expires_at, tries) \
+                  VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (channel, target, purpose) DO UPDATE SET \
+                  code_hash = excluded.code_hash, user_id = excluded.user_id, created_at = excluded.created_at, \
+                  expires_at = excluded.expires_at, tries = 0, used_at = NULL",
     // Only the code this send stored: a newer send's code stays.
     delete_code_if: "DELETE FROM codes WHERE channel = ? AND target = ? AND purpose = ? AND code_hash = ?",
     // Single use on every node: exactly one of two racing uses affects the row. A code used
@@ -278,8 +280,12 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
     // MariaDB has no FOR SHARE; MySQL 8 still accepts this spelling.
     session_guard: "SELECT password_hash, status FROM users WHERE id = ? LOCK IN SHARE MODE",
     admin_user_for_update: "SELECT status, roles FROM users WHERE id = ? FOR UPDATE",
-    insert_code_target: "INSERT IGNORE INTO code_targets (channel, target) VALUES (?, ?)",
-    lock_code_target: "SELECT channel FROM code_targets WHERE channel = ? AND target = ? FOR UPDATE",
+    lock_code_target: "INSERT INTO code_targets (channel, target) VALUES (?, ?) \
+                       ON DUPLICATE KEY UPDATE target = VALUES(target)",
+    upsert_code: "INSERT INTO codes (channel, target, purpose, code_hash, user_id, created_at, expires_at, tries) \
+                  VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON DUPLICATE KEY UPDATE \
+                  code_hash = VALUES(code_hash), user_id = VALUES(user_id), created_at = VALUES(created_at), \
+                  expires_at = VALUES(expires_at), tries = 0, used_at = NULL",
     email_holder: "SELECT id, email_verified FROM users WHERE email_key = ? AND id <> ? FOR UPDATE",
     phone_holder: "SELECT id, phone_verified FROM users WHERE phone = ? AND id <> ? FOR UPDATE",
     refresh_lookup: concat!(
@@ -294,7 +300,12 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
 static POSTGRES: LazyLock<Queries> = LazyLock::new(|| Queries {
     // Kept for completeness: PostgreSQL's password sign-ins use `POSTGRES_PASSWORD_SESSION`.
     session_guard: "SELECT password_hash, status FROM users WHERE id = $1 FOR SHARE",
-    insert_code_target: "INSERT INTO code_targets (channel, target) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    lock_code_target: "INSERT INTO code_targets (channel, target) VALUES ($1, $2) \
+                       ON CONFLICT (channel, target) DO UPDATE SET target = excluded.target",
+    upsert_code: "INSERT INTO codes (channel, target, purpose, code_hash, user_id, created_at, expires_at, tries) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (channel, target, purpose) DO UPDATE SET \
+                  code_hash = excluded.code_hash, user_id = excluded.user_id, created_at = excluded.created_at, \
+                  expires_at = excluded.expires_at, tries = 0, used_at = NULL",
     ..MYSQL.map(|sql| Box::leak(numbered_placeholders(sql).into_boxed_str()))
 });
 
