@@ -120,6 +120,9 @@ settings! {
         HUFU_DEFAULT_ROLES default_roles: Vec<String> = (text crate::domain::user::DEFAULT_ROLE), parse::roles;
         /// Refresh-token (and session) lifetime.
         HUFU_REFRESH_TTL refresh_ttl: Duration = "7d", |v| parse::duration_within(v, SECOND, YEAR);
+        /// How long a session lasts after its sign-in, however often it refreshes (the refresh
+        /// lifetime stays the idle limit).
+        HUFU_SESSION_MAX_AGE session_max_age: Duration = "30d", |v| parse::duration_within(v, SECOND, YEAR);
         /// How recently a session must have proved a credential (sign-in or `POST /auth/reauth`)
         /// to change username, email, phone, a first password, TOTP or WeChat (1s–1d).
         HUFU_REAUTH_WINDOW reauth_window: Duration = "10m", |v| parse::duration_within(v, SECOND, 24 * HOUR);

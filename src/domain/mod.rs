@@ -44,6 +44,9 @@ pub struct Policy {
     pub default_roles: Vec<String>,
     /// Refresh-token (and session) lifetime.
     pub refresh_ttl: Duration,
+    /// How long a session lasts after its sign-in however often it refreshes
+    /// (`HUFU_SESSION_MAX_AGE`).
+    pub session_max_age: Duration,
     /// How recent a session's last proof must be for a sensitive change (`HUFU_REAUTH_WINDOW`).
     pub reauth_window: Duration,
 }

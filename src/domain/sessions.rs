@@ -112,7 +112,8 @@ pub async fn start_session(
     checked_password_hash: Option<String>,
 ) -> Result<SignedIn> {
     let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let refresh_ttl = core.policy.refresh_ttl;
+    // The first refresh token lives the idle limit, or to the session's end if that is sooner.
+    let refresh_ttl = core.policy.refresh_ttl.min(core.policy.session_max_age);
     let now_ms = core.clock.unix_millis();
     let mut session = NewSession {
         id: core.ids.next_id(),
@@ -209,25 +210,28 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &
         new_hash: &new_hash,
         now_ms,
         new_expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
+        max_age_ms: i64::try_from(core.policy.session_max_age.as_millis()).unwrap_or(i64::MAX),
         race_grace_ms: RACE_GRACE_MS,
         on_rotated: Some(&on_rotated),
         on_reused: Some(&on_reused),
     };
-    let (session_id, user_id, auth_time_ms, amr) = match core.store.rotate_refresh_token(&request).await? {
-        Rotation::Rotated {
-            session_id,
-            user_id,
-            auth_time_ms,
-            amr,
-        } => (session_id, user_id, auth_time_ms, amr),
-        Rotation::Unknown | Rotation::LostRace => return Err(Error::Refresh(RefreshError::Invalid)),
-        Rotation::Expired => return Err(Error::Refresh(RefreshError::Expired)),
-        Rotation::Reused { session_id } => {
-            core.announce_revoked(&[session_id]).await;
-            tracing::warn!(session_id, "refresh token reused: session revoked");
-            return Err(Error::Refresh(RefreshError::Reused));
-        }
-    };
+    let (session_id, user_id, auth_time_ms, amr, expires_at_ms) =
+        match core.store.rotate_refresh_token(&request).await? {
+            Rotation::Rotated {
+                session_id,
+                user_id,
+                auth_time_ms,
+                amr,
+                expires_at_ms,
+            } => (session_id, user_id, auth_time_ms, amr, expires_at_ms),
+            Rotation::Unknown | Rotation::LostRace => return Err(Error::Refresh(RefreshError::Invalid)),
+            Rotation::Expired => return Err(Error::Refresh(RefreshError::Expired)),
+            Rotation::Reused { session_id } => {
+                core.announce_revoked(&[session_id]).await;
+                tracing::warn!(session_id, "refresh token reused: session revoked");
+                return Err(Error::Refresh(RefreshError::Reused));
+            }
+        };
     let account = core
         .store
         .user_by_id(user_id)
@@ -243,7 +247,7 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &
     Ok(SignedIn {
         access,
         refresh_token: SecretString::new(replacement),
-        refresh_expires_in: refresh_ttl.as_secs(),
+        refresh_expires_in: u64::try_from((expires_at_ms - now_ms).div_euclid(1_000)).unwrap_or(0),
         user: account.user,
         session_id,
     })

@@ -206,6 +206,9 @@ pub enum Rotation {
         auth_time_ms: i64,
         /// How (comma-joined `amr` values).
         amr: String,
+        /// When the new refresh token expires (Unix ms): the idle limit, or the session's
+        /// absolute end when that comes first.
+        expires_at_ms: i64,
     },
     /// No such token, or its session was logged out or revoked.
     Unknown,
@@ -230,8 +233,11 @@ pub struct RotateRequest<'a> {
     pub new_hash: &'a str,
     /// Now (Unix ms).
     pub now_ms: i64,
-    /// Expiry of the replacement, which also becomes the session's expiry (Unix ms).
+    /// Expiry of the replacement, which also becomes the session's expiry (Unix ms), unless
+    /// the session's absolute end comes first.
     pub new_expires_at_ms: i64,
+    /// `HUFU_SESSION_MAX_AGE` (ms): a session ends that long after its sign-in.
+    pub max_age_ms: i64,
     /// A token used less than this long ago counts as a lost race, not as reuse (Unix ms).
     pub race_grace_ms: i64,
     /// The `refresh` audit entry to write with a rotation (its user is filled in).

@@ -18,6 +18,7 @@ on_every_store!(
     refreshing_keeps_the_proof_time_and_proves_nothing,
     reauth_by_password_counts_wrong_answers_and_renews_the_session,
     reauth_by_a_reauth_code_proves_the_session,
+    a_session_ends_at_its_max_age_however_often_it_refreshes,
 );
 
 /// Past the reauthentication window (10 min), inside the access token's life (15 min).
@@ -148,4 +149,32 @@ async fn reauth_by_a_reauth_code_proves_the_session(backend: Backend) {
         .put(PROFILE, json!({"username": "coder_renamed"}))
         .await
         .expect_ok(200);
+}
+
+/// `HUFU_SESSION_MAX_AGE`: refreshing keeps a session alive up to its absolute end, never past
+/// it, and `refresh_expires_in` says so (a stolen refresh token is not good forever).
+async fn a_session_ends_at_its_max_age_however_often_it_refreshes(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.accounts.session_max_age = std::time::Duration::from_secs(3_600);
+        s.accounts.refresh_ttl = std::time::Duration::from_secs(1_800);
+    })
+    .await;
+    let user = app.login_as("aging").await;
+    assert_eq!(user.data["refresh_expires_in"], 1_800);
+    let mut refresh = user.refresh_token.clone();
+    // Refreshed at 20, 40 and 50 minutes: from the second on, only to the hour's end.
+    for (after, expected) in [(20, 1_800), (20, 1_200), (10, 600)] {
+        app.clock.advance(time::Duration::minutes(after));
+        let renewed = app
+            .post(REFRESH, json!({"refresh_token": refresh}))
+            .await
+            .expect_ok(200)
+            .clone();
+        assert_eq!(renewed["refresh_expires_in"], expected);
+        refresh = renewed["refresh_token"].as_str().unwrap().to_owned();
+    }
+    app.clock.advance(time::Duration::minutes(11));
+    app.post(REFRESH, json!({"refresh_token": refresh}))
+        .await
+        .expect_error(401, "REFRESH_TOKEN_EXPIRED");
 }

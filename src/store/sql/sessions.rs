@@ -7,7 +7,7 @@ use crate::domain::user::STATUS_ACTIVE;
 use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, SessionCreation, StoreError};
 
 /// `(session_id, expires_at, used_at, user_id, revoked_at)` of a refresh token and its session.
-type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>, i64, String);
+type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>, i64, String, i64);
 
 /// A fresh proof for a session (`POST /auth/reauth`).
 #[derive(Debug, Clone, Copy)]
@@ -137,7 +137,7 @@ impl SqlStore {
             let mut tx = begin_write(pool).await?;
             let row: Option<RefreshRow> =
                 sqlx::query_as(self.sql.refresh_lookup).bind(r.old_hash).fetch_optional(&mut *tx).await?;
-            let Some((session_id, expires_at, used_at, user_id, revoked_at, auth_time_ms, amr)) = row else {
+            let Some((session_id, expires_at, used_at, user_id, revoked_at, auth_time_ms, amr, created_at)) = row else {
                 return Ok(Rotation::Unknown);
             };
             if revoked_at.is_some() {
@@ -152,9 +152,12 @@ impl SqlStore {
                 tx.commit().await?;
                 return Ok(Rotation::Reused { session_id });
             }
-            if expires_at <= r.now_ms {
+            // The session's absolute end (`HUFU_SESSION_MAX_AGE`): refreshing never passes it.
+            let session_end = created_at.saturating_add(r.max_age_ms);
+            if expires_at <= r.now_ms || session_end <= r.now_ms {
                 return Ok(Rotation::Expired);
             }
+            let new_expires_at_ms = r.new_expires_at_ms.min(session_end);
             let marked = sqlx::query(self.sql.mark_refresh_used)
                 .bind(r.now_ms)
                 .bind(r.old_hash)
@@ -168,18 +171,18 @@ impl SqlStore {
                 .bind(r.new_hash)
                 .bind(session_id)
                 .bind(r.now_ms)
-                .bind(r.new_expires_at_ms)
+                .bind(new_expires_at_ms)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(self.sql.extend_session)
                 .bind(r.now_ms)
-                .bind(r.new_expires_at_ms)
+                .bind(new_expires_at_ms)
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?;
             audit_in_tx!(self.sql, tx, r.on_rotated.map(|a| a.about(user_id)).as_ref());
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(Rotation::Rotated { session_id, user_id, auth_time_ms, amr })
+            Ok::<_, sqlx::Error>(Rotation::Rotated { session_id, user_id, auth_time_ms, amr, expires_at_ms: new_expires_at_ms })
         }.await)
         .map_err(map_error)
     }
