@@ -123,6 +123,9 @@ settings! {
         /// How long a session lasts after its sign-in, however often it refreshes (the refresh
         /// lifetime stays the idle limit).
         HUFU_SESSION_MAX_AGE session_max_age: Duration = "30d", |v| parse::duration_within(v, SECOND, YEAR);
+        /// How long after a refresh a duplicate of it (a lost response, two tabs) gets the same
+        /// new refresh token instead of revoking the session as reuse (0s–1m; 0 turns it off).
+        HUFU_REFRESH_REUSE_GRACE refresh_reuse_grace: Duration = "10s", |v| parse::duration_up_to(v, MINUTE);
         /// How recently a session must have proved a credential (sign-in or `POST /auth/reauth`)
         /// to change username, email, phone, a first password, TOTP or WeChat (1s–1d).
         HUFU_REAUTH_WINDOW reauth_window: Duration = "10m", |v| parse::duration_within(v, SECOND, 24 * HOUR);

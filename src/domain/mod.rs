@@ -47,6 +47,9 @@ pub struct Policy {
     /// How long a session lasts after its sign-in however often it refreshes
     /// (`HUFU_SESSION_MAX_AGE`).
     pub session_max_age: Duration,
+    /// How long after a rotation a duplicate of it gets the same successor instead of counting
+    /// as reuse (`HUFU_REFRESH_REUSE_GRACE`; zero turns it off).
+    pub refresh_reuse_grace: Duration,
     /// How recent a session's last proof must be for a sensitive change (`HUFU_REAUTH_WINDOW`).
     pub reauth_window: Duration,
 }

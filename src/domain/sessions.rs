@@ -18,10 +18,8 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// A refresh token used less than this long ago, presented again, is taken for a request that
-/// raced the one that used it (two tabs refreshing at once), not for a stolen copy: it is
-/// refused without revoking the session, so exactly one of the racers wins.
-const RACE_GRACE_MS: i64 = 2_000;
+/// The context the successor refresh token is sealed under while the reuse grace keeps it.
+const SUCCESSOR_CONTEXT: &str = "refresh_successor";
 /// How long the revocation feed may be silent before authenticated requests are refused.
 const FEED_TOLERANCE: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -205,16 +203,27 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &
     // The store fills in whose session it was.
     let on_rotated = audit::entry(core, Event::Refresh, None, client);
     let on_reused = audit::entry(core, Event::RefreshReuse, None, client);
+    let grace_ms = i64::try_from(core.policy.refresh_reuse_grace.as_millis()).unwrap_or(i64::MAX);
+    let sealed_successor = if grace_ms > 0 {
+        core.keys
+            .secret_box()
+            .seal(replacement.as_bytes(), SUCCESSOR_CONTEXT)
+            .map_err(|_| Error::Internal(anyhow::anyhow!("cannot seal the successor refresh token")))?
+    } else {
+        String::new()
+    };
     let request = RotateRequest {
         old_hash: &old_hash,
         new_hash: &new_hash,
         now_ms,
         new_expires_at_ms: now_ms.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
         max_age_ms: i64::try_from(core.policy.session_max_age.as_millis()).unwrap_or(i64::MAX),
-        race_grace_ms: RACE_GRACE_MS,
+        reuse_grace_ms: grace_ms,
+        sealed_successor: &sealed_successor,
         on_rotated: Some(&on_rotated),
         on_reused: Some(&on_reused),
     };
+    let mut successor = replacement;
     let (session_id, user_id, auth_time_ms, amr, expires_at_ms) =
         match core.store.rotate_refresh_token(&request).await? {
             Rotation::Rotated {
@@ -224,6 +233,25 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &
                 amr,
                 expires_at_ms,
             } => (session_id, user_id, auth_time_ms, amr, expires_at_ms),
+            // A duplicate of a rotation within the grace (a lost response, racing tabs): the
+            // same successor, so both keep a working session; a thief who raced the owner
+            // still trips reuse detection at the next rotation.
+            Rotation::Duplicate {
+                session_id,
+                user_id,
+                auth_time_ms,
+                amr,
+                sealed_successor,
+                expires_at_ms,
+            } => {
+                let opened = core
+                    .keys
+                    .secret_box()
+                    .open(&sealed_successor, SUCCESSOR_CONTEXT)
+                    .map_err(|_| Error::Refresh(RefreshError::Invalid))?;
+                successor = String::from_utf8(opened).map_err(|_| Error::Refresh(RefreshError::Invalid))?;
+                (session_id, user_id, auth_time_ms, amr, expires_at_ms)
+            }
             Rotation::Unknown | Rotation::LostRace => return Err(Error::Refresh(RefreshError::Invalid)),
             Rotation::Expired => return Err(Error::Refresh(RefreshError::Expired)),
             Rotation::Reused { session_id } => {
@@ -246,7 +274,7 @@ pub async fn refresh(core: &Core, refresh_token: Option<SecretString>, client: &
         .map_err(|e| Error::Internal(e.into()))?;
     Ok(SignedIn {
         access,
-        refresh_token: SecretString::new(replacement),
+        refresh_token: SecretString::new(successor),
         refresh_expires_in: u64::try_from((expires_at_ms - now_ms).div_euclid(1_000)).unwrap_or(0),
         user: account.user,
         session_id,

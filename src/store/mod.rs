@@ -217,6 +217,22 @@ pub enum Rotation {
     /// The token was already used a moment ago by a concurrent request that won the race;
     /// refused without revoking anything.
     LostRace,
+    /// The token was rotated within the reuse grace: the same rotation asked again (a lost
+    /// response, racing tabs). Answered with the same successor; nothing is written.
+    Duplicate {
+        /// The session.
+        session_id: i64,
+        /// Its owner.
+        user_id: i64,
+        /// When the session last proved a credential (Unix ms).
+        auth_time_ms: i64,
+        /// How (comma-joined `amr` values).
+        amr: String,
+        /// The successor refresh token, sealed under the encryption key.
+        sealed_successor: String,
+        /// The session's expiry (Unix ms).
+        expires_at_ms: i64,
+    },
     /// The token was retired earlier and presented again: the session is now revoked.
     Reused {
         /// The revoked session.
@@ -238,8 +254,12 @@ pub struct RotateRequest<'a> {
     pub new_expires_at_ms: i64,
     /// `HUFU_SESSION_MAX_AGE` (ms): a session ends that long after its sign-in.
     pub max_age_ms: i64,
-    /// A token used less than this long ago counts as a lost race, not as reuse (Unix ms).
-    pub race_grace_ms: i64,
+    /// A token rotated less than this long ago is a duplicate of that rotation, not reuse
+    /// (`HUFU_REFRESH_REUSE_GRACE`, ms; 0 turns the grace off).
+    pub reuse_grace_ms: i64,
+    /// The replacement token sealed under the encryption key, kept with the retired token for
+    /// the grace.
+    pub sealed_successor: &'a str,
     /// The `refresh` audit entry to write with a rotation (its user is filled in).
     pub on_rotated: Option<&'a AuditRecord>,
     /// The `refresh_reuse` audit entry to write with the revocation a reuse causes.

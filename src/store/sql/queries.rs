@@ -53,6 +53,7 @@ statements!(
     live_sessions,
     refresh_lookup,
     mark_refresh_used,
+    forget_successors,
     extend_session,
     revoke_session,
     revoke_session_of_user,
@@ -168,9 +169,11 @@ const PORTABLE: Queries = Queries {
     live_sessions: "SELECT id, user_id, ip, user_agent, created_at, last_used_at, expires_at FROM sessions \
                     WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY id DESC",
     // SQLite serialises writers with BEGIN IMMEDIATE instead of row locks.
-    refresh_lookup: "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at, s.auth_time, s.amr, s.created_at \
+    refresh_lookup: "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at, s.auth_time, s.amr, s.created_at, rt.successor, s.expires_at \
                      FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ?",
-    mark_refresh_used: "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
+    mark_refresh_used: "UPDATE refresh_tokens SET used_at = ?, successor = ? WHERE token_hash = ? AND used_at IS NULL",
+    // Successors are kept only for the grace.
+    forget_successors: "UPDATE refresh_tokens SET successor = NULL WHERE successor IS NOT NULL AND used_at < ?",
     extend_session: "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?",
     revoke_session: "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
     revoke_session_of_user: "UPDATE sessions SET revoked_at = ? \
@@ -289,7 +292,8 @@ static MYSQL: LazyLock<Queries> = LazyLock::new(|| Queries {
     email_holder: "SELECT id, email_verified FROM users WHERE email_key = ? AND id <> ? FOR UPDATE",
     phone_holder: "SELECT id, phone_verified FROM users WHERE phone = ? AND id <> ? FOR UPDATE",
     refresh_lookup: concat!(
-        "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at, s.auth_time, s.amr, s.created_at ",
+        "SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.revoked_at, s.auth_time, s.amr, s.created_at, ",
+        "rt.successor, s.expires_at ",
         "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ? FOR UPDATE"
     ),
     ..PORTABLE.map(|sql| sql)

@@ -7,7 +7,18 @@ use crate::domain::user::STATUS_ACTIVE;
 use crate::store::{AuditRecord, NewSession, RotateRequest, Rotation, SessionCreation, StoreError};
 
 /// `(session_id, expires_at, used_at, user_id, revoked_at)` of a refresh token and its session.
-type RefreshRow = (i64, i64, Option<i64>, i64, Option<i64>, i64, String, i64);
+type RefreshRow = (
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    i64,
+);
 
 /// A fresh proof for a session (`POST /auth/reauth`).
 #[derive(Debug, Clone, Copy)]
@@ -137,15 +148,27 @@ impl SqlStore {
             let mut tx = begin_write(pool).await?;
             let row: Option<RefreshRow> =
                 sqlx::query_as(self.sql.refresh_lookup).bind(r.old_hash).fetch_optional(&mut *tx).await?;
-            let Some((session_id, expires_at, used_at, user_id, revoked_at, auth_time_ms, amr, created_at)) = row else {
+            let Some((session_id, expires_at, used_at, user_id, revoked_at, auth_time_ms, amr, created_at, successor, session_expires_at)) =
+                row
+            else {
                 return Ok(Rotation::Unknown);
             };
             if revoked_at.is_some() {
                 return Ok(Rotation::Unknown);
             }
             if let Some(used_at) = used_at {
-                if r.now_ms - used_at < r.race_grace_ms {
-                    return Ok(Rotation::LostRace);
+                // The same rotation asked again within the grace: the same successor.
+                if r.now_ms - used_at < r.reuse_grace_ms
+                    && let Some(sealed_successor) = successor
+                {
+                    return Ok(Rotation::Duplicate {
+                        session_id,
+                        user_id,
+                        auth_time_ms,
+                        amr,
+                        sealed_successor,
+                        expires_at_ms: session_expires_at,
+                    });
                 }
                 sqlx::query(self.sql.revoke_session).bind(r.now_ms).bind(session_id).execute(&mut *tx).await?;
                 audit_in_tx!(self.sql, tx, r.on_reused.map(|a| a.about(user_id)).as_ref());
@@ -160,6 +183,7 @@ impl SqlStore {
             let new_expires_at_ms = r.new_expires_at_ms.min(session_end);
             let marked = sqlx::query(self.sql.mark_refresh_used)
                 .bind(r.now_ms)
+                .bind((r.reuse_grace_ms > 0).then_some(r.sealed_successor))
                 .bind(r.old_hash)
                 .execute(&mut *tx)
                 .await?
@@ -181,6 +205,14 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
             audit_in_tx!(self.sql, tx, r.on_rotated.map(|a| a.about(user_id)).as_ref());
+            // Successors past their grace are forgotten now and then (each rotation has a
+            // small chance), so a database dump holds only the last few seconds' worth.
+            if rand::random::<u8>() < 8 {
+                sqlx::query(self.sql.forget_successors)
+                    .bind(r.now_ms - r.reuse_grace_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Rotation::Rotated { session_id, user_id, auth_time_ms, amr, expires_at_ms: new_expires_at_ms })
         }.await)
