@@ -211,6 +211,30 @@ async fn a_dropped_wechat_connection_leaks_no_secret_or_token_into_the_log() {
     }
 }
 
+/// Contract section 1: every 429 says when to retry, WeChat's own limit (45011, a per-minute
+/// quota) included, so a client backs off instead of hammering hufu (and WeChat) in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_rate_limited_tells_the_client_to_wait_a_minute() {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
+    fake.fail_next(Api::JsCode2Session, 45011);
+    let limited = mini_login(&app, &fake.login_code("o-limited", None, DEMO_SESSION_KEY)).await;
+    limited.expect_error(429, "WECHAT_RATE_LIMITED");
+    assert_eq!(limited.header("retry-after"), Some("60"), "{}", limited.text);
+
+    // The same on the signed-in WeChat endpoints.
+    let me = app.signed(
+        mini_login(&app, &fake.login_code("o-limited", None, DEMO_SESSION_KEY))
+            .await
+            .expect_ok(200),
+    );
+    fake.fail_next(Api::PhoneNumber, 45011);
+    let code = fake.phone_code("13580007777", "13580007777", json!("86"));
+    let limited = me.post(WECHAT_PHONE, json!({ "code": code })).await;
+    limited.expect_error(429, "WECHAT_RATE_LIMITED");
+    assert_eq!(limited.header("retry-after"), Some("60"), "{}", limited.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_number_comes_from_a_code_with_one_shared_access_token() {
     let fake = FakeWechat::start().await;
