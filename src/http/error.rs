@@ -5,9 +5,12 @@
 //! decided here: the domain's `Error::problem` and `catalog` say those.
 
 use crate::catalog::{Detail, ErrorCode, Problem, reasons};
-use crate::domain::error::{Error as DomainError, TokenError};
+use crate::domain::error::{Error as DomainError, TokenError, WechatFailure};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+/// `Retry-After` of `WECHAT_RATE_LIMITED`: WeChat's quota behind 45011 is counted per minute.
+const WECHAT_RETRY_AFTER_SECONDS: u64 = 60;
 
 /// A failure on its way to the client.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +182,12 @@ impl IntoResponse for ApiError {
             }
             ApiError::Domain(DomainError::RateLimited { retry_after } | DomainError::Locked { retry_after, .. }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            // Contract section 1: every 429 carries Retry-After. WeChat does not say when its
+            // limit ends, but 45011 is its per-minute quota ("api minute-quota reach limit
+            // ... retry next minute"), so a minute is the wait that is sure to be enough.
+            ApiError::Domain(DomainError::Wechat(WechatFailure::RateLimited)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(WECHAT_RETRY_AFTER_SECONDS));
             }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -18,8 +18,9 @@ use std::net::{IpAddr, SocketAddr};
 
 /// A JSON request body.
 ///
-/// An empty body counts as `{}` and needs no `Content-Type` (contract section 9); a non-empty
-/// one must be `application/json`. Unknown fields are ignored; a field of the wrong type is
+/// An empty body without a JSON `Content-Type` counts as `{}` (contract section 9: it needs
+/// no `Content-Type`); one labelled `application/json` is `INVALID_JSON`, as an empty
+/// document is not JSON (section 1). A non-empty body must be `application/json`. Unknown fields are ignored; a field of the wrong type is
 /// named in the error without echoing its value (it may be a password).
 pub struct JsonBody<T>(pub T);
 
@@ -43,6 +44,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             }
         })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            // A body declared JSON must be JSON, and nothing is not (contract section 1);
+            // reading it as `{}` would answer a truncated request with "field required".
+            if json_type == Some(true) {
+                return Err(ApiError::InvalidJson { field: None });
+            }
             b"{}"
         } else if json_type != Some(true) {
             return Err(ApiError::UnsupportedMediaType);

@@ -52,8 +52,7 @@ pub mod errors {
     /// 429 from the per-IP limits.
     pub const RATE_LIMITED: &str = "`RATE_LIMITED`: per-client-IP limit; `Retry-After` says when to retry";
     /// 429 on WeChat endpoints.
-    pub const WECHAT_RATE_LIMITED: &str =
-        "`RATE_LIMITED` (per-IP limit, with `Retry-After`) or `WECHAT_RATE_LIMITED` (WeChat's own limit)";
+    pub const WECHAT_RATE_LIMITED: &str = "`RATE_LIMITED` (per-IP limit) or `WECHAT_RATE_LIMITED` (WeChat's own per-minute quota, `Retry-After: 60`); both with `Retry-After`";
     /// 500.
     pub const INTERNAL: &str = "`INTERNAL_ERROR`: details are only in the server log";
     /// 503.

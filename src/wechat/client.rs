@@ -1,10 +1,12 @@
 //! The one place hufu talks to WeChat. Every call goes to `HUFU_WECHAT_API_BASE` with the
 //! configured timeout. WeChat answers errors with HTTP 200 and a JSON `errcode`, often labelled
 //! `text/plain`, so bodies are parsed as JSON whatever the header says, and success means
-//! `errcode` absent or 0.
+//! `errcode` absent or 0. The query of most calls holds the app secret or an access token, so
+//! no error made here carries a URL or quotes a body.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Why a WeChat call failed.
@@ -109,6 +111,39 @@ struct ErrorFields {
     errmsg: Option<String>,
 }
 
+/// A call that got no (whole) answer. reqwest's error text names the URL, whose query holds
+/// the app secret or an access token: the URL is dropped here, where the error is made, so
+/// no later `Display` (a log line) can carry it.
+fn transport(api: &'static str, error: reqwest::Error) -> WechatError {
+    if error.is_timeout() {
+        return WechatError::Timeout;
+    }
+    let error = error.without_url();
+    // The causes (hyper's, the socket's: "connection closed before message completed")
+    // say what went wrong; one that is itself a reqwest error could name a URL, so it is
+    // left out.
+    let mut text = format!("{api}: {error}");
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        if inner.downcast_ref::<reqwest::Error>().is_none() {
+            let _ = write!(text, ": {inner}");
+        }
+        cause = inner.source();
+    }
+    WechatError::Unexpected(text)
+}
+
+/// A success body of the wrong shape. serde's text may quote a value of the body (a token or
+/// a session key of an unexpected type), so only its category and position are kept.
+fn shape(api: &'static str, error: &serde_json::Error) -> WechatError {
+    WechatError::Unexpected(format!(
+        "{api}: a body of the wrong shape ({:?} error at line {} column {})",
+        error.classify(),
+        error.line(),
+        error.column()
+    ))
+}
+
 impl WechatClient {
     /// A client for `api_base` whose calls each end after `timeout`.
     pub fn new(api_base: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
@@ -152,21 +187,9 @@ impl WechatClient {
         api: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<T, WechatError> {
-        let response = request.send().await.map_err(|e| {
-            if e.is_timeout() {
-                WechatError::Timeout
-            } else {
-                WechatError::Unexpected(format!("{api}: {e}"))
-            }
-        })?;
+        let response = request.send().await.map_err(|e| transport(api, e))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                WechatError::Timeout
-            } else {
-                WechatError::Unexpected(format!("{api}: {e}"))
-            }
-        })?;
+        let body = response.bytes().await.map_err(|e| transport(api, e))?;
         if !status.is_success() {
             return Err(WechatError::Unexpected(format!("{api}: HTTP {status}")));
         }
@@ -178,7 +201,7 @@ impl WechatClient {
                 errmsg: fields.errmsg.unwrap_or_default(),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| WechatError::Unexpected(format!("{api}: {e}")))
+        serde_json::from_slice(&body).map_err(|e| shape(api, &e))
     }
 
     /// Exchanges a `wx.login()` code (`sns/jscode2session`).

@@ -1,7 +1,7 @@
 //! The envelope on every answer: 404/405/413/415, malformed JSON, request ids, languages,
 //! and the operations endpoints. These do not depend on the store, so they run on SQLite.
 
-use crate::harness::paths::{HEALTH, LOGIN, READY, REGISTER};
+use crate::harness::paths::{HEALTH, LOGIN, LOGOUT, READY, REGISTER};
 use crate::harness::{Backend, TestApp, read};
 use serde_json::json;
 
@@ -95,6 +95,50 @@ async fn bodies_must_be_small_json() {
     // An empty body needs no Content-Type: it is read as {} and fails validation instead.
     let empty = read(app.client.post(app.url(REGISTER)).send().await.unwrap()).await;
     empty.expect_error(400, "VALIDATION_FAILED");
+}
+
+/// A request cut off before its body (a proxy that drops it, a client bug) is not silently
+/// read as `{}`: with `Content-Type: application/json` an empty body is not JSON, so it is
+/// `INVALID_JSON` (contract section 1), even where every field is optional and `{}` would
+/// be obeyed. Without a content type, an empty body stays `{}` (section 9).
+#[tokio::test]
+async fn an_empty_body_declared_json_is_invalid_json_not_an_empty_object() {
+    let app = app().await;
+    app.register("vera", "password123").await;
+    let vera = app.sign_in("vera", "password123").await;
+    let empty_json = |path: &str, token: Option<&str>, body: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { read(request.send().await.unwrap()).await }
+    };
+    for body in ["", "  \r\n"] {
+        empty_json(REGISTER, None, body).await.expect_error(400, "INVALID_JSON");
+        // Logout takes only optional fields: `{}` would log out; an empty JSON body does not.
+        empty_json(LOGOUT, Some(&vera.token), body)
+            .await
+            .expect_error(400, "INVALID_JSON");
+    }
+    vera.get(crate::harness::paths::PROFILE).await.expect_ok(200);
+
+    // No content type: the empty body is `{}`, on both kinds of endpoint.
+    let empty = read(app.client.post(app.url(REGISTER)).send().await.unwrap()).await;
+    empty.expect_error(400, "VALIDATION_FAILED");
+    let out = read(
+        app.client
+            .post(app.url(LOGOUT))
+            .bearer_auth(&vera.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(out.expect_ok(200)["revoked_sessions"], 1);
 }
 
 #[tokio::test]

@@ -159,6 +159,59 @@ async fn the_binary_runs_on_the_embedded_default_and_keeps_its_generated_secret(
     assert_eq!(profile.expect_ok(200)["username"], "bin", "a token survives a restart");
 }
 
+/// The SQLite file holds every password hash: another user of the machine must not read it
+/// (nor its -wal, which holds the latest writes, nor its -shm). An operator who made `./data`
+/// beforehand (0755, as mkdir does) used to get a 0644 database; the server runs here with
+/// the usual umask 022 so that SQLite's own default would show.
+#[cfg(unix)]
+#[tokio::test]
+async fn another_local_user_cannot_read_the_sqlite_files_in_a_data_dir_made_beforehand() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = crate::process::Server::start_in_with(Some(dir.path()), &[], |command| {
+        // SAFETY: umask is async-signal-safe and touches only the child about to exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0o022);
+                Ok(())
+            });
+        }
+    });
+    let register = read(
+        reqwest::Client::new()
+            .post(server.url(REGISTER))
+            .json(&registration("private", "password123"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    register.expect_ok(201);
+    for name in ["hufu.db", "hufu.db-wal", "hufu.db-shm"] {
+        let mode = std::fs::metadata(data.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} is {:o}", mode & 0o777);
+    }
+    drop(server);
+
+    // A database an older hufu left readable is named at start-up (and left as it is).
+    let db = data.join("hufu.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = start_in(dir.path());
+    let db = std::fs::canonicalize(&db).unwrap();
+    let warned = crate::harness::server_log()
+        .lines()
+        .any(|line| line.contains("readable by other users") && line.contains(&*db.to_string_lossy()));
+    assert!(warned, "no warning about {}", db.display());
+    drop(server);
+}
+
 /// Starts `hufu serve` with nothing configured but the port, working in `dir` (so the
 /// embedded default's `./data` is inside it).
 fn start_in(dir: &std::path::Path) -> crate::process::Server {

@@ -9,9 +9,10 @@
 //! `application/json` (phone). Codes are single-use and live 300 s (Mini Program login, phone)
 //! or 600 s (website); each `cgi-bin/token` fetch invalidates every earlier token at once.
 //!
-//! Every request is recorded first. Knobs (`fail_next`, `delay_next`, `broken_next`,
-//! `garbage_next`) are all taken by the next call of their api: it waits for the delay, then
-//! answers the first that is set of broken, garbage, fail (a knob that loses is spent too).
+//! Every request is recorded first. Knobs (`fail_next`, `delay_next`, `dropped_next`,
+//! `cut_next`, `broken_next`, `garbage_next`) are all taken by the next call of their api: it
+//! waits for the delay, then answers the first that is set of dropped, cut, broken, garbage,
+//! fail (a knob that loses is spent too).
 
 #![allow(dead_code)]
 
@@ -107,6 +108,8 @@ pub struct FakeWechat {
 #[derive(Debug, Default)]
 struct Knobs {
     delay: Option<Duration>,
+    dropped: bool,
+    cut: bool,
     broken: bool,
     garbage: bool,
     fail: Option<i64>,
@@ -222,6 +225,17 @@ impl FakeWechat {
         self.state().knobs.entry(api).or_default().delay = Some(delay);
     }
 
+    /// The next call to `api` gets no answer: the connection is closed before the status line.
+    pub fn dropped_next(&self, api: Api) {
+        self.state().knobs.entry(api).or_default().dropped = true;
+    }
+
+    /// The next call to `api` gets a 200 status line and the start of a body, then the
+    /// connection is closed.
+    pub fn cut_next(&self, api: Api) {
+        self.state().knobs.entry(api).or_default().cut = true;
+    }
+
     /// The next call to `api` answers an HTML page with HTTP 502 (the edge is broken).
     pub fn broken_next(&self, api: Api) {
         self.state().knobs.entry(api).or_default().broken = true;
@@ -283,6 +297,22 @@ impl FakeWechat {
         };
         if let Some(delay) = knobs.delay {
             tokio::time::sleep(delay).await;
+        }
+        if knobs.dropped {
+            // A body that fails before its first byte: hyper closes the connection without
+            // flushing the head it had only buffered.
+            let failing = futures_util::stream::iter([Err::<Bytes, _>(std::io::Error::other("dropped"))]);
+            return Response::new(axum::body::Body::from_stream(failing));
+        }
+        if knobs.cut {
+            // The head and a first chunk go out; the rest of the promised body never comes.
+            let first = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{\"openid\":"))]);
+            let then_fail = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(std::io::Error::other("cut"))
+            });
+            let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(first, then_fail));
+            return (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], body).into_response();
         }
         if knobs.broken {
             let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>\
@@ -741,5 +771,23 @@ mod self_tests {
         assert_eq!(fake.token_fetches(), 0);
         fetch_token(&fake).await;
         assert_eq!((fake.token_fetches(), fake.requests(Api::Token).len()), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn dropped_gets_no_answer_and_cut_gets_half_an_answer() {
+        let fake = FakeWechat::start().await;
+        let path = login_url(&fake.login_code("o-cut", None, "k"));
+        let url = format!("{}{path}", fake.base_url);
+        let client = reqwest::Client::new();
+        fake.dropped_next(Api::JsCode2Session);
+        let dropped = client.get(&url).send().await;
+        assert!(dropped.is_err(), "no status line: {dropped:?}");
+        fake.cut_next(Api::JsCode2Session);
+        let cut = client.get(&url).send().await.unwrap();
+        assert_eq!(cut.status(), 200);
+        assert!(cut.bytes().await.is_err(), "the body never ends");
+        assert_eq!(fake.requests(Api::JsCode2Session).len(), 2, "both were recorded");
+        // Each knob was taken by one call, and neither redeemed the code.
+        assert_eq!(get_json(&fake, &path).await["openid"], "o-cut");
     }
 }

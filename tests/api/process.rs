@@ -79,6 +79,16 @@ impl Server {
 
     /// Like [`Server::start`], with the working directory set to `dir`.
     pub fn start_in(dir: Option<&std::path::Path>, envs: &[(&str, &str)]) -> Server {
+        Self::start_in_with(dir, envs, |_| {})
+    }
+
+    /// Like [`Server::start_in`], with the command adjusted by `adjust` before it is spawned
+    /// (e.g. the umask it starts with).
+    pub fn start_in_with(
+        dir: Option<&std::path::Path>,
+        envs: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Server {
         let mut command = hufu();
         if let Some(dir) = dir {
             command.current_dir(dir);
@@ -94,6 +104,7 @@ impl Server {
         for (name, value) in envs {
             command.env(name, value);
         }
+        adjust(&mut command);
         let mut child = command.spawn().expect("spawn hufu serve");
         let stderr = child.stderr.take().expect("stderr");
         let lines = follow_stderr(child.id(), stderr);

@@ -208,6 +208,91 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
     mini_login(&limited, "c").await.expect_error(429, "RATE_LIMITED");
 }
 
+/// Whoever reads the log (an operator, a log pipeline, a leaked log archive) must not learn
+/// the WeChat app secrets or an access token. WeChat takes them in the query string, and an
+/// HTTP client's error text names the URL: every api here has its connection dropped before
+/// the answer and cut in the middle of it, then the run's log is searched for every secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_wechat_connection_leaks_no_secret_or_token_into_the_log() {
+    let fake = FakeWechat::start().await;
+    let client = no_redirects();
+    type Knob = fn(&FakeWechat, Api);
+    let knobs: [(&str, Knob); 2] = [("dropped", FakeWechat::dropped_next), ("cut", FakeWechat::cut_next)];
+    for (knob, break_next) in knobs {
+        // A fresh node each time, so the app access token is fetched again.
+        let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
+        let openid = format!("o-leak-{knob}");
+        break_next(&fake, Api::JsCode2Session);
+        mini_login(&app, &fake.login_code(&openid, None, DEMO_SESSION_KEY))
+            .await
+            .expect_error(503, "WECHAT_UNAVAILABLE");
+        let login = mini_login(&app, &fake.login_code(&openid, None, DEMO_SESSION_KEY)).await;
+        let me = app.signed(login.expect_ok(200));
+        let phone = || fake.phone_code("13580008888", "13580008888", json!("86"));
+        break_next(&fake, Api::Token);
+        me.post(WECHAT_PHONE, json!({ "code": phone() }))
+            .await
+            .expect_error(503, "WECHAT_UNAVAILABLE");
+        me.post(WECHAT_PHONE, json!({ "code": phone() })).await.expect_ok(200);
+        break_next(&fake, Api::PhoneNumber);
+        me.post(WECHAT_PHONE, json!({ "code": phone() }))
+            .await
+            .expect_error(503, "WECHAT_UNAVAILABLE");
+
+        for api in [Api::OAuthAccessToken, Api::UserInfo] {
+            let callback = scan(&app, &fake, None, &format!("o-web-leak-{knob}"), None).await;
+            break_next(&fake, api);
+            read(client.get(&callback).send().await.unwrap())
+                .await
+                .expect_error(503, "WECHAT_UNAVAILABLE");
+        }
+    }
+
+    let mut secrets = vec![fake_wechat::SECRET.to_owned(), fake_wechat::OAUTH_SECRET.to_owned()];
+    for api in [Api::PhoneNumber, Api::UserInfo] {
+        secrets.extend(
+            fake.requests(api)
+                .into_iter()
+                .filter_map(|r| r.query.get("access_token").cloned()),
+        );
+    }
+    assert!(
+        secrets.len() >= 2 + 4 + 2,
+        "the app and user access tokens were sent: {secrets:?}"
+    );
+    let log = crate::harness::server_log();
+    let failures = log.lines().filter(|line| line.contains("WeChat call failed")).count();
+    assert!(failures >= 10, "every failure is logged ({failures} lines)");
+    for secret in &secrets {
+        let leaked: Vec<&str> = log.lines().filter(|line| line.contains(secret.as_str())).collect();
+        assert!(leaked.is_empty(), "{secret:?} reached the log: {leaked:#?}");
+    }
+}
+
+/// Contract section 1: every 429 says when to retry, WeChat's own limit (45011, a per-minute
+/// quota) included, so a client backs off instead of hammering hufu (and WeChat) in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_rate_limited_tells_the_client_to_wait_a_minute() {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(Backend::Sqlite, &fake, |_| {}).await;
+    fake.fail_next(Api::JsCode2Session, 45011);
+    let limited = mini_login(&app, &fake.login_code("o-limited", None, DEMO_SESSION_KEY)).await;
+    limited.expect_error(429, "WECHAT_RATE_LIMITED");
+    assert_eq!(limited.header("retry-after"), Some("60"), "{}", limited.text);
+
+    // The same on the signed-in WeChat endpoints.
+    let me = app.signed(
+        mini_login(&app, &fake.login_code("o-limited", None, DEMO_SESSION_KEY))
+            .await
+            .expect_ok(200),
+    );
+    fake.fail_next(Api::PhoneNumber, 45011);
+    let code = fake.phone_code("13580007777", "13580007777", json!("86"));
+    let limited = me.post(WECHAT_PHONE, json!({ "code": code })).await;
+    limited.expect_error(429, "WECHAT_RATE_LIMITED");
+    assert_eq!(limited.header("retry-after"), Some("60"), "{}", limited.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_number_comes_from_a_code_with_one_shared_access_token() {
     let fake = FakeWechat::start().await;

@@ -170,6 +170,16 @@ fn ping_only_after_idle<DB: sqlx::Database>(options: sqlx::pool::PoolOptions<DB>
     })
 }
 
+/// Whether a `sqlite:` URL names a file on disk that may be created: not an in-memory
+/// database (whose "file name" is only a name) nor one opened read-only.
+fn sqlite_on_disk(url: &str) -> bool {
+    let (location, query) = url.split_once('?').unwrap_or((url, ""));
+    let memory_or_read_only = query
+        .split('&')
+        .any(|pair| matches!(pair, "mode=memory" | "mode=ro" | "immutable=1" | "immutable=true"));
+    !location.ends_with(":memory:") && !memory_or_read_only
+}
+
 /// The store.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -191,10 +201,23 @@ impl SqlStore {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(pool.timeout.max(Duration::from_secs(5)))
                     .foreign_keys(true);
-                if let Some(parent) = options.get_filename().parent()
-                    && !parent.as_os_str().is_empty()
-                {
-                    crate::files::create_private_dir(parent)?;
+                if sqlite_on_disk(url) {
+                    let path = options.get_filename();
+                    if let Some(parent) = path.parent()
+                        && !parent.as_os_str().is_empty()
+                    {
+                        crate::files::create_private_dir(parent)?;
+                    }
+                    // The file holds every password hash: made 0600 before SQLite makes it
+                    // 0644 (its -wal and -shm files then follow its mode).
+                    crate::files::create_private_file(path)?;
+                    if crate::files::is_shared(path) {
+                        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+                        tracing::warn!(
+                            path = %path.display(),
+                            "the SQLite database is readable by other users (made by an older hufu?): chmod 600 it"
+                        );
+                    }
                 }
                 // An in-process database has no link to go stale: no ping before use.
                 let builder = SqlitePoolOptions::new()
@@ -560,5 +583,30 @@ pub(super) fn map_error(error: sqlx::Error) -> StoreError {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error),
         _ => StoreError::Other(error.into()),
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::sqlite_on_disk;
+
+    #[test]
+    fn only_a_writable_file_database_is_created_on_disk() {
+        for url in [
+            "sqlite://./data/hufu.db",
+            "sqlite:///var/lib/hufu/hufu.db",
+            "sqlite:hufu.db?mode=rwc",
+        ] {
+            assert!(sqlite_on_disk(url), "{url}");
+        }
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite://shared?mode=memory&cache=shared",
+            "sqlite://./data/hufu.db?mode=ro",
+        ] {
+            assert!(!sqlite_on_disk(url), "{url}");
+        }
     }
 }
