@@ -6,7 +6,11 @@
 //! cap on waiting requests makes an overloaded node answer 503 at once instead of queueing
 //! without limit.
 //! Unknown users are checked against a dummy hash made at start, so a login costs the same
-//! whether or not the account exists.
+//! whether or not the account exists. While imported bcrypt hashes remain (counted from the
+//! store at start and every few minutes, kept current as logins upgrade them), a failed check
+//! also costs a bcrypt verification of the highest cost present: unknown identifiers and
+//! native users then take as long as an imported user, so timing does not tell who was
+//! imported (or who was not).
 //!
 //! Hashes imported from other systems (`hufu import`) are verified too: bcrypt (`$2a$`,
 //! `$2b$`, `$2y$`) and argon2 PHC strings of any variant and cost. Such a hash is reported as
@@ -18,6 +22,7 @@
 use crate::secret::SecretString;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -85,6 +90,11 @@ pub struct PasswordHasher {
     dummy_hash: String,
     /// The costs a stored hash may ask for; a hash above them is never run.
     limits: HashLimits,
+    /// Stored bcrypt hashes by cost, as far as this node knows.
+    bcrypt_costs: Mutex<BTreeMap<u32, u64>>,
+    /// A bcrypt hash of a random password (cost 4); its cost is rewritten to pad a failed check
+    /// to the slowest bcrypt cost present (verifying costs the same whatever the password).
+    bcrypt_dummy: String,
     /// Where each hash's duration is observed, on the hashing thread.
     duration: metrics::Histogram,
 }
@@ -338,6 +348,10 @@ impl PasswordHasher {
             capacity: concurrency + queue,
             dummy_hash,
             limits: HashLimits::for_params(params),
+            bcrypt_costs: Mutex::new(BTreeMap::new()),
+            bcrypt_dummy: bcrypt::hash_with_result(rand::random::<[u8; 16]>(), 4)
+                .map_err(|e| HashError::Failed(e.to_string()))?
+                .format_for_version(bcrypt::Version::TwoB),
             duration: metrics::Histogram::noop(),
         })
     }
@@ -387,43 +401,99 @@ impl PasswordHasher {
     /// database by other means than `hufu import`, or before the caps) is never run: a failed
     /// login could otherwise make a hashing thread allocate gigabytes. It counts as a wrong
     /// password, after the dummy verification so it takes as long as one, and is logged.
+    ///
+    /// While bcrypt hashes are stored, every check that fails (or has no hash to check) also
+    /// does the work of the other kind: a bcrypt verification of the highest cost present
+    /// after an argon2 one, the argon2 dummy after a bcrypt one. A right password is answered
+    /// without padding: whoever knows it learns nothing from the time.
     pub async fn check(&self, password: SecretString, stored: Option<String>) -> Result<Verification, HashError> {
-        let stored = match stored {
-            Some(hash) => match self.limits.check(&hash) {
-                Ok(()) => Some(hash),
-                Err(reason) => {
-                    tracing::warn!(reason = %reason, "stored password hash refused unrun: its cost is above the caps");
-                    let _ = self.check_unknown(password).await?;
-                    return Ok(Verification {
-                        matches: false,
-                        needs_rehash: false,
-                    });
-                }
-            },
-            None => None,
+        let stored = stored.filter(|hash| match self.limits.check(hash) {
+            Ok(()) => true,
+            Err(reason) => {
+                tracing::warn!(reason = %reason, "stored password hash refused unrun: its cost is above the caps");
+                false
+            }
+        });
+        let known = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
+        if is_bcrypt(&hash) {
+            self.learn_bcrypt(&hash);
+        }
+        let upgrade = known && needs_rehash(&hash, self.params);
+        let padding = if is_bcrypt(&hash) {
+            Some(self.dummy_hash.clone())
+        } else {
+            self.bcrypt_padding()
         };
-        let Some(hash) = stored else {
-            return self.check_unknown(password).await;
-        };
-        let upgrade = needs_rehash(&hash, self.params);
         let matches = self
-            .run(move |memory| verify_with(password.expose().as_bytes(), &hash, memory))
+            .run(move |memory| {
+                let matches = verify_with(password.expose().as_bytes(), &hash, memory);
+                if !(known && matches)
+                    && let Some(padding) = padding
+                {
+                    verify_with(password.expose().as_bytes(), &padding, memory);
+                }
+                matches
+            })
             .await?;
         Ok(Verification {
-            matches,
-            needs_rehash: matches && upgrade,
+            matches: known && matches,
+            needs_rehash: known && matches && upgrade,
         })
     }
 
-    /// The work of a verification for an identifier without a (runnable) hash; never matches.
-    async fn check_unknown(&self, password: SecretString) -> Result<Verification, HashError> {
-        let hash = self.dummy_hash.clone();
-        self.run(move |memory| verify_with(password.expose().as_bytes(), &hash, memory))
-            .await?;
-        Ok(Verification {
-            matches: false,
-            needs_rehash: false,
-        })
+    /// A bcrypt hash of the highest cost stored, when any is (what a failed argon2 check is
+    /// padded with).
+    fn bcrypt_padding(&self) -> Option<String> {
+        let cost = *self.bcrypt_costs.lock().ok()?.keys().next_back()?;
+        Some(format!("$2b${cost:02}{}", self.bcrypt_dummy.get(6..)?))
+    }
+
+    /// A bcrypt hash met at a login shows that its cost is present (imported while this node
+    /// ran, or upgraded elsewhere than counted).
+    fn learn_bcrypt(&self, stored: &str) {
+        let Ok(parts) = stored.parse::<bcrypt::HashParts>() else {
+            return;
+        };
+        if let Ok(mut costs) = self.bcrypt_costs.lock() {
+            let count = costs.entry(parts.get_cost()).or_insert(0);
+            *count = (*count).max(1);
+        }
+    }
+
+    /// Sets how many stored hashes are bcrypt, by cost (from the store: at start and every few
+    /// minutes, which also corrects what other nodes upgraded or imports added).
+    pub fn set_bcrypt_costs(&self, counts: impl IntoIterator<Item = (u32, u64)>) {
+        let counts: BTreeMap<u32, u64> = counts
+            .into_iter()
+            .filter(|&(cost, hashes)| hashes > 0 && cost <= self.limits.bcrypt_cost)
+            .collect();
+        if let Ok(mut costs) = self.bcrypt_costs.lock() {
+            *costs = counts;
+        }
+    }
+
+    /// The highest bcrypt cost this node believes is stored (what failed checks are padded to).
+    pub fn slowest_bcrypt_cost(&self) -> Option<u32> {
+        self.bcrypt_costs.lock().ok()?.keys().next_back().copied()
+    }
+
+    /// A stored hash was replaced (upgraded to argon2id): one fewer of its kind remains.
+    pub fn hash_replaced(&self, old: &str) {
+        let Ok(parts) = old.parse::<bcrypt::HashParts>() else {
+            return;
+        };
+        if !is_bcrypt(old) {
+            return;
+        }
+        if let Ok(mut costs) = self.bcrypt_costs.lock()
+            && let Some(count) = costs.get_mut(&parts.get_cost())
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                costs.remove(&parts.get_cost());
+            }
+        }
     }
 
     /// Whether `stored` is a hash this pool can verify (bcrypt or an argon2 PHC string with
