@@ -12,7 +12,10 @@ use hufu::secret::SecretString;
 use serde_json::json;
 use std::time::Duration;
 
-on_every_store!(import_skips_bad_lines_and_imported_users_sign_in);
+on_every_store!(
+    import_skips_bad_lines_and_imported_users_sign_in,
+    the_stored_bcrypt_hashes_are_counted_by_cost
+);
 
 fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
     bcrypt::hash_with_result(password, 4)
@@ -210,4 +213,37 @@ async fn user_enumeration_an_imported_bcrypt_user_fails_a_login_as_slowly_as_an_
     .await
     .expect_ok(200);
     assert_eq!(core.hasher.slowest_bcrypt_cost(), None);
+}
+
+/// The count a node starts from (so failed logins are padded to the slowest bcrypt stored),
+/// on every database's SQL.
+async fn the_stored_bcrypt_hashes_are_counted_by_cost(backend: Backend) {
+    let app = crate::harness::TestApp::spawn(backend).await;
+    let core = &app.state.core;
+    assert_eq!(core.store.bcrypt_hash_costs().await.unwrap(), vec![]);
+    for (name, cost, version) in [
+        ("bcrypt_a", 5, bcrypt::Version::TwoA),
+        ("bcrypt_b", 5, bcrypt::Version::TwoB),
+        ("bcrypt_c", 6, bcrypt::Version::TwoY),
+        ("argon_d", 0, bcrypt::Version::TwoB),
+    ] {
+        app.register(name, "a long enough password").await;
+        let account = core.store.user_by_username_key(name).await.unwrap().unwrap();
+        if cost > 0 {
+            let hash = bcrypt::hash_with_result("x", cost).unwrap().format_for_version(version);
+            let old = account.password_hash.unwrap();
+            assert!(
+                core.store
+                    .upgrade_password_hash(account.user.id, &old, &hash)
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+    let mut counts = core.store.bcrypt_hash_costs().await.unwrap();
+    counts.sort();
+    // $2a$05$ and $2b$05$ are two groups of one; the hasher only needs the costs.
+    assert_eq!(counts, vec![(5, 1), (5, 1), (6, 1)]);
+    core.hasher.set_bcrypt_costs(counts);
+    assert_eq!(core.hasher.slowest_bcrypt_cost(), Some(6));
 }
