@@ -113,6 +113,7 @@ pub async fn build_state(settings: &Settings, store: SqlStore, clock: Arc<dyn Cl
         .await?
         .context("invalid argon2 parameters")?;
     hasher.set_duration_histogram(metrics.hash_duration());
+    count_bcrypt_hashes(&store, &hasher).await;
     let ids = settings
         .server
         .node_id
@@ -262,19 +263,38 @@ pub fn spawn_background(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
     tasks
 }
 
-/// Reloads signing keys (a key made by `hufu keys rotate` on another node) and forgets expired
-/// per-node lockout counters.
+/// Every how many upkeep ticks (10 minutes) the stored bcrypt hashes are counted again.
+const RECOUNT_BCRYPT_EVERY_TICKS: u32 = 30;
+
+/// Tells the hasher which bcrypt costs are stored, so failed logins cost what an imported
+/// user's does (a full scan of `users`: at start and every ten minutes only). A failure keeps
+/// what the hasher knew; logins that meet a bcrypt hash teach it too.
+async fn count_bcrypt_hashes(store: &SqlStore, hasher: &PasswordHasher) {
+    match store.bcrypt_hash_costs().await {
+        Ok(counts) => hasher.set_bcrypt_costs(counts),
+        Err(error) => tracing::warn!(error = %error, "cannot count the stored bcrypt hashes"),
+    }
+}
+
+/// Reloads signing keys (a key made by `hufu keys rotate` on another node), forgets expired
+/// per-node lockout counters, and now and then counts the stored bcrypt hashes again (imports,
+/// and upgrades on other nodes).
 async fn upkeep(core: Arc<Core>) {
     let mut tick = tokio::time::interval(UPKEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is immediate; the keys were just loaded.
     tick.tick().await;
+    let mut ticks = 0u32;
     loop {
         tick.tick().await;
         if let Err(error) = keys::reload(&core).await {
             tracing::warn!(error = %error, "cannot reload signing keys");
         }
         core.limits.prune();
+        ticks += 1;
+        if ticks.is_multiple_of(RECOUNT_BCRYPT_EVERY_TICKS) {
+            count_bcrypt_hashes(&core.store, &core.hasher).await;
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 
 use crate::domain::audit::{self, Event};
 use crate::domain::error::{FieldError, Reason, UniqueField};
-use crate::domain::password::PasswordHasher;
+use crate::domain::password::HashLimits;
 use crate::domain::user::join_roles;
 use crate::domain::{ClientContext, Core, validate};
 use crate::store::{Duplicate, NewUser, StoreError};
@@ -78,7 +78,7 @@ impl Problem {
 }
 
 /// Checks one line; `Err` is the reason to skip it.
-fn check_line(text: &str, require_phone: bool) -> Result<Candidate, String> {
+fn check_line(text: &str, require_phone: bool, limits: &HashLimits) -> Result<Candidate, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
     let serde_json::Value::Object(object) = value else {
         return Err("not a JSON object".to_owned());
@@ -101,15 +101,8 @@ fn check_line(text: &str, require_phone: bool) -> Result<Candidate, String> {
         Ok(None) => Ok(None),
         Err(problem) => Err(problem),
     };
-    let hash = required("password_hash").and_then(|h| {
-        if PasswordHasher::is_supported(h) {
-            Ok(h.to_owned())
-        } else {
-            Err(Problem::Form(
-                "password_hash is not a bcrypt ($2a$/$2b$/$2y$) or argon2 PHC hash".to_owned(),
-            ))
-        }
-    });
+    // The same caps a login applies: a hash above them could never be verified.
+    let hash = required("password_hash").and_then(|h| limits.check(h).map(|()| h.to_owned()).map_err(Problem::Form));
     match (username, email, phone, hash) {
         (Ok(username), Ok(email), Ok(phone), Ok(password_hash)) => Ok(Candidate {
             username,
@@ -215,7 +208,7 @@ pub async fn import(
         if text.is_empty() {
             continue; // blank lines are neither imported nor skipped
         }
-        let candidate = match check_line(text, core.policy.require_phone) {
+        let candidate = match check_line(text, core.policy.require_phone, &core.hasher.limits()) {
             Ok(candidate) => candidate,
             Err(reason) => {
                 skip(reason);
@@ -278,25 +271,82 @@ pub async fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::password::Argon2Params;
+
+    fn check(text: &str, require_phone: bool) -> Result<Candidate, String> {
+        check_line(text, require_phone, &HashLimits::for_params(Argon2Params::OWASP))
+    }
+
+    fn line_with(hash: &str) -> String {
+        serde_json::json!({"username": "alice", "email": "a@example.com", "password_hash": hash}).to_string()
+    }
+
+    #[test]
+    fn memory_exhaustion_argon2_hashes_above_the_caps_are_refused_with_the_cost_named() {
+        let hash =
+            |params: &str| format!("$argon2id$v=19${params}$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy");
+        // OWASP, RFC 9106's second recommendation and libsodium MODERATE are accepted.
+        for params in [
+            "m=19456,t=2,p=1",
+            "m=47104,t=1,p=1",
+            "m=65536,t=3,p=4",
+            "m=262144,t=3,p=1",
+        ] {
+            assert!(check(&line_with(&hash(params)), false).is_ok(), "{params}");
+        }
+        for (params, named) in [
+            ("m=4194304,t=1,p=1", "memory (KiB) 4194304"),
+            ("m=262145,t=1,p=1", "memory (KiB) 262145"),
+            ("m=65536,t=17,p=1", "iterations 17"),
+            ("m=65536,t=1,p=65", "parallelism 65"),
+        ] {
+            let reason = check(&line_with(&hash(params)), false).err().unwrap();
+            assert!(
+                reason.contains(named) && reason.contains("above the most hufu runs"),
+                "{reason}"
+            );
+            assert!(!reason.contains("c29tZXNhbHRz"), "the hash is never printed: {reason}");
+        }
+        let slow = bcrypt::hash_with_result("x", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB)
+            .replacen("$04$", "$17$", 1);
+        let reason = check(&line_with(&slow), false).err().unwrap();
+        assert!(reason.contains("bcrypt cost 17"), "{reason}");
+        // A deployment configured above the caps accepts its own cost.
+        let big = Argon2Params {
+            memory_kib: 1_048_576,
+            iterations: 20,
+            parallelism: 1,
+        };
+        assert!(
+            check_line(
+                &line_with(&hash("m=1048576,t=20,p=1")),
+                false,
+                &HashLimits::for_params(big)
+            )
+            .is_ok()
+        );
+    }
 
     #[test]
     fn lines_are_checked_like_registrations() {
         let good = r#"{"username":"alice","email":"a@example.com","phone":"13800138000","password_hash":"$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy"}"#;
-        assert!(check_line(good, true).is_ok());
-        assert_eq!(check_line("nope", true).err().unwrap().split(' ').next(), Some("not"));
-        assert_eq!(check_line("[1]", true).err().unwrap(), "not a JSON object");
+        assert!(check(good, true).is_ok());
+        assert_eq!(check("nope", true).err().unwrap().split(' ').next(), Some("not"));
+        assert_eq!(check("[1]", true).err().unwrap(), "not a JSON object");
         let no_phone = r#"{"username":"alice","email":"a@example.com","phone":"","password_hash":"$2b$04$abcdefghijklmnopqrstuu5Ok2MxkgDhGdnOzFtDEBjuZYW5S5D/2"}"#;
-        assert!(check_line(no_phone, false).is_ok());
-        assert_eq!(check_line(no_phone, true).err().unwrap(), "phone is required");
+        assert!(check(no_phone, false).is_ok());
+        assert_eq!(check(no_phone, true).err().unwrap(), "phone is required");
         let md5 = r#"{"username":"alice","email":"a@example.com","password_hash":"md5$x$y"}"#;
-        let reason = check_line(md5, false).err().unwrap();
+        let reason = check(md5, false).err().unwrap();
         assert!(
             reason.contains("password_hash") && !reason.contains("md5$x$y"),
             "{reason}"
         );
         let typed = r#"{"username":5,"email":"a@example.com","password_hash":"md5"}"#;
         assert!(
-            check_line(typed, false)
+            check(typed, false)
                 .err()
                 .unwrap()
                 .starts_with("username is not a string")
@@ -306,7 +356,7 @@ mod tests {
     #[test]
     fn missing_fields_are_listed_before_malformed_ones() {
         let line = r#"{"username":"ab","email":5,"phone":"12345"}"#;
-        let reasons = check_line(line, true).err().unwrap();
+        let reasons = check(line, true).err().unwrap();
         let reasons: Vec<&str> = reasons.split("; ").collect();
         assert_eq!(reasons.len(), 4, "{reasons:?}");
         assert_eq!(reasons[..2], ["email is not a string", "password_hash is required"]);

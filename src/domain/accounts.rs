@@ -212,7 +212,11 @@ async fn upgrade_password_hash(core: &Core, user_id: i64, old: &str, password: S
         }
     };
     match core.store.upgrade_password_hash(user_id, old, &new).await {
-        Ok(true) => tracing::info!(user_id, "password hash upgraded to argon2id"),
+        Ok(true) => {
+            // One bcrypt hash fewer: failed logins stop being padded once none remain.
+            core.hasher.hash_replaced(old);
+            tracing::info!(user_id, "password hash upgraded to argon2id");
+        }
         Ok(false) => {}
         Err(error) => tracing::warn!(user_id, error = %error, "cannot store the upgraded password hash"),
     }

@@ -6,7 +6,11 @@
 //! cap on waiting requests makes an overloaded node answer 503 at once instead of queueing
 //! without limit.
 //! Unknown users are checked against a dummy hash made at start, so a login costs the same
-//! whether or not the account exists.
+//! whether or not the account exists. While imported bcrypt hashes remain (counted from the
+//! store at start and every few minutes, kept current as logins upgrade them), a failed check
+//! also costs a bcrypt verification of the highest cost present: unknown identifiers and
+//! native users then take as long as an imported user, so timing does not tell who was
+//! imported (or who was not).
 //!
 //! Hashes imported from other systems (`hufu import`) are verified too: bcrypt (`$2a$`,
 //! `$2b$`, `$2y$`) and argon2 PHC strings of any variant and cost. Such a hash is reported as
@@ -18,6 +22,7 @@
 use crate::secret::SecretString;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -83,6 +88,13 @@ pub struct PasswordHasher {
     capacity: usize,
     /// A real hash of a random password, verified against when the user is unknown.
     dummy_hash: String,
+    /// The costs a stored hash may ask for; a hash above them is never run.
+    limits: HashLimits,
+    /// Stored bcrypt hashes by cost, as far as this node knows.
+    bcrypt_costs: Mutex<BTreeMap<u32, u64>>,
+    /// A bcrypt hash of a random password (cost 4); its cost is rewritten to pad a failed check
+    /// to the slowest bcrypt cost present (verifying costs the same whatever the password).
+    bcrypt_dummy: String,
     /// Where each hash's duration is observed, on the hashing thread.
     duration: metrics::Histogram,
 }
@@ -138,12 +150,86 @@ fn hash_with(params: Argon2Params, password: &[u8], memory: &mut Vec<Block>) -> 
     Ok(phc.to_string())
 }
 
-/// Highest bcrypt cost accepted from an import (cost 16 is about 3.6 s per verification).
+/// Highest bcrypt cost accepted from an import or run at a login (cost 16 is about 3.6 s per
+/// verification).
 pub const MAX_BCRYPT_COST: u32 = 16;
-/// Most argon2 memory accepted from an import: 2 GiB, RFC 9106's first recommendation.
-pub const MAX_ARGON2_MEMORY_KIB: u32 = 2 * 1024 * 1024;
-/// Most argon2 iterations accepted from an import.
-pub const MAX_ARGON2_ITERATIONS: u32 = 64;
+/// Most argon2 memory an imported or stored hash may ask for (256 MiB), unless the configured
+/// cost asks for more: it covers OWASP's settings (at most 46 MiB), RFC 9106's second
+/// recommendation (64 MiB) and libsodium's `MODERATE` (256 MiB), while keeping what one failed
+/// login can make a hashing thread allocate to a bounded amount.
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+/// Most argon2 passes an imported or stored hash may ask for, unless configured higher (the
+/// settings allow up to 100): common settings use 1 to 5.
+pub const MAX_ARGON2_ITERATIONS: u32 = 16;
+/// Most argon2 lanes an imported or stored hash may ask for: hufu's own maximum
+/// (`HUFU_ARGON2_PARALLELISM`). Lanes run one after the other here, so they cost no memory.
+pub const MAX_ARGON2_PARALLELISM: u32 = 64;
+
+/// The costs a stored hash may ask for before it is refused rather than run: the fixed caps,
+/// raised to the configured argon2id cost so hufu's own hashes always qualify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLimits {
+    /// Most argon2 memory (KiB).
+    pub memory_kib: u32,
+    /// Most argon2 passes.
+    pub iterations: u32,
+    /// Most argon2 lanes.
+    pub parallelism: u32,
+    /// Highest bcrypt cost.
+    pub bcrypt_cost: u32,
+}
+
+impl HashLimits {
+    /// The caps for a deployment whose own hashes use `configured`.
+    pub fn for_params(configured: Argon2Params) -> Self {
+        Self {
+            memory_kib: MAX_ARGON2_MEMORY_KIB.max(configured.memory_kib),
+            iterations: MAX_ARGON2_ITERATIONS.max(configured.iterations),
+            parallelism: MAX_ARGON2_PARALLELISM.max(configured.parallelism),
+            bcrypt_cost: MAX_BCRYPT_COST,
+        }
+    }
+
+    /// Why `stored` cannot be verified under these caps (a text naming the format or the cost,
+    /// never the hash), or `Ok` when it can.
+    pub fn check(&self, stored: &str) -> Result<(), String> {
+        if is_bcrypt(stored) {
+            let parts = stored
+                .parse::<bcrypt::HashParts>()
+                .map_err(|_| "password_hash is a damaged bcrypt hash".to_owned())?;
+            if parts.get_cost() > self.bcrypt_cost {
+                return Err(format!(
+                    "password_hash has bcrypt cost {}, above the most hufu runs ({})",
+                    parts.get_cost(),
+                    self.bcrypt_cost
+                ));
+            }
+            return Ok(());
+        }
+        let not_supported = || "password_hash is not a bcrypt ($2a$/$2b$/$2y$) or argon2 PHC hash".to_owned();
+        let phc = PasswordHash::new(stored).map_err(|_| not_supported())?;
+        Algorithm::try_from(phc.algorithm.as_str()).map_err(|_| not_supported())?;
+        if phc.salt.is_none() || phc.hash.is_none() {
+            return Err(not_supported());
+        }
+        let params = Params::try_from(&phc).map_err(|_| "password_hash has unusable argon2 parameters".to_owned())?;
+        let over = |what: &str, value: u32, most: u32| {
+            Err(format!(
+                "password_hash asks for argon2 {what} {value}, above the most hufu runs ({most})"
+            ))
+        };
+        if params.m_cost() > self.memory_kib {
+            return over("memory (KiB)", params.m_cost(), self.memory_kib);
+        }
+        if params.t_cost() > self.iterations {
+            return over("iterations", params.t_cost(), self.iterations);
+        }
+        if params.p_cost() > self.parallelism {
+            return over("parallelism", params.p_cost(), self.parallelism);
+        }
+        Ok(())
+    }
+}
 
 /// Whether `stored` is a bcrypt hash (the variants other systems write).
 pub fn is_bcrypt(stored: &str) -> bool {
@@ -261,6 +347,11 @@ impl PasswordHasher {
             completed: Arc::new(AtomicU64::new(0)),
             capacity: concurrency + queue,
             dummy_hash,
+            limits: HashLimits::for_params(params),
+            bcrypt_costs: Mutex::new(BTreeMap::new()),
+            bcrypt_dummy: bcrypt::hash_with_result(rand::random::<[u8; 16]>(), 4)
+                .map_err(|e| HashError::Failed(e.to_string()))?
+                .format_for_version(bcrypt::Version::TwoB),
             duration: metrics::Histogram::noop(),
         })
     }
@@ -285,6 +376,11 @@ impl PasswordHasher {
         self.params
     }
 
+    /// The costs a stored (or imported) hash may ask for.
+    pub fn limits(&self) -> HashLimits {
+        self.limits
+    }
+
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
         let params = self.params;
@@ -300,12 +396,45 @@ impl PasswordHasher {
 
     /// Like [`PasswordHasher::verify`], and also says whether a matching stored hash should be
     /// upgraded (bcrypt, or argon2 weaker than the configured parameters).
+    ///
+    /// A stored hash that asks for more than [`PasswordHasher::limits`] (written to the
+    /// database by other means than `hufu import`, or before the caps) is never run: a failed
+    /// login could otherwise make a hashing thread allocate gigabytes. It counts as a wrong
+    /// password, after the dummy verification so it takes as long as one, and is logged.
+    ///
+    /// While bcrypt hashes are stored, every check that fails (or has no hash to check) also
+    /// does the work of the other kind: a bcrypt verification of the highest cost present
+    /// after an argon2 one, the argon2 dummy after a bcrypt one. A right password is answered
+    /// without padding: whoever knows it learns nothing from the time.
     pub async fn check(&self, password: SecretString, stored: Option<String>) -> Result<Verification, HashError> {
+        let stored = stored.filter(|hash| match self.limits.check(hash) {
+            Ok(()) => true,
+            Err(reason) => {
+                tracing::warn!(reason = %reason, "stored password hash refused unrun: its cost is above the caps");
+                false
+            }
+        });
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
+        if is_bcrypt(&hash) {
+            self.learn_bcrypt(&hash);
+        }
         let upgrade = known && needs_rehash(&hash, self.params);
+        let padding = if is_bcrypt(&hash) {
+            Some(self.dummy_hash.clone())
+        } else {
+            self.bcrypt_padding()
+        };
         let matches = self
-            .run(move |memory| verify_with(password.expose().as_bytes(), &hash, memory))
+            .run(move |memory| {
+                let matches = verify_with(password.expose().as_bytes(), &hash, memory);
+                if !(known && matches)
+                    && let Some(padding) = padding
+                {
+                    verify_with(password.expose().as_bytes(), &padding, memory);
+                }
+                matches
+            })
             .await?;
         Ok(Verification {
             matches: known && matches,
@@ -313,26 +442,65 @@ impl PasswordHasher {
         })
     }
 
-    /// Whether `stored` is a hash this pool can verify (bcrypt or an argon2 PHC string with
-    /// usable parameters); `hufu import` refuses the others.
-    ///
-    /// Costs that would stall a hashing thread are refused too: bcrypt above cost
-    /// [`MAX_BCRYPT_COST`], argon2 above [`MAX_ARGON2_MEMORY_KIB`] or
-    /// [`MAX_ARGON2_ITERATIONS`].
-    pub fn is_supported(stored: &str) -> bool {
-        if is_bcrypt(stored) {
-            return stored
-                .parse::<bcrypt::HashParts>()
-                .is_ok_and(|parts| parts.get_cost() <= MAX_BCRYPT_COST);
-        }
-        let Ok(phc) = PasswordHash::new(stored) else {
-            return false;
+    /// A bcrypt hash of the highest cost stored, when any is (what a failed argon2 check is
+    /// padded with).
+    fn bcrypt_padding(&self) -> Option<String> {
+        let cost = *self.bcrypt_costs.lock().ok()?.keys().next_back()?;
+        Some(format!("$2b${cost:02}{}", self.bcrypt_dummy.get(6..)?))
+    }
+
+    /// A bcrypt hash met at a login shows that its cost is present (imported while this node
+    /// ran, or upgraded elsewhere than counted).
+    fn learn_bcrypt(&self, stored: &str) {
+        let Ok(parts) = stored.parse::<bcrypt::HashParts>() else {
+            return;
         };
-        Algorithm::try_from(phc.algorithm.as_str()).is_ok()
-            && Params::try_from(&phc)
-                .is_ok_and(|p| p.m_cost() <= MAX_ARGON2_MEMORY_KIB && p.t_cost() <= MAX_ARGON2_ITERATIONS)
-            && phc.salt.is_some()
-            && phc.hash.is_some()
+        if let Ok(mut costs) = self.bcrypt_costs.lock() {
+            let count = costs.entry(parts.get_cost()).or_insert(0);
+            *count = (*count).max(1);
+        }
+    }
+
+    /// Sets how many stored hashes are bcrypt, by cost (from the store: at start and every few
+    /// minutes, which also corrects what other nodes upgraded or imports added).
+    pub fn set_bcrypt_costs(&self, counts: impl IntoIterator<Item = (u32, u64)>) {
+        let counts: BTreeMap<u32, u64> = counts
+            .into_iter()
+            .filter(|&(cost, hashes)| hashes > 0 && cost <= self.limits.bcrypt_cost)
+            .collect();
+        if let Ok(mut costs) = self.bcrypt_costs.lock() {
+            *costs = counts;
+        }
+    }
+
+    /// The highest bcrypt cost this node believes is stored (what failed checks are padded to).
+    pub fn slowest_bcrypt_cost(&self) -> Option<u32> {
+        self.bcrypt_costs.lock().ok()?.keys().next_back().copied()
+    }
+
+    /// A stored hash was replaced (upgraded to argon2id): one fewer of its kind remains.
+    pub fn hash_replaced(&self, old: &str) {
+        let Ok(parts) = old.parse::<bcrypt::HashParts>() else {
+            return;
+        };
+        if !is_bcrypt(old) {
+            return;
+        }
+        if let Ok(mut costs) = self.bcrypt_costs.lock()
+            && let Some(count) = costs.get_mut(&parts.get_cost())
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                costs.remove(&parts.get_cost());
+            }
+        }
+    }
+
+    /// Whether `stored` is a hash this pool can verify (bcrypt or an argon2 PHC string with
+    /// usable parameters) within the fixed caps of a default deployment; see
+    /// [`HashLimits::check`] for the reason of a refusal.
+    pub fn is_supported(stored: &str) -> bool {
+        HashLimits::for_params(Argon2Params::OWASP).check(stored).is_ok()
     }
 
     async fn run<T: Send + 'static>(
@@ -486,6 +654,48 @@ mod tests {
         assert!(!PasswordHasher::is_supported(
             "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy"
         ));
+    }
+
+    #[tokio::test]
+    async fn memory_exhaustion_a_stored_hash_above_the_caps_is_a_wrong_password_and_never_run() {
+        let pool = hasher(1, 1);
+        // A real hash of the right password, one KiB above the memory cap.
+        let over = Argon2Params {
+            memory_kib: MAX_ARGON2_MEMORY_KIB + 1,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let stored = hash_with(over, b"right", &mut Vec::new()).unwrap();
+        assert!(pool.limits().check(&stored).is_err());
+        let before = pool.completed();
+        let verification = pool.check(SecretString::new("right"), Some(stored)).await.unwrap();
+        assert_eq!(
+            verification,
+            Verification {
+                matches: false,
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            pool.completed() - before,
+            1,
+            "one dummy verification, the same work as a wrong password"
+        );
+        // The configured cost is always within the caps, however high.
+        let big = Argon2Params {
+            memory_kib: 4_194_304,
+            iterations: 100,
+            parallelism: 64,
+        };
+        let limits = HashLimits::for_params(big);
+        assert_eq!(
+            (limits.memory_kib, limits.iterations, limits.parallelism),
+            (4_194_304, 100, 64)
+        );
+        assert_eq!(
+            HashLimits::for_params(Argon2Params::OWASP).memory_kib,
+            MAX_ARGON2_MEMORY_KIB
+        );
     }
 
     fn weak_variant(algorithm: Algorithm, password: &[u8]) -> String {

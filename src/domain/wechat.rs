@@ -16,7 +16,7 @@ use crate::wechat::{MiniProgram, Website, decrypt, redirect_allowed};
 use rand::Rng;
 
 /// How long an OAuth state is accepted.
-const STATE_LIFETIME_SECONDS: i64 = 600;
+pub const STATE_LIFETIME_SECONDS: i64 = 600;
 
 /// Sorts a WeChat failure by the contract's table, logging WeChat's own code.
 fn failure(api: &'static str, error: WechatError) -> Error {
@@ -365,17 +365,31 @@ async fn phone_by_decryption(core: &Core, app: &MiniProgram, user_id: i64, data:
     serde_json::from_value(payload).map_err(|_| Error::WechatDecryptFailed)
 }
 
-/// `GET /auth/wechat/oauth/authorize`: the WeChat QR page URL to redirect the browser to.
-pub fn authorize_url(core: &Core, redirect_uri: Option<&str>) -> Result<String> {
+/// Where the authorize step sends the browser, and the nonce its cookie must hold.
+#[derive(Debug)]
+pub struct Authorize {
+    /// The WeChat QR page URL.
+    pub url: String,
+    /// The browser nonce the state is bound to (the caller sets it as a cookie).
+    pub browser_nonce: String,
+}
+
+/// `GET /auth/wechat/oauth/authorize`: the WeChat QR page URL to redirect the browser to, with
+/// a state bound to the browser's nonce. A browser that already holds a well-formed nonce (an
+/// earlier authorize, perhaps in another tab) keeps it, so flows started in two tabs both work.
+pub fn authorize_url(core: &Core, redirect_uri: Option<&str>, browser_nonce: Option<&str>) -> Result<Authorize> {
     let site = website(core)?;
     let redirect = redirect_uri.unwrap_or("");
     if !redirect.is_empty() && !redirect_allowed(&site.redirects, redirect) {
         return Err(Error::RedirectUriNotAllowed);
     }
+    let browser = browser_nonce
+        .filter(|b| crate::wechat::state::is_browser_nonce(b))
+        .map_or_else(crate::wechat::state::browser_nonce, str::to_owned);
     let state = core
         .wechat
         .states
-        .sign(redirect, core.clock.unix_seconds() + STATE_LIFETIME_SECONDS);
+        .sign(redirect, &browser, core.clock.unix_seconds() + STATE_LIFETIME_SECONDS);
     let mut callback = url::Url::parse(&format!("{}/api/v1/auth/wechat/oauth/callback", core.wechat.public_url))
         .map_err(|e| Error::Internal(e.into()))?;
     if !redirect.is_empty() {
@@ -390,16 +404,21 @@ pub fn authorize_url(core: &Core, redirect_uri: Option<&str>) -> Result<String> 
         .append_pair("scope", "snsapi_login")
         .append_pair("state", &state);
     page.set_fragment(Some("wechat_redirect"));
-    Ok(page.to_string())
+    Ok(Authorize {
+        url: page.to_string(),
+        browser_nonce: browser,
+    })
 }
 
 /// `GET /auth/wechat/oauth/callback`: checks the state (once), exchanges the code, reads the
-/// user's WeChat profile and signs them in.
+/// user's WeChat profile and signs them in. `browser_nonce` is the authorize cookie's value:
+/// without the one the state was made for, the state is refused (login CSRF).
 pub async fn oauth_callback(
     core: &Core,
     code: Option<String>,
     state: Option<String>,
     redirect_uri: Option<&str>,
+    browser_nonce: Option<&str>,
     client: &ClientContext,
 ) -> Result<(LoginOutcome, bool)> {
     let site = website(core)?;
@@ -408,7 +427,7 @@ pub async fn oauth_callback(
     let verified = core
         .wechat
         .states
-        .verify(&state, redirect, core.clock.unix_seconds())
+        .verify(&state, redirect, browser_nonce, core.clock.unix_seconds())
         .ok_or(Error::OauthStateInvalid)?;
     // Used up before anything else happens, so a replay is refused even if it races.
     let expires_ms = verified.expires_at.saturating_mul(1_000);

@@ -12,7 +12,10 @@ use hufu::secret::SecretString;
 use serde_json::json;
 use std::time::Duration;
 
-on_every_store!(import_skips_bad_lines_and_imported_users_sign_in);
+on_every_store!(
+    import_skips_bad_lines_and_imported_users_sign_in,
+    the_stored_bcrypt_hashes_are_counted_by_cost
+);
 
 fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
     bcrypt::hash_with_result(password, 4)
@@ -153,4 +156,94 @@ async fn import_skips_bad_lines_and_imported_users_sign_in(backend: Backend) {
     let carol = stored("carol").await.password_hash.unwrap();
     assert!(carol.starts_with("$argon2id$v=19$m=7168,"), "{carol}");
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_enumeration_an_imported_bcrypt_user_fails_a_login_as_slowly_as_an_unknown_one() {
+    use crate::harness::TestApp;
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.limits.lockout_threshold = 10_000).await;
+    app.register("imported", "the imported password").await;
+    app.register("native", "the native password").await;
+    // What `hufu import` stores: a bcrypt hash (cost 8: slow next to the tests' argon2).
+    let stored = bcrypt::hash_with_result("the imported password", 8)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoB);
+    let pool = sqlx::SqlitePool::connect(&app.settings.database.url).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = ? WHERE username = 'imported'")
+        .bind(&stored)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // What a node does at start (and every ten minutes): count the stored bcrypt hashes.
+    let core = &app.state.core;
+    core.hasher
+        .set_bcrypt_costs(core.store.bcrypt_hash_costs().await.unwrap());
+    assert_eq!(core.hasher.slowest_bcrypt_cost(), Some(8));
+
+    async fn failed_login(app: &TestApp, username: &str) -> Duration {
+        let started = std::time::Instant::now();
+        let answer = app
+            .post(LOGIN, json!({"username": username, "password": "a wrong password"}))
+            .await;
+        answer.expect_error(401, "INVALID_CREDENTIALS");
+        started.elapsed()
+    }
+    fn median(mut times: Vec<Duration>) -> Duration {
+        times.sort();
+        times[times.len() / 2]
+    }
+    // Interleaved, so load on the machine hits all three alike; medians ignore outliers.
+    let (mut imported, mut unknown, mut native) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..9 {
+        imported.push(failed_login(&app, "imported").await);
+        unknown.push(failed_login(&app, &format!("nobody{round}")).await);
+        native.push(failed_login(&app, "native").await);
+    }
+    let (imported, unknown, native) = (median(imported), median(unknown), median(native));
+    assert!(
+        unknown * 2 >= imported && native * 2 >= imported,
+        "imported {imported:?}, unknown {unknown:?}, native {native:?}"
+    );
+
+    // Once the user signs in, the hash becomes argon2id and the padding stops.
+    app.post(
+        LOGIN,
+        json!({"username": "imported", "password": "the imported password"}),
+    )
+    .await
+    .expect_ok(200);
+    assert_eq!(core.hasher.slowest_bcrypt_cost(), None);
+}
+
+/// The count a node starts from (so failed logins are padded to the slowest bcrypt stored),
+/// on every database's SQL.
+async fn the_stored_bcrypt_hashes_are_counted_by_cost(backend: Backend) {
+    let app = crate::harness::TestApp::spawn(backend).await;
+    let core = &app.state.core;
+    assert_eq!(core.store.bcrypt_hash_costs().await.unwrap(), vec![]);
+    for (name, cost, version) in [
+        ("bcrypt_a", 5, bcrypt::Version::TwoA),
+        ("bcrypt_b", 5, bcrypt::Version::TwoB),
+        ("bcrypt_c", 6, bcrypt::Version::TwoY),
+        ("argon_d", 0, bcrypt::Version::TwoB),
+    ] {
+        app.register(name, "a long enough password").await;
+        let account = core.store.user_by_username_key(name).await.unwrap().unwrap();
+        if cost > 0 {
+            let hash = bcrypt::hash_with_result("x", cost).unwrap().format_for_version(version);
+            let old = account.password_hash.unwrap();
+            assert!(
+                core.store
+                    .upgrade_password_hash(account.user.id, &old, &hash)
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+    let mut counts = core.store.bcrypt_hash_costs().await.unwrap();
+    counts.sort();
+    // $2a$05$ and $2b$05$ are two groups of one; the hasher only needs the costs.
+    assert_eq!(counts, vec![(5, 1), (5, 1), (6, 1)]);
+    core.hasher.set_bcrypt_costs(counts);
+    assert_eq!(core.hasher.slowest_bcrypt_cost(), Some(6));
 }

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 on_every_store!(
     a_mini_program_code_signs_in_and_creates_the_user_once,
-    website_qr_login_walks_authorize_wechat_and_callback
+    website_qr_login_walks_authorize_wechat_and_callback,
+    login_csrf_a_qr_state_from_another_browser_is_refused,
+    login_csrf_the_binding_cookie_is_httponly_lax_and_host_only_behind_https
 );
 
 on_redis!(nodes_sharing_redis_share_one_access_token);
@@ -461,14 +463,50 @@ fn location(answer: &Answer) -> String {
     answer.header("location").expect("Location").to_owned()
 }
 
-/// authorize → WeChat's QR page (scanned by `openid`) → hufu's callback URL.
+/// The browser-binding cookie the authorize step set, as `name=value` for a `Cookie` header.
+fn oauth_cookie(answer: &Answer) -> String {
+    let set = answer
+        .header("set-cookie")
+        .unwrap_or_else(|| panic!("authorize sets a cookie: {} {:?}", answer.status, answer.headers));
+    set.split(';').next().unwrap().trim().to_owned()
+}
+
+/// A browser: hufu's QR callback URL after the scan, and the cookie its authorize step set.
+struct Scanned {
+    callback: String,
+    cookie: String,
+}
+
+impl Scanned {
+    /// Follows the callback from the browser that started the flow.
+    async fn finish(&self) -> Answer {
+        let request = no_redirects()
+            .get(&self.callback)
+            .header(reqwest::header::COOKIE, &self.cookie);
+        read(request.send().await.unwrap()).await
+    }
+}
+
+/// authorize → WeChat's QR page (scanned by `openid`) → hufu's callback URL (and the cookie).
 async fn scan(
     app: &TestApp,
     fake: &FakeWechat,
     redirect_uri: Option<&str>,
     openid: &str,
     unionid: Option<&str>,
-) -> String {
+) -> Scanned {
+    scan_from(app, fake, redirect_uri, openid, unionid, None).await
+}
+
+/// [`scan`] from a browser that may already hold a cookie (`name=value`).
+async fn scan_from(
+    app: &TestApp,
+    fake: &FakeWechat,
+    redirect_uri: Option<&str>,
+    openid: &str,
+    unionid: Option<&str>,
+    cookie: Option<&str>,
+) -> Scanned {
     let client = no_redirects();
     let mut authorize = app.url(WECHAT_AUTHORIZE);
     if let Some(redirect) = redirect_uri {
@@ -477,7 +515,13 @@ async fn scan(
             url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
         );
     }
-    let to_wechat = location(&read(client.get(authorize).send().await.unwrap()).await);
+    let mut request = client.get(authorize);
+    if let Some(cookie) = cookie {
+        request = request.header(reqwest::header::COOKIE, cookie);
+    }
+    let authorized = read(request.send().await.unwrap()).await;
+    let cookie = oauth_cookie(&authorized);
+    let to_wechat = location(&authorized);
     assert!(
         to_wechat.starts_with(&format!("{}/connect/qrconnect?", fake.base_url)),
         "{to_wechat}"
@@ -492,14 +536,16 @@ async fn scan(
         "扫码用户",
         "https://thirdwx.qlogo.cn/mmopen/avatar/132",
     );
-    location(&read(client.get(to_wechat).send().await.unwrap()).await)
+    // WeChat's page is another site: the browser sends it no hufu cookie.
+    let callback = location(&read(client.get(to_wechat).send().await.unwrap()).await);
+    Scanned { callback, cookie }
 }
 
 async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) {
     let fake = FakeWechat::start().await;
     let app = wechat_app(backend, &fake, |_| {}).await;
     let client = no_redirects();
-    let callback = scan(
+    let scanned = scan(
         &app,
         &fake,
         Some("https://app.example.com/after/login"),
@@ -507,11 +553,12 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
         Some("u-web"),
     )
     .await;
+    let callback = scanned.callback.clone();
     assert!(
         callback.starts_with(&app.url(&format!("{WECHAT_CALLBACK}?"))),
         "{callback}"
     );
-    let back = location(&read(client.get(&callback).send().await.unwrap()).await);
+    let back = location(&scanned.finish().await);
     let (target, fragment) = back.split_once('#').expect("tokens in the fragment");
     assert_eq!(target, "https://app.example.com/after/login");
     let values: std::collections::HashMap<String, String> =
@@ -524,15 +571,14 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
     assert_eq!(profile["avatar_url"], "https://thirdwx.qlogo.cn/mmopen/avatar/132");
 
     // The state works once.
-    read(client.get(&callback).send().await.unwrap())
-        .await
-        .expect_error(400, "OAUTH_STATE_INVALID");
+    scanned.finish().await.expect_error(400, "OAUTH_STATE_INVALID");
     // Forged, or moved to another redirect_uri.
-    let forged = callback.replace("state=", "state=00");
-    read(client.get(&forged).send().await.unwrap())
-        .await
-        .expect_error(400, "OAUTH_STATE_INVALID");
-    let again = scan(
+    let forged = Scanned {
+        callback: callback.replace("state=", "state=00"),
+        cookie: scanned.cookie.clone(),
+    };
+    forged.finish().await.expect_error(400, "OAUTH_STATE_INVALID");
+    let mut again = scan(
         &app,
         &fake,
         Some("https://app.example.com/after/login"),
@@ -540,10 +586,8 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
         Some("u-web"),
     )
     .await;
-    let moved = again.replace("after%2Flogin", "after%2Fevil");
-    read(client.get(&moved).send().await.unwrap())
-        .await
-        .expect_error(400, "OAUTH_STATE_INVALID");
+    again.callback = again.callback.replace("after%2Flogin", "after%2Fevil");
+    again.finish().await.expect_error(400, "OAUTH_STATE_INVALID");
     app.get(&format!("{WECHAT_CALLBACK}?code=x"), None)
         .await
         .expect_error(400, "OAUTH_STATE_INVALID");
@@ -565,8 +609,7 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
 
     // Without a redirect_uri the callback answers the login response; the Mini Program
     // identity with the same unionid is the same account.
-    let callback = scan(&app, &fake, None, "o-web", Some("u-web")).await;
-    let answer = read(client.get(&callback).send().await.unwrap()).await;
+    let answer = scan(&app, &fake, None, "o-web", Some("u-web")).await.finish().await;
     let data = answer.expect_ok(200);
     assert_eq!(
         (data["is_new_user"].clone(), data["user"]["id"].clone()),
@@ -584,11 +627,96 @@ async fn website_qr_login_walks_authorize_wechat_and_callback(backend: Backend) 
     );
 
     // WeChat refusing the code.
-    let callback = scan(&app, &fake, None, "o-web2", None).await;
+    let scanned = scan(&app, &fake, None, "o-web2", None).await;
     fake.fail_next(Api::OAuthAccessToken, 40029);
-    read(client.get(&callback).send().await.unwrap())
-        .await
-        .expect_error(400, "WECHAT_CODE_INVALID");
+    scanned.finish().await.expect_error(400, "WECHAT_CODE_INVALID");
+}
+
+/// Login CSRF: an attacker starts a QR login, scans it with their own WeChat and sends the
+/// victim the callback URL; without the binding, the victim's browser would end up signed in
+/// to the attacker's account. The victim's browser lacks the attacker's cookie: refused, with
+/// no cookie or with a cookie of its own, and the attacker's state is not used up by that.
+async fn login_csrf_a_qr_state_from_another_browser_is_refused(backend: Backend) {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(backend, &fake, |_| {}).await;
+    let attacker = scan(&app, &fake, Some("https://app.example.com/after"), "o-attacker", None).await;
+    let (name, nonce) = attacker.cookie.split_once('=').unwrap();
+    assert_eq!(name, "hufu_oauth", "plain http: no __Host- prefix");
+    assert_eq!(nonce.len(), 32);
+    assert!(
+        !attacker.callback.contains(nonce),
+        "the nonce travels only in the cookie"
+    );
+
+    let no_cookie = read(no_redirects().get(&attacker.callback).send().await.unwrap()).await;
+    no_cookie.expect_error(400, "OAUTH_STATE_INVALID");
+    let victim = scan(&app, &fake, Some("https://app.example.com/after"), "o-victim", None).await;
+    assert_ne!(victim.cookie, attacker.cookie);
+    let carried = Scanned {
+        callback: attacker.callback.clone(),
+        cookie: victim.cookie.clone(),
+    };
+    carried.finish().await.expect_error(400, "OAUTH_STATE_INVALID");
+    let spoofed = Scanned {
+        callback: attacker.callback.clone(),
+        cookie: format!("other=1; {name}=00{}", &nonce[2..]),
+    };
+    spoofed.finish().await.expect_error(400, "OAUTH_STATE_INVALID");
+
+    // Each browser still finishes its own flow.
+    assert_eq!(victim.finish().await.status, 302);
+    let back = location(&attacker.finish().await);
+    assert!(back.starts_with("https://app.example.com/after#token="), "{back}");
+
+    // A second authorize from the same browser keeps its cookie, so two tabs both work.
+    let tab1 = scan_from(&app, &fake, None, "o-tabs", None, Some(&victim.cookie)).await;
+    let tab2 = scan_from(&app, &fake, None, "o-tabs", None, Some(&victim.cookie)).await;
+    assert_eq!(
+        (tab1.cookie.as_str(), tab2.cookie.as_str()),
+        (victim.cookie.as_str(), victim.cookie.as_str())
+    );
+    tab2.finish().await.expect_ok(200);
+    tab1.finish().await.expect_ok(200);
+}
+
+/// The cookie's attributes, over plain http and (by `HUFU_PUBLIC_URL`) behind https, where
+/// only the `__Host-` cookie counts: one planted by a sibling subdomain under the plain name
+/// does not bind.
+async fn login_csrf_the_binding_cookie_is_httponly_lax_and_host_only_behind_https(backend: Backend) {
+    let fake = FakeWechat::start().await;
+    let app = wechat_app(backend, &fake, |_| {}).await;
+    let plain = read(no_redirects().get(app.url(WECHAT_AUTHORIZE)).send().await.unwrap()).await;
+    let set = plain.header("set-cookie").unwrap().to_owned();
+    let attributes: Vec<&str> = set.split(';').map(str::trim).skip(1).collect();
+    assert_eq!(
+        attributes,
+        ["Max-Age=600", "Path=/", "HttpOnly", "SameSite=Lax"],
+        "{set}"
+    );
+
+    let app = wechat_app(backend, &fake, |s| {
+        s.server.public_url = Some("https://hufu.test".into())
+    })
+    .await;
+    let scanned = scan(&app, &fake, None, "o-https", None).await;
+    let authorize = read(no_redirects().get(app.url(WECHAT_AUTHORIZE)).send().await.unwrap()).await;
+    let set = authorize.header("set-cookie").unwrap().to_owned();
+    assert!(set.starts_with("__Host-hufu_oauth="), "{set}");
+    let attributes: Vec<&str> = set.split(';').map(str::trim).skip(1).collect();
+    assert_eq!(
+        attributes,
+        ["Max-Age=600", "Path=/", "HttpOnly", "SameSite=Lax", "Secure"],
+        "{set}"
+    );
+    // WeChat sends the browser to the public URL; this test's server is that host.
+    let path = scanned.callback.strip_prefix("https://hufu.test").unwrap();
+    let mut here = Scanned {
+        callback: app.url(path),
+        cookie: scanned.cookie.replace("__Host-hufu_oauth=", "hufu_oauth="),
+    };
+    here.finish().await.expect_error(400, "OAUTH_STATE_INVALID");
+    here.cookie = scanned.cookie.clone();
+    here.finish().await.expect_ok(200);
 }
 
 /// With Redis, every node uses the one access_token the first node fetched: WeChat

@@ -1,6 +1,11 @@
 //! WeChat endpoints: Mini Program sign-in, website QR login (authorize and callback), and
 //! binding, unbinding and the phone number for the signed-in user. All count under the WeChat
 //! rate limit, except the authorize redirect, which calls nothing.
+//!
+//! The QR flow's state is bound to the browser that started it through a cookie set by the
+//! authorize step (`__Host-hufu_oauth` behind https, `hufu_oauth` otherwise): HttpOnly so
+//! scripts cannot read it, SameSite=Lax so it still comes along on WeChat's top-level redirect
+//! back to the callback, 10 minutes like the state.
 
 use super::auth::LoginResponse;
 use crate::catalog::Success;
@@ -14,7 +19,7 @@ use crate::http::error::ApiResult;
 use crate::http::extract::{Authenticated, Client, JsonBody};
 use crate::http::openapi::{ErrorEnvelope, UserEnvelope, WechatLoginEnvelope, errors};
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -128,7 +133,39 @@ fn found(location: &str) -> ApiResult<Response> {
     Ok(response)
 }
 
-/// Redirects the browser to WeChat's QR page with a signed, single-use state.
+/// How long the browser-binding cookie lives: as long as the state it goes with.
+const OAUTH_COOKIE_MAX_AGE_SECONDS: i64 = wechat::STATE_LIFETIME_SECONDS;
+
+/// The cookie's name: with the `__Host-` prefix when hufu is served over https (the browser
+/// then accepts it only Secure, from this host, for Path=/, so no sibling subdomain can plant
+/// one); browsers refuse that prefix over plain http, where it is `hufu_oauth`.
+fn oauth_cookie_name(state: &AppState) -> &'static str {
+    if oauth_cookie_secure(state) {
+        "__Host-hufu_oauth"
+    } else {
+        "hufu_oauth"
+    }
+}
+
+fn oauth_cookie_secure(state: &AppState) -> bool {
+    state.core.wechat.public_url.starts_with("https://")
+}
+
+/// The value of the browser-binding cookie in the request, if any (the first one of that name).
+fn oauth_cookie<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+    let name = oauth_cookie_name(state);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+}
+
+/// Redirects the browser to WeChat's QR page with a signed, single-use state bound to this
+/// browser's cookie.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/wechat/oauth/authorize",
@@ -136,15 +173,34 @@ fn found(location: &str) -> ApiResult<Response> {
     params(AuthorizeQuery),
     responses(
         (status = 302, description = "To WeChat's authorize (QR) page with a signed, single-use, 10-minute `state`",
-         headers(("Location" = String, description = "The WeChat URL"))),
+         headers(("Location" = String, description = "The WeChat URL"),
+                 ("Set-Cookie" = String, description = "`__Host-hufu_oauth` (https) or `hufu_oauth`: the nonce \
+                    the state is bound to; the callback refuses the state without it"))),
         (status = 400, description = "`VALIDATION_FAILED` or `REDIRECT_URI_NOT_ALLOWED`", body = ErrorEnvelope),
         (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
         (status = 501, description = errors::WECHAT_NOT_CONFIGURED, body = ErrorEnvelope),
     ),
 )]
-pub async fn authorize(State(state): State<AppState>, Query(query): Query<AuthorizeQuery>) -> ApiResult<Response> {
-    let url = wechat::authorize_url(&state.core, query.redirect_uri.as_deref().filter(|r| !r.is_empty()))?;
-    found(&url)
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AuthorizeQuery>,
+) -> ApiResult<Response> {
+    let authorize = wechat::authorize_url(
+        &state.core,
+        query.redirect_uri.as_deref().filter(|r| !r.is_empty()),
+        oauth_cookie(&state, &headers),
+    )?;
+    let mut response = found(&authorize.url)?;
+    let secure = if oauth_cookie_secure(&state) { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={}; Max-Age={OAUTH_COOKIE_MAX_AGE_SECONDS}; Path=/; HttpOnly; SameSite=Lax{secure}",
+        oauth_cookie_name(&state),
+        authorize.browser_nonce
+    );
+    let cookie = HeaderValue::from_str(&cookie).map_err(|e| crate::domain::error::Error::Internal(e.into()))?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 /// What WeChat sends back to the callback (plus our own `redirect_uri`).
@@ -170,8 +226,8 @@ pub struct CallbackQuery {
         (status = 200, description = "Signed in (the flow had no `redirect_uri`)", body = WechatLoginEnvelope),
         (status = 302, description = "To the `redirect_uri` with `#token=…&refresh_token=…&expires_in=…`",
          headers(("Location" = String, description = "The `redirect_uri` with the tokens in the fragment"))),
-        (status = 400, description = "`VALIDATION_FAILED`, `OAUTH_STATE_INVALID`, `REDIRECT_URI_NOT_ALLOWED` or \
-            `WECHAT_CODE_INVALID`", body = ErrorEnvelope),
+        (status = 400, description = "`VALIDATION_FAILED`, `OAUTH_STATE_INVALID` (also when the browser lacks the \
+            authorize step's cookie), `REDIRECT_URI_NOT_ALLOWED` or `WECHAT_CODE_INVALID`", body = ErrorEnvelope),
         (status = 403, description = "`ACCOUNT_DISABLED` or `WECHAT_USER_BLOCKED`", body = ErrorEnvelope),
         (status = 429, description = errors::WECHAT_RATE_LIMITED, body = ErrorEnvelope),
         (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
@@ -183,13 +239,15 @@ pub struct CallbackQuery {
 pub async fn callback(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> ApiResult<Response> {
     let redirect = query.redirect_uri.as_deref().filter(|r| !r.is_empty());
+    let browser = oauth_cookie(&state, &headers);
     let outcome = async {
         state.core.limits.rate(Action::Wechat, client.ip.as_deref()).await?;
         Ok::<_, crate::http::error::ApiError>(
-            wechat::oauth_callback(&state.core, query.code, query.state, redirect, &client).await?,
+            wechat::oauth_callback(&state.core, query.code, query.state, redirect, browser, &client).await?,
         )
     }
     .await;

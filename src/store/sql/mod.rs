@@ -483,6 +483,22 @@ impl SqlStore {
         Ok(affected > 0)
     }
 
+    /// How many stored password hashes are bcrypt, by cost (imported hashes not yet upgraded).
+    pub async fn bcrypt_hash_costs(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = dispatch!(&self.db, pool => sqlx::query_as(self.sql.bcrypt_hash_costs)
+            .bind("$2%")
+            .fetch_all(pool)
+            .await)
+        .map_err(map_error)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(prefix, hashes)| {
+                let cost = prefix.get(4..6)?.parse().ok()?;
+                Some((cost, u64::try_from(hashes).ok()?))
+            })
+            .collect())
+    }
+
     /// Replaces a user's password hash, with its audit entry in the same transaction.
     pub async fn set_password_hash(
         &self,

@@ -43,6 +43,7 @@ statements!(
     update_profile,
     update_password_hash,
     upgrade_password_hash,
+    bcrypt_hash_costs,
     admin_user_for_update,
     admin_update_user,
     admin_count_users,
@@ -143,6 +144,10 @@ const PORTABLE: Queries = Queries {
     // Only if the hash is still the one the password was checked against: a password change
     // that landed meanwhile must not be overwritten. Not a profile change: updated_at stays.
     upgrade_password_hash: "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+    // `$2b$12$`: a bcrypt hash's variant and cost are its first seven characters. A full scan,
+    // run at start and every few minutes, never per request.
+    bcrypt_hash_costs: "SELECT SUBSTR(password_hash, 1, 7) AS prefix, COUNT(*) AS hashes FROM users \
+                        WHERE password_hash LIKE ? GROUP BY SUBSTR(password_hash, 1, 7)",
     // Read in the session's transaction; SQLite's BEGIN IMMEDIATE serialises it with every
     // writer, MySQL and PostgreSQL take a shared row lock (below).
     session_guard: "SELECT password_hash, status FROM users WHERE id = ?",
