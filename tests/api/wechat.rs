@@ -62,7 +62,7 @@ async fn a_bound_wechat_does_not_skip_the_second_factor() {
         Some("u-2fa"),
     )
     .await;
-    let back = location(&read(no_redirects().get(&callback).send().await.unwrap()).await);
+    let back = location(&callback.finish().await);
     let (_, fragment) = back.split_once('#').expect("a fragment");
     let values: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
@@ -217,7 +217,6 @@ async fn wechat_failures_are_answered_by_the_contracts_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_wechat_connection_leaks_no_secret_or_token_into_the_log() {
     let fake = FakeWechat::start().await;
-    let client = no_redirects();
     type Knob = fn(&FakeWechat, Api);
     let knobs: [(&str, Knob); 2] = [("dropped", FakeWechat::dropped_next), ("cut", FakeWechat::cut_next)];
     for (knob, break_next) in knobs {
@@ -244,9 +243,7 @@ async fn a_dropped_wechat_connection_leaks_no_secret_or_token_into_the_log() {
         for api in [Api::OAuthAccessToken, Api::UserInfo] {
             let callback = scan(&app, &fake, None, &format!("o-web-leak-{knob}"), None).await;
             break_next(&fake, api);
-            read(client.get(&callback).send().await.unwrap())
-                .await
-                .expect_error(503, "WECHAT_UNAVAILABLE");
+            callback.finish().await.expect_error(503, "WECHAT_UNAVAILABLE");
         }
     }
 
