@@ -808,6 +808,10 @@ function disableScreen(view, ctx) {
 
 // Closes the prompt on screen (with the error its caller gets), or null.
 let closePrompt = null;
+// What last took the focus: the button that submitted a form loses it when the form disables
+// its buttons for the call, before the prompt opens; it is where the focus goes back.
+let lastFocused = null;
+document.addEventListener('focusin', (event) => (lastFocused = event.target));
 
 // A session ended while the prompt was open (another tab signed out, it was revoked): the
 // prompt goes with it, and the change it guarded fails with the reason.
@@ -827,7 +831,7 @@ export function confirmIdentity(user) {
     if (user && user.email && user.email_verified) methods.push(['email', t('reauth.by_email')]);
     if (user && user.phone && user.phone_verified) methods.push(['sms', t('reauth.by_sms')]);
     let method = 'password';
-    const returnTo = document.activeElement;
+    const returnTo = document.activeElement && document.activeElement !== document.body ? document.activeElement : lastFocused;
     let el;
 
     const panels = {
@@ -915,7 +919,7 @@ export function confirmIdentity(user) {
     dialog.addEventListener('close', () => {
       closePrompt = null;
       dialog.remove();
-      if (returnTo && returnTo.isConnected) returnTo.focus();
+      restoreFocus(returnTo);
       if (outcome) reject(outcome);
       else resolve();
     });
@@ -924,6 +928,21 @@ export function confirmIdentity(user) {
     dialog.showModal();
     el.elements.password.focus();
   });
+}
+
+/** Gives the focus back to what had it before the prompt (the form's submit button). That
+ * form keeps its buttons disabled until the retried call ends, and a disabled button cannot
+ * take the focus: then it gets it as soon as it is enabled, unless the user moved on. */
+function restoreFocus(el) {
+  if (!el || !el.isConnected || typeof el.focus !== 'function') return;
+  if (!el.disabled) return el.focus();
+  const watch = new MutationObserver(() => {
+    if (el.disabled) return;
+    watch.disconnect();
+    const current = document.activeElement;
+    if (el.isConnected && (!current || current === document.body)) el.focus();
+  });
+  watch.observe(el, { attributes: true, attributeFilter: ['disabled'] });
 }
 
 /** The error of a cancelled prompt: the form that asked shows its text. */

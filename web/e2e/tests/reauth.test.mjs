@@ -84,6 +84,7 @@ test('a stale session asks for the password before changing the email: a wrong o
   await prompt.getByRole('button', { name: 'Confirm' }).click();
   await form.getByText('Your profile has been saved.').waitFor();
   await prompt.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.activeElement && document.activeElement.textContent === 'Save changes');
   assert.equal(await page.getByTestId('profile-email').textContent(), newEmail);
   assert.equal((await apiProfile(user)).email, newEmail, 'the server has the new email');
   assert.equal(calls('PUT /api/v1/users/profile'), 3, 'the refused change was sent once more');
@@ -114,6 +115,8 @@ test('cancelling the prompt (button or Escape) leaves the change undone and says
   await promptOf(page).getByRole('button', { name: 'Cancel' }).click();
   await form.getByRole('alert').filter({ hasText: 'Nothing was changed: you did not confirm it’s you.' }).waitFor();
   assert.equal(await promptOf(page).count(), 0);
+  // The focus is back on the button that asked.
+  await page.waitForFunction(() => document.activeElement && document.activeElement.textContent === 'Save changes');
   await screenshot(page, 'reauth-cancelled');
 
   await save.click();
