@@ -1,9 +1,10 @@
 // account.js — the signed-in user's own screens: the profile (view and edit, change the
-// password), the signed-in devices (sessions) and the second factor (TOTP with recovery codes).
+// password), the signed-in devices (sessions) and the second factor (TOTP with recovery codes);
+// and the step-up prompt ("Confirm it's you") that api.js opens when a change needs it.
 // Each screen is built with dom.js (no HTML strings); every call goes through api.js.
 
 import * as api from './api.js';
-import { h, field, form, codeField, showSuccess, showError, clearErrors, errorText, when, sendCodeButton, sendCode } from './dom.js';
+import { h, field, form, choiceField, codeField, showSuccess, showError, clearErrors, errorText, when, sendCodeButton, sendCode } from './dom.js';
 import { t, addStrings } from './i18n.js';
 import { deviceName } from './device.js';
 import qrcode from './qrcode.js';
@@ -98,6 +99,20 @@ addStrings({
     'security.disabled': 'Two-step verification is off.',
     'security.wechat_bound': 'A WeChat account is bound to this account; WeChat sign-in does not ask for a code.',
     'security.wechat_unbound': 'No WeChat account is bound.',
+    'reauth.title': 'Confirm it’s you',
+    'reauth.hint': 'This change needs proof that it is you: your last sign-in was a while ago.',
+    'reauth.method': 'Confirm with',
+    'reauth.by_password': 'Password',
+    'reauth.by_totp': 'Authenticator app',
+    'reauth.by_email': 'Code by email',
+    'reauth.by_sms': 'Code by SMS',
+    'reauth.password': 'Your password',
+    'reauth.totp_code': 'Code from your authenticator app, or a recovery code',
+    'reauth.send_email': 'Send me a code by email',
+    'reauth.send_sms': 'Send me a code by SMS',
+    'reauth.submit': 'Confirm',
+    'reauth.cancel': 'Cancel',
+    'reauth.cancelled': 'Nothing was changed: you did not confirm it’s you.',
   },
   zh: {
     'profile.title': '个人资料',
@@ -188,6 +203,20 @@ addStrings({
     'security.disabled': '两步验证已关闭。',
     'security.wechat_bound': '此账号已绑定微信；微信登录不需要验证码。',
     'security.wechat_unbound': '未绑定微信账号。',
+    'reauth.title': '确认是你本人',
+    'reauth.hint': '此项修改需要确认是你本人操作：距上次登录已有一段时间。',
+    'reauth.method': '确认方式',
+    'reauth.by_password': '密码',
+    'reauth.by_totp': '身份验证器',
+    'reauth.by_email': '邮箱验证码',
+    'reauth.by_sms': '短信验证码',
+    'reauth.password': '你的密码',
+    'reauth.totp_code': '身份验证器中的验证码，或一个恢复码',
+    'reauth.send_email': '向我的邮箱发送验证码',
+    'reauth.send_sms': '向我的手机发送验证码',
+    'reauth.submit': '确认',
+    'reauth.cancel': '取消',
+    'reauth.cancelled': '未做任何修改：你没有确认是本人操作。',
   },
 });
 
@@ -772,6 +801,153 @@ function disableScreen(view, ctx) {
       },
     ),
   );
+}
+
+// ---------------------------------------------------------------------------------------
+// Step-up: "Confirm it's you"
+
+// Closes the prompt on screen (with the error its caller gets), or null.
+let closePrompt = null;
+// What last took the focus: the button that submitted a form loses it when the form disables
+// its buttons for the call, before the prompt opens; it is where the focus goes back.
+let lastFocused = null;
+document.addEventListener('focusin', (event) => (lastFocused = event.target));
+
+// A session ended while the prompt was open (another tab signed out, it was revoked): the
+// prompt goes with it, and the change it guarded fails with the reason.
+api.onSessionEnded((reason) => {
+  if (closePrompt) closePrompt(reason);
+});
+
+/** The step-up prompt api.js opens when a change answers `REAUTH_REQUIRED`: a modal dialog
+ * asking for the password, or (when `user` has them) a TOTP/recovery code or a `reauth` code
+ * sent to the verified email or phone; it calls `api.reauth` (which keeps the new tokens).
+ * Resolves once proved; rejects when cancelled (Cancel, Escape) with an error whose text
+ * says nothing was changed, for the form that asked to show. */
+export function confirmIdentity(user) {
+  return new Promise((resolve, reject) => {
+    const methods = [['password', t('reauth.by_password')]];
+    if (user && user.mfa_enabled) methods.push(['totp', t('reauth.by_totp')]);
+    if (user && user.email && user.email_verified) methods.push(['email', t('reauth.by_email')]);
+    if (user && user.phone && user.phone_verified) methods.push(['sms', t('reauth.by_sms')]);
+    let method = 'password';
+    const returnTo = document.activeElement && document.activeElement !== document.body ? document.activeElement : lastFocused;
+    let el;
+
+    const panels = {
+      password: field('password', t('reauth.password'), { type: 'password', autocomplete: 'current-password', required: true }),
+    };
+    if (user && user.mfa_enabled) {
+      panels.totp = field('totp_code', t('reauth.totp_code'), { autocomplete: 'one-time-code', spellcheck: 'false', required: true });
+    }
+    for (const channel of ['email', 'sms']) {
+      if (!methods.some(([m]) => m === channel)) continue;
+      const key = channel === 'email' ? 'email' : 'phone';
+      const button = sendCodeButton({ type: 'button', class: 'small', 'data-testid': `reauth-send-${channel}` }, t(`reauth.send_${channel}`));
+      const note = h('p', { class: 'code-sent', role: 'status' });
+      const code = codeField(`${channel}_code`);
+      button.addEventListener('click', async () => {
+        clearErrors(el);
+        button.disabled = true;
+        try {
+          const sent = await sendCode(button, () => api.call('POST', '/api/v1/users/codes', { channel, purpose: 'reauth' }));
+          note.textContent = t('code.sent_to', { target: user[key], minutes: Math.max(1, Math.round((sent.expires_in || 300) / 60)) });
+          code.querySelector('input').focus();
+        } catch (error) {
+          showError(el, error);
+          if (!('counting' in button.dataset)) button.disabled = false;
+        }
+      });
+      panels[channel] = h('div', { class: 'reauth-code' }, button, note, code);
+    }
+    const choose = (next) => {
+      method = next;
+      for (const [name, panel] of Object.entries(panels)) panel.hidden = name !== method;
+      clearErrors(el);
+    };
+
+    el = form(
+      { 'aria-label': t('reauth.title'), 'data-testid': 'reauth-form' },
+      [
+        methods.length > 1 ? choiceField('method', t('reauth.method'), methods, method, choose) : null,
+        ...Object.values(panels),
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'submit', class: 'primary' }, t('reauth.submit')),
+          h('button', { type: 'button', onclick: () => close(cancelled()) }, t('reauth.cancel')),
+        ),
+      ],
+      async (values) => {
+        const name = method === 'password' ? 'password' : method === 'totp' ? 'totp_code' : `${method}_code`;
+        const proof =
+          method === 'password'
+            ? { password: values.password }
+            : method === 'totp'
+              ? { code: values.totp_code.replace(/\s+/g, '') }
+              : { channel: method, code: values[name].trim() };
+        try {
+          await api.reauth(proof);
+        } catch (error) {
+          if (!api.hasSession()) return close(error);
+          // Under this prompt's own field for what the server names (`password` or `code`).
+          const input = el.elements[name];
+          input.select();
+          input.focus();
+          const details = (error.details || []).map((d) => (d.field === 'password' || d.field === 'code' ? { ...d, field: name } : d));
+          throw { envelope: error.envelope, network: error.network, message: error.message, details };
+        }
+        close(null);
+      },
+    );
+    choose(method);
+
+    const titleId = `reauth-title-${Date.now()}`;
+    const dialog = h(
+      'dialog',
+      { class: 'reauth', 'aria-labelledby': titleId, 'aria-describedby': `${titleId}-hint`, 'data-testid': 'reauth' },
+      h('h2', { id: titleId }, t('reauth.title')),
+      h('p', { class: 'muted', id: `${titleId}-hint` }, t('reauth.hint')),
+      el,
+    );
+    let outcome = cancelled();
+    function close(result) {
+      outcome = result;
+      if (dialog.open) dialog.close();
+    }
+    // Escape closes the dialog too (a `cancel`, then this `close`): the change stays undone.
+    dialog.addEventListener('close', () => {
+      closePrompt = null;
+      dialog.remove();
+      restoreFocus(returnTo);
+      if (outcome) reject(outcome);
+      else resolve();
+    });
+    closePrompt = close;
+    document.body.append(dialog);
+    dialog.showModal();
+    el.elements.password.focus();
+  });
+}
+
+/** Gives the focus back to what had it before the prompt (the form's submit button). That
+ * form keeps its buttons disabled until the retried call ends, and a disabled button cannot
+ * take the focus: then it gets it as soon as it is enabled, unless the user moved on. */
+function restoreFocus(el) {
+  if (!el || !el.isConnected || typeof el.focus !== 'function') return;
+  if (!el.disabled) return el.focus();
+  const watch = new MutationObserver(() => {
+    if (el.disabled) return;
+    watch.disconnect();
+    const current = document.activeElement;
+    if (el.isConnected && (!current || current === document.body)) el.focus();
+  });
+  watch.observe(el, { attributes: true, attributeFilter: ['disabled'] });
+}
+
+/** The error of a cancelled prompt: the form that asked shows its text. */
+function cancelled() {
+  return { code: 'REAUTH_CANCELLED', message: t('reauth.cancelled'), details: [] };
 }
 
 export const routes = [

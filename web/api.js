@@ -147,9 +147,9 @@ export async function renew() {
   });
 }
 
-/** An authenticated call: renews the access token first when it is (nearly) expired, and
- * once more if the server says it expired; a revoked session ends the page's session. */
-export async function call(method, path, body) {
+/** An authenticated call, once: renews the access token first when it is (nearly) expired,
+ * and once more if the server says it expired; a revoked session ends the page's session. */
+async function authed(method, path, body) {
   if (!access || access.expiresAt - Date.now() < RENEW_MARGIN_MS) await renew();
   try {
     return await send(method, path, body, access.token);
@@ -163,6 +163,52 @@ export async function call(method, path, body) {
     }
     throw error;
   }
+}
+
+// Step-up: the one place a sensitive change that the server refused with REAUTH_REQUIRED
+// (the session proved no credential recently) is confirmed and retried, so no form needs
+// to know about it. `stepUp(error)` is the page's prompt: it resolves once `reauth` has kept
+// fresh tokens, or rejects with the error the form should show (the user cancelled).
+let stepUp = null;
+// The prompt open now: calls refused meanwhile wait for the same answer, not a second prompt.
+let stepUpPending = null;
+
+/** `fn(error)` asks the user to prove it is them (see `reauth`) when a call answers
+ * `REAUTH_REQUIRED`; `call` then retries that call once. */
+export function onReauthRequired(fn) {
+  stepUp = fn;
+}
+
+/** An authenticated call (renewing the access token as needed). A `REAUTH_REQUIRED` answer
+ * opens the step-up prompt (`onReauthRequired`) and, once the user has proved it is them,
+ * sends the same call once more; a cancelled prompt rejects with the prompt's error. */
+export async function call(method, path, body) {
+  try {
+    return await authed(method, path, body);
+  } catch (error) {
+    if (error.code !== 'REAUTH_REQUIRED' || !stepUp) throw error;
+    if (!stepUpPending) stepUpPending = Promise.resolve(stepUp(error)).finally(() => (stepUpPending = null));
+    await stepUpPending;
+    return authed(method, path, body);
+  }
+}
+
+/** `POST /auth/reauth` with `{password}`, `{code}` (TOTP or recovery code) or `{channel,
+ * code}` (a `reauth` code): proves a credential again for this session and keeps the new
+ * pair. The answer's refresh token retires the stored one, so it is exchanged under the
+ * renewal lock: no tab presents the retired token after this one has replaced it. */
+export async function reauth(proof) {
+  if (!access || access.expiresAt - Date.now() < RENEW_MARGIN_MS) await renew();
+  return withLock(async () => {
+    try {
+      const data = await send('POST', '/api/v1/auth/reauth', proof, access.token);
+      keep(data);
+      return data;
+    } catch (error) {
+      if (error.code === 'TOKEN_REVOKED' || error.code === 'TOKEN_INVALID' || error.code === 'ACCOUNT_DISABLED') ended(error);
+      throw error;
+    }
+  });
 }
 
 /** A call that needs no token (register, login, the MFA step, the one-time code screens). */

@@ -8,7 +8,7 @@
 import * as api from './api.js';
 import { h, field, form, choiceField, codeField, sendCodeButton, sendCode } from './dom.js';
 import { t, lang, addStrings } from './i18n.js';
-import { routes as accountRoutes } from './account.js';
+import { routes as accountRoutes, confirmIdentity } from './account.js';
 import { routes as adminRoutes } from './admin.js';
 
 // How often a signed-in page re-reads the profile, so a session revoked elsewhere (sign out
@@ -391,6 +391,9 @@ async function signedIn(loginData, message) {
   user = loginData.user;
   navigate('#/profile', message, 'success');
 }
+
+// A change the server refused with REAUTH_REQUIRED: "Confirm it's you", then api.js retries it.
+api.onReauthRequired(() => confirmIdentity(user));
 
 // A session ended by the server (revoked, disabled, refresh refused) or by another tab.
 api.onSessionEnded((reason) => {
