@@ -13,6 +13,7 @@
 use super::audit::{self, Event};
 use super::error::{Error, Result};
 use super::input::{Credentials, NewAccount, PasswordChange, PasswordForm, ProfileChange, RegistrationForm};
+use super::limits::Lockout;
 use super::password::HashError;
 use super::sessions::{SignIn, SignedIn, start_session};
 use super::user::{Account, STATUS_ACTIVE, User, join_roles};
@@ -145,7 +146,8 @@ pub async fn login(core: &Core, credentials: Credentials, client: &ClientContext
 
     // Counted before the password is checked (whether or not the account exists, so a lock
     // says nothing about it); a locked identifier is refused even with the right password.
-    audit::begin_attempt(core, identifier.normalised(), None, client).await?;
+    let identifier_key = Lockout::Identifier(identifier.normalised());
+    audit::begin_attempt(core, identifier_key, None, client).await?;
     let checked = async {
         let account = find_by_identifier(core, identifier).await?;
         let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
@@ -161,7 +163,7 @@ pub async fn login(core: &Core, credentials: Credentials, client: &ClientContext
         Err(error) => {
             // Not a wrong password (the database or the hashing pool failed): uncount it, or
             // an overload would lock people out.
-            core.limits.cancel_attempt(identifier.normalised()).await;
+            core.limits.cancel_attempt(identifier_key).await;
             return Err(error);
         }
     };
@@ -172,7 +174,7 @@ pub async fn login(core: &Core, credentials: Credentials, client: &ClientContext
         audit::record_alone(core, failed).await;
         return Err(Error::InvalidCredentials);
     };
-    core.limits.record_success(identifier.normalised()).await;
+    core.limits.record_success(identifier_key).await;
     if !account.user.is_active() {
         let failed = audit::entry(core, Event::LoginFailed, Some(account.user.id), client)
             .with_detail(serde_json::json!({"reason": "account_disabled"}));
@@ -277,17 +279,18 @@ pub async fn change_password(
     if let (Some(stored), Some(old)) = (account.password_hash.clone(), change.old_password()) {
         // A wrong old password counts toward the lockout of the account's username, so the
         // endpoint cannot be used to guess it past the limit.
-        let username_key = account.user.username.to_ascii_lowercase();
-        audit::begin_attempt(core, &username_key, Some(user_id), client).await?;
+        let username = account.user.username.to_ascii_lowercase();
+        let username_key = Lockout::Identifier(&username);
+        audit::begin_attempt(core, username_key, Some(user_id), client).await?;
         match core.hasher.verify(old.clone(), Some(stored)).await.map_err(hash_error) {
             Ok(true) => {}
             Ok(false) => return Err(Error::InvalidCredentials),
             Err(error) => {
-                core.limits.cancel_attempt(&username_key).await;
+                core.limits.cancel_attempt(username_key).await;
                 return Err(error);
             }
         }
-        core.limits.record_success(&username_key).await;
+        core.limits.record_success(username_key).await;
     }
     let hash = core
         .hasher

@@ -11,6 +11,7 @@ use super::codes::{self, Channel, Purpose};
 use super::error::{Error, Result};
 use super::identifiers;
 use super::input::{CodeLogin, PasswordReset};
+use super::limits::Lockout;
 use super::sessions::{SignIn, start_session};
 use super::user::{STATUS_ACTIVE, User, join_roles};
 use super::{ClientContext, Core, ID_ATTEMPTS};
@@ -193,7 +194,8 @@ pub async fn reset_password(core: &Core, request: PasswordReset, client: &Client
     let user = &account.user;
     let names = [Some(&user.username), user.email.as_ref(), user.phone.as_ref()];
     for name in names.into_iter().flatten() {
-        core.limits.clear(super::validate::identifier(name).normalised()).await;
+        let identifier = super::validate::identifier(name);
+        core.limits.clear(Lockout::Identifier(identifier.normalised())).await;
     }
     Ok(())
 }

@@ -65,26 +65,26 @@ fn the_test_totp_matches_rfc_6238() {
 }
 
 /// A six-digit code that is not `code`.
-fn other_code(code: &str) -> String {
+pub(crate) fn other_code(code: &str) -> String {
     let n: u32 = code.parse().expect("digits");
     format!("{:06}", (n + 1) % 1_000_000)
 }
 
 /// The code of the test clock's current step.
-fn code_now(app: &TestApp, secret: &[u8]) -> String {
+pub(crate) fn code_now(app: &TestApp, secret: &[u8]) -> String {
     totp(secret, app.clock.unix_seconds(), 6)
 }
 
 /// Moves the test clock to the next 30-second step, so a fresh code exists.
-fn next_step(app: &TestApp) {
+pub(crate) fn next_step(app: &TestApp) {
     app.clock.advance(time::Duration::seconds(30));
 }
 
 /// A signed-in user with TOTP enabled.
-struct MfaUser {
-    signed: Signed,
-    secret: Vec<u8>,
-    recovery_codes: Vec<String>,
+pub(crate) struct MfaUser {
+    pub(crate) signed: Signed,
+    pub(crate) secret: Vec<u8>,
+    pub(crate) recovery_codes: Vec<String>,
 }
 
 async fn setup(signed: &Signed) -> (Vec<u8>, Value) {
@@ -95,7 +95,7 @@ async fn setup(signed: &Signed) -> (Vec<u8>, Value) {
 }
 
 /// Registers `name`, signs in, sets up and enables TOTP.
-async fn mfa_user(app: &TestApp, name: &str) -> MfaUser {
+pub(crate) async fn mfa_user(app: &TestApp, name: &str) -> MfaUser {
     let signed = app.login_as(name).await;
     let (secret, _) = setup(&signed).await;
     let answer = signed.post(TOTP_ENABLE, json!({"code": code_now(app, &secret)})).await;
@@ -112,13 +112,13 @@ async fn mfa_user(app: &TestApp, name: &str) -> MfaUser {
     }
 }
 
-async fn password_login(app: &TestApp, identifier: &str) -> Answer {
+pub(crate) async fn password_login(app: &TestApp, identifier: &str) -> Answer {
     app.post(LOGIN, json!({"username": identifier, "password": PASSWORD}))
         .await
 }
 
 /// Signs in with the password and returns the `mfa_token`.
-async fn mfa_token(app: &TestApp, identifier: &str) -> String {
+pub(crate) async fn mfa_token(app: &TestApp, identifier: &str) -> String {
     let answer = password_login(app, identifier).await;
     let data = answer.expect_ok(200);
     assert_eq!(data["mfa_required"], true, "{}", answer.text);
@@ -126,7 +126,7 @@ async fn mfa_token(app: &TestApp, identifier: &str) -> String {
     data["mfa_token"].as_str().expect("mfa_token").to_owned()
 }
 
-async fn complete(app: &TestApp, mfa_token: &str, code: &str) -> Answer {
+pub(crate) async fn complete(app: &TestApp, mfa_token: &str, code: &str) -> Answer {
     app.post(MFA, json!({"mfa_token": mfa_token, "code": code})).await
 }
 
