@@ -190,7 +190,9 @@ pub async fn reset_password(core: &Core, request: PasswordReset, client: &Client
         .await?;
     core.announce_revoked(&revoked).await;
     core.invalidate_profile(user_id).await;
-    // Every identifier a password sign-in of this account could have been locked under.
+    // The account's own lock, and every identifier a password sign-in of it could have been
+    // locked under.
+    core.limits.clear(Lockout::Account(user_id)).await;
     let user = &account.user;
     let names = [Some(&user.username), user.email.as_ref(), user.phone.as_ref()];
     for name in names.into_iter().flatten() {

@@ -336,22 +336,21 @@ pub async fn disable(
 }
 
 /// The account's password, checked like the old password of a password change: on the
-/// hashing pool, counted toward the lockout of the account's username.
+/// hashing pool, counted toward the account's own lock.
 async fn check_password(core: &Core, user_id: i64, password: SecretString, client: &ClientContext) -> Result<()> {
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
     // A WeChat-only account has no password to prove anything with.
     let stored = account.password_hash.ok_or(Error::InvalidCredentials)?;
-    let username = account.user.username.to_ascii_lowercase();
-    let username_key = Lockout::Identifier(&username);
-    audit::begin_attempt(core, username_key, Some(user_id), client).await?;
+    let account_key = Lockout::Account(user_id);
+    audit::begin_attempt(core, account_key, Some(user_id), client).await?;
     match core.hasher.verify(password, Some(stored)).await {
         Ok(true) => {
-            core.limits.record_success(username_key).await;
+            core.limits.record_success(account_key).await;
             Ok(())
         }
         Ok(false) => Err(Error::InvalidCredentials),
         Err(error) => {
-            core.limits.cancel_attempt(username_key).await;
+            core.limits.cancel_attempt(account_key).await;
             Err(match error {
                 super::password::HashError::Busy => Error::Busy,
                 super::password::HashError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),

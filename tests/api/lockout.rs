@@ -3,7 +3,7 @@
 //! every endpoint that checks its password or codes, the per-IP limit on signed-in checks, and
 //! the password change in one transaction. Each test is named for the attack it stops.
 
-use crate::harness::paths::{LOGIN, PASSWORD, TOTP_DISABLE};
+use crate::harness::paths::{LOGIN, PASSWORD, PROFILE, TOTP_DISABLE};
 use crate::harness::{CacheMode, TestApp};
 use crate::mfa::{code_now, complete, mfa_token, mfa_user, next_step};
 use crate::on_every_cache;
@@ -12,6 +12,8 @@ use serde_json::json;
 on_every_cache!(
     logins_as_a_users_mfa_key_do_not_lock_their_second_factor,
     a_signed_in_caller_cannot_run_password_checks_unthrottled,
+    a_rename_does_not_reset_the_lock_on_password_checks,
+    three_identifiers_do_not_give_three_times_the_guesses,
 );
 
 /// `POST`: verify the caller's email or phone with a code (not in `paths`: only this file).
@@ -105,4 +107,73 @@ async fn a_signed_in_caller_cannot_run_password_checks_unthrottled(mode: CacheMo
             .await
             .expect_error(401, "INVALID_CREDENTIALS");
     }
+}
+
+async fn a_rename_does_not_reset_the_lock_on_password_checks(mode: CacheMode) {
+    let app = TestApp::spawn_cached(mode, |s| {
+        s.limits.lockout_threshold = 3;
+        s.limits.lockout_duration = std::time::Duration::from_secs(600);
+    })
+    .await;
+    let thief = app.login_as("renamed").await;
+    let change = |old: &str| {
+        thief.put(
+            PASSWORD,
+            json!({"old_password": old, "new_password": "the thief's password"}),
+        )
+    };
+    change("guess 1").await.expect_error(401, "INVALID_CREDENTIALS");
+    change("guess 2").await.expect_error(401, "INVALID_CREDENTIALS");
+    thief
+        .post(TOTP_DISABLE, json!({"password": "guess 3"}))
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
+    // Once a rename reset the count (it was keyed on the username): no longer.
+    thief.put(PROFILE, json!({"username": "renamed2"})).await.expect_ok(200);
+    let locked = change(crate::harness::DEFAULT_PASSWORD).await;
+    locked.expect_error(423, "ACCOUNT_LOCKED");
+    assert!((590..=600).contains(&retry_after(&locked)));
+    let disable = thief
+        .post(TOTP_DISABLE, json!({"password": crate::harness::DEFAULT_PASSWORD}))
+        .await;
+    disable.expect_error(423, "ACCOUNT_LOCKED");
+    assert!(disable.header("retry-after").is_some());
+    // Every sign-in of the account obeys the same lock, by its new name or its old email.
+    for identifier in ["renamed2", "renamed@example.com"] {
+        let answer = app
+            .post(
+                LOGIN,
+                json!({"username": identifier, "password": crate::harness::DEFAULT_PASSWORD}),
+            )
+            .await;
+        answer.expect_error(423, "ACCOUNT_LOCKED");
+        assert!(answer.header("retry-after").is_some());
+    }
+}
+
+async fn three_identifiers_do_not_give_three_times_the_guesses(mode: CacheMode) {
+    let app = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 3).await;
+    let user = app.register("manynames", crate::harness::DEFAULT_PASSWORD).await;
+    let phone = user["phone"].as_str().expect("phone").to_owned();
+    for identifier in ["manynames", "manynames@example.com", phone.as_str()] {
+        app.post(LOGIN, json!({"username": identifier, "password": "a guess"}))
+            .await
+            .expect_error(401, "INVALID_CREDENTIALS");
+    }
+    // Each identifier has had one failure, but the account three: it is locked, for the right
+    // password too, by whichever identifier.
+    for identifier in ["manynames", "MANYNAMES@example.com", phone.as_str()] {
+        let answer = app
+            .post(
+                LOGIN,
+                json!({"username": identifier, "password": crate::harness::DEFAULT_PASSWORD}),
+            )
+            .await;
+        answer.expect_error(423, "ACCOUNT_LOCKED");
+        assert!(answer.header("retry-after").is_some());
+    }
+    // An identifier that names no account keeps only its own count.
+    app.post(LOGIN, json!({"username": "nobody-here", "password": "a guess"}))
+        .await
+        .expect_error(401, "INVALID_CREDENTIALS");
 }

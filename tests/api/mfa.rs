@@ -319,13 +319,13 @@ async fn alternating_identifiers_does_not_multiply_guesses(backend: Backend) {
     let user = mfa_user(&app, "mfaswap").await;
     next_step(&app);
     let wrong = other_code(&code_now(&app, &user.secret));
-    // Each password sign-in resets its identifier's count; the per-user count goes on.
+    // Each password sign-in resets its identifier's count; the account's count goes on, and
+    // once it is past the threshold the account refuses even the right password.
     for identifier in ["mfaswap", "mfaswap@example.com", "MFASWAP"] {
         let token = mfa_token(&app, identifier).await;
         complete(&app, &token, &wrong).await.expect_error(401, "MFA_INVALID");
     }
-    let token = mfa_token(&app, "mfaswap@example.com").await;
-    complete(&app, &token, &code_now(&app, &user.secret))
+    password_login(&app, "mfaswap@example.com")
         .await
         .expect_error(423, "ACCOUNT_LOCKED");
 }
@@ -456,8 +456,8 @@ async fn the_mfa_lockout_holds_in_process_and_in_redis(mode: CacheMode) {
         let token = mfa_token(&app, identifier).await;
         complete(&app, &token, &wrong).await.expect_error(401, "MFA_INVALID");
     }
-    let token = mfa_token(&app, "mfalockcache").await;
-    let locked = complete(&app, &token, &code_now(&app, &user.secret)).await;
+    // The account's lock: even the right password is refused now.
+    let locked = password_login(&app, "mfalockcache").await;
     locked.expect_error(423, "ACCOUNT_LOCKED");
     assert!(locked.header("retry-after").is_some());
 }
