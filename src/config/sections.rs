@@ -167,6 +167,9 @@ settings! {
         HUFU_RATE_LIMIT_WECHAT wechat_per_minute: u32 = "30", |v| parse::number_in(v, 1u32, 1_000_000);
         /// Per-IP one-time code sends per minute (1–1000000).
         HUFU_RATE_LIMIT_CODE code_per_minute: u32 = "5", |v| parse::number_in(v, 1u32, 1_000_000);
+        /// Per-IP signed-in password and code checks per minute: password change, TOTP
+        /// disable, `/users/verify` (1–1000000).
+        HUFU_RATE_LIMIT_VERIFY verify_per_minute: u32 = "10", |v| parse::number_in(v, 1u32, 1_000_000);
         /// Failed logins of one identifier before it is locked (1–1000000).
         HUFU_LOCKOUT_THRESHOLD lockout_threshold: u32 = "5", |v| parse::number_in(v, 1u32, 1_000_000);
         /// Window in which failed logins are counted.

@@ -13,6 +13,7 @@
 use super::audit::{self, Event};
 use super::error::{Error, Result};
 use super::input::{Credentials, NewAccount, PasswordChange, PasswordForm, ProfileChange, RegistrationForm};
+use super::limits::Lockout;
 use super::password::HashError;
 use super::sessions::{SignIn, SignedIn, start_session};
 use super::user::{Account, STATUS_ACTIVE, User, join_roles};
@@ -145,23 +146,39 @@ pub async fn login(core: &Core, credentials: Credentials, client: &ClientContext
 
     // Counted before the password is checked (whether or not the account exists, so a lock
     // says nothing about it); a locked identifier is refused even with the right password.
-    audit::begin_attempt(core, identifier.normalised(), None, client).await?;
-    let checked = async {
-        let account = find_by_identifier(core, identifier).await?;
-        let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
-        let verification = core
-            .hasher
-            .check(password.clone(), stored_hash.clone())
-            .await
-            .map_err(hash_error)?;
-        Ok::<_, Error>((account, stored_hash, verification))
-    };
-    let (account, stored_hash, verification) = match checked.await {
-        Ok(checked) => checked,
+    let identifier_key = Lockout::Identifier(identifier.normalised());
+    audit::begin_attempt(core, identifier_key, None, client).await?;
+    let account = match find_by_identifier(core, identifier).await {
+        Ok(account) => account,
         Err(error) => {
-            // Not a wrong password (the database or the hashing pool failed): uncount it, or
-            // an overload would lock people out.
-            core.limits.cancel_attempt(identifier.normalised()).await;
+            core.limits.cancel_attempt(identifier_key).await;
+            return Err(error);
+        }
+    };
+    // The account counts every identifier's guesses together (contract section 11), so its
+    // three identifiers do not give three times the guesses; locked, it refuses them all.
+    let account_key = account.as_ref().map(|a| Lockout::Account(a.user.id));
+    if let Some(key) = account_key
+        && let Err(error) = audit::begin_attempt(core, key, account.as_ref().map(|a| a.user.id), client).await
+    {
+        core.limits.cancel_attempt(identifier_key).await;
+        return Err(error);
+    }
+    let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
+    let verification = match core
+        .hasher
+        .check(password.clone(), stored_hash.clone())
+        .await
+        .map_err(hash_error)
+    {
+        Ok(verification) => verification,
+        Err(error) => {
+            // Not a wrong password (the hashing pool failed): uncount it, or an overload
+            // would lock people out.
+            core.limits.cancel_attempt(identifier_key).await;
+            if let Some(key) = account_key {
+                core.limits.cancel_attempt(key).await;
+            }
             return Err(error);
         }
     };
@@ -172,7 +189,15 @@ pub async fn login(core: &Core, credentials: Credentials, client: &ClientContext
         audit::record_alone(core, failed).await;
         return Err(Error::InvalidCredentials);
     };
-    core.limits.record_success(identifier.normalised()).await;
+    let account_key = Lockout::Account(account.user.id);
+    core.limits.record_success(identifier_key).await;
+    if account.user.mfa_enabled || !account.user.is_active() {
+        // The right password, but no session: not a failure, and not the success that
+        // clears the account's count (its wrong second factors must keep counting).
+        core.limits.cancel_attempt(account_key).await;
+    } else {
+        core.limits.record_success(account_key).await;
+    }
     if !account.user.is_active() {
         let failed = audit::entry(core, Event::LoginFailed, Some(account.user.id), client)
             .with_detail(serde_json::json!({"reason": "account_disabled"}));
@@ -279,19 +304,20 @@ pub async fn change_password(
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
     let change = PasswordChange::parse(form, account.password_hash.is_some(), core.policy.password_min_length)?;
     if let (Some(stored), Some(old)) = (account.password_hash.clone(), change.old_password()) {
-        // A wrong old password counts toward the lockout of the account's username, so the
-        // endpoint cannot be used to guess it past the limit.
-        let username_key = account.user.username.to_ascii_lowercase();
-        audit::begin_attempt(core, &username_key, Some(user_id), client).await?;
+        // A wrong old password counts toward the account's own lock (which every sign-in of
+        // it obeys, and a rename does not reset), so the endpoint cannot be used to guess it
+        // past the limit.
+        let account_key = Lockout::Account(user_id);
+        audit::begin_attempt(core, account_key, Some(user_id), client).await?;
         match core.hasher.verify(old.clone(), Some(stored)).await.map_err(hash_error) {
             Ok(true) => {}
             Ok(false) => return Err(Error::InvalidCredentials),
             Err(error) => {
-                core.limits.cancel_attempt(&username_key).await;
+                core.limits.cancel_attempt(account_key).await;
                 return Err(error);
             }
         }
-        core.limits.record_success(&username_key).await;
+        core.limits.record_success(account_key).await;
     }
     let hash = core
         .hasher

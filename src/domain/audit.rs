@@ -5,6 +5,7 @@
 //! token, code or hash.
 
 use super::error::Result;
+use super::limits::Lockout;
 use super::{ClientContext, Core};
 use crate::clock::from_unix_millis;
 use crate::store::{AuditFilter, AuditRecord};
@@ -188,11 +189,11 @@ pub async fn page(core: &Core, filter: &AuditFilter, offset: i64, limit: i64) ->
 }
 
 /// Starts a counted sign-in attempt (`Limits::begin_attempt`) and records a `locked` entry
-/// when this attempt is the one that locks the identifier. `user_id` is the account when the
+/// when this attempt is the one that locks the identifier or account. `user_id` is the account when the
 /// caller already knows it (a password change, a second factor); a password sign-in passes
 /// none, since a lock must say nothing about whether the identifier belongs to anyone.
-pub async fn begin_attempt(core: &Core, identifier: &str, user_id: Option<i64>, client: &ClientContext) -> Result<()> {
-    let started = core.limits.begin_attempt(identifier).await;
+pub async fn begin_attempt(core: &Core, of: Lockout<'_>, user_id: Option<i64>, client: &ClientContext) -> Result<()> {
+    let started = core.limits.begin_attempt(of).await;
     if let Err(super::error::Error::Locked { just_locked: true, .. }) = &started {
         record_alone(core, entry(core, Event::Locked, user_id, client)).await;
     }

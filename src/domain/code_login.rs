@@ -11,6 +11,7 @@ use super::codes::{self, Channel, Purpose};
 use super::error::{Error, Result};
 use super::identifiers;
 use super::input::{CodeLogin, PasswordReset};
+use super::limits::Lockout;
 use super::sessions::{SignIn, start_session};
 use super::user::{STATUS_ACTIVE, User, join_roles};
 use super::{ClientContext, Core, ID_ATTEMPTS};
@@ -189,11 +190,14 @@ pub async fn reset_password(core: &Core, request: PasswordReset, client: &Client
         .await?;
     core.announce_revoked(&revoked).await;
     core.invalidate_profile(user_id).await;
-    // Every identifier a password sign-in of this account could have been locked under.
+    // The account's own lock, and every identifier a password sign-in of it could have been
+    // locked under.
+    core.limits.clear(Lockout::Account(user_id)).await;
     let user = &account.user;
     let names = [Some(&user.username), user.email.as_ref(), user.phone.as_ref()];
     for name in names.into_iter().flatten() {
-        core.limits.clear(super::validate::identifier(name).normalised()).await;
+        let identifier = super::validate::identifier(name);
+        core.limits.clear(Lockout::Identifier(identifier.normalised())).await;
     }
     Ok(())
 }

@@ -4,6 +4,11 @@
 //! hold across every node together; otherwise, and while Redis is unreachable, each node counts
 //! in its own memory. Identifiers are hashed before they become keys, so Redis never holds
 //! users' emails or phones.
+//!
+//! Every key names its kind (`rl:<action>:` for a rate, `lo:id:` for an identifier's lockout,
+//! `lo:acct:` for an account's), and the kind is also hashed in with the value: no text a
+//! client types as an identifier can produce another kind's key (a login as `mfa-user:7` once
+//! counted toward user 7's second-factor lock).
 
 use super::error::{Error, Result};
 use crate::cache::memory::Counters;
@@ -26,6 +31,9 @@ pub enum Action {
     Wechat,
     /// Sending a one-time code (`POST /auth/codes`, `POST /users/codes`).
     Code,
+    /// The signed-in checks of a password or code: `PUT /users/password`, TOTP disable,
+    /// `POST /users/verify` (each verification costs an argon2 run or a code guess).
+    Verify,
 }
 
 impl Action {
@@ -36,6 +44,7 @@ impl Action {
             Action::Refresh => "refresh",
             Action::Wechat => "wechat",
             Action::Code => "code",
+            Action::Verify => "verify",
         }
     }
 }
@@ -53,12 +62,35 @@ pub struct LimitSettings {
     pub wechat_per_minute: u32,
     /// One-time code sends per minute per IP.
     pub code_per_minute: u32,
+    /// Signed-in password and code checks per minute per IP.
+    pub verify_per_minute: u32,
     /// Failed sign-ins before an identifier is locked.
     pub lockout_threshold: u32,
     /// Window in which failures are counted.
     pub lockout_window: Duration,
     /// How long a lock lasts.
     pub lockout_duration: Duration,
+}
+
+/// What a lockout counter counts. Each kind has keys of its own (see the module header), so
+/// one kind's value can never name another kind's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lockout<'a> {
+    /// A sign-in identifier as submitted, normalised (`validate::Identifier::normalised`),
+    /// whether or not an account has it.
+    Identifier(&'a str),
+    /// An account, whatever identifier or endpoint its password or codes were tried at.
+    Account(i64),
+}
+
+impl Lockout<'_> {
+    /// The kind's name in keys, and the text hashed into the key's tag (kind included).
+    fn parts(self) -> (&'static str, String) {
+        match self {
+            Lockout::Identifier(text) => ("id", format!("id:{text}")),
+            Lockout::Account(id) => ("acct", format!("acct:{id}")),
+        }
+    }
 }
 
 const RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -99,6 +131,7 @@ impl Limits {
             Action::Refresh => s.refresh_per_minute,
             Action::Wechat => s.wechat_per_minute,
             Action::Code => s.code_per_minute,
+            Action::Verify => s.verify_per_minute,
         }
     }
 
@@ -132,25 +165,26 @@ impl Limits {
         Ok(())
     }
 
-    fn lockout_keys(&self, identifier: &str) -> (String, String, String) {
-        let digest = Sha256::digest(identifier.as_bytes());
+    fn lockout_keys(&self, of: Lockout<'_>) -> (String, String, String) {
+        let (kind, hashed) = of.parts();
+        let digest = Sha256::digest(hashed.as_bytes());
         let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         // Both keys share the `{…}` tag so the script's keys sit in one Cluster slot.
         let prefix = self.redis.as_ref().map(|r| r.prefix().to_owned()).unwrap_or_default();
         (
-            format!("{prefix}{{lo:{tag}}}:fails"),
-            format!("{prefix}{{lo:{tag}}}:lock"),
-            format!("lo:{tag}"),
+            format!("{prefix}{{lo:{kind}:{tag}}}:fails"),
+            format!("{prefix}{{lo:{kind}:{tag}}}:lock"),
+            format!("lo:{kind}:{tag}"),
         )
     }
 
-    /// Starts a password attempt for `identifier` (normalised): refuses with `Locked` while it
+    /// Starts a password (or code) attempt counted under `of`: refuses with `Locked` while it
     /// is locked, and otherwise counts the attempt as a failure *before* the password is
     /// checked, so parallel guesses cannot all pass a check made before any of them failed.
     /// The attempt past the threshold sets the lock and is refused; a success resets the count
     /// ([`Limits::record_success`]).
-    pub async fn begin_attempt(&self, identifier: &str) -> Result<()> {
-        let (fails_key, lock_key, local_key) = self.lockout_keys(identifier);
+    pub async fn begin_attempt(&self, of: Lockout<'_>) -> Result<()> {
+        let (fails_key, lock_key, local_key) = self.lockout_keys(of);
         let s = &self.settings;
         let locked_for = match &self.redis {
             Some(redis) => redis
@@ -192,28 +226,27 @@ impl Limits {
 
     /// Takes back an attempt that never checked a password (the store or the hashing pool
     /// failed), so an overload does not lock anyone out.
-    pub async fn cancel_attempt(&self, identifier: &str) {
-        let (fails_key, _, local_key) = self.lockout_keys(identifier);
+    pub async fn cancel_attempt(&self, of: Lockout<'_>) {
+        let (fails_key, _, local_key) = self.lockout_keys(of);
         if let Some(redis) = &self.redis {
             let _ = redis.decr_if_positive(&fails_key).await;
         }
         self.local.decrement(&format!("{local_key}:fails"));
     }
 
-    /// Clears the failure count of `identifier` after a successful sign-in.
-    pub async fn record_success(&self, identifier: &str) {
-        let (fails_key, _, local_key) = self.lockout_keys(identifier);
+    /// Clears the failure count of `of` after a successful sign-in.
+    pub async fn record_success(&self, of: Lockout<'_>) {
+        let (fails_key, _, local_key) = self.lockout_keys(of);
         if let Some(redis) = &self.redis {
             let _ = redis.del(&fails_key).await;
         }
         self.local.reset(&format!("{local_key}:fails"));
     }
 
-    /// Lifts the lock and the failure count of `identifier` (a password reset proved the
-    /// owner). With Redis the lock is gone on every node; without it, on this one (the lock of
+    /// Lifts the lock and the failure count of `of` (a password reset proved the owner). With Redis the lock is gone on every node; without it, on this one (the lock of
     /// another node ends with its duration).
-    pub async fn clear(&self, identifier: &str) {
-        let (fails_key, lock_key, local_key) = self.lockout_keys(identifier);
+    pub async fn clear(&self, of: Lockout<'_>) {
+        let (fails_key, lock_key, local_key) = self.lockout_keys(of);
         if let Some(redis) = &self.redis {
             let _ = redis.del(&fails_key).await;
             let _ = redis.del(&lock_key).await;
@@ -240,6 +273,7 @@ mod tests {
             refresh_per_minute: per_minute,
             wechat_per_minute: per_minute,
             code_per_minute: per_minute,
+            verify_per_minute: per_minute,
             lockout_threshold: 2,
             lockout_window: Duration::from_secs(900),
             lockout_duration: Duration::from_secs(900),
@@ -275,15 +309,39 @@ mod tests {
     #[tokio::test]
     async fn attempts_that_checked_no_password_do_not_lock() {
         let limits = limits(100);
+        let alice = Lockout::Identifier("alice");
         for _ in 0..5 {
-            limits.begin_attempt("alice").await.unwrap();
-            limits.cancel_attempt("alice").await;
+            limits.begin_attempt(alice).await.unwrap();
+            limits.cancel_attempt(alice).await;
         }
-        limits.begin_attempt("alice").await.unwrap();
-        limits.begin_attempt("alice").await.unwrap();
+        limits.begin_attempt(alice).await.unwrap();
+        limits.begin_attempt(alice).await.unwrap();
         assert!(
-            matches!(limits.begin_attempt("alice").await, Err(Error::Locked { .. })),
+            matches!(limits.begin_attempt(alice).await, Err(Error::Locked { .. })),
             "two real failures lock"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_identifier_that_spells_an_account_key_counts_apart_from_the_account() {
+        let limits = limits(100);
+        for text in ["acct:7", "7", "lo:acct:7", "mfa-user:7"] {
+            for _ in 0..3 {
+                let _ = limits.begin_attempt(Lockout::Identifier(text)).await;
+            }
+        }
+        assert!(limits.begin_attempt(Lockout::Account(7)).await.is_ok());
+        assert!(limits.begin_attempt(Lockout::Account(7)).await.is_ok());
+        assert!(matches!(
+            limits.begin_attempt(Lockout::Account(7)).await,
+            Err(Error::Locked { .. })
+        ));
+        assert!(
+            matches!(
+                limits.begin_attempt(Lockout::Identifier("acct:7")).await,
+                Err(Error::Locked { .. })
+            ),
+            "the identifier's own lock stands"
         );
     }
 }

@@ -7,11 +7,12 @@
 //! because ten 50-bit codes would be cheap to brute-force from a plain hash). A code is
 //! accepted at most once on any node: its step must be newer than the stored `last_step`.
 //! Wrong codes at sign-in count toward the lockout of the identifier the password was given
-//! for and of the user (`mfa-user:<id>`), which a correct password does not reset, so
-//! signing in again does not buy more guesses.
+//! for and of the account (`limits::Lockout::Account`), which a correct password does not
+//! reset, so signing in again does not buy more guesses.
 
 use super::audit::{self, Event};
 use super::error::{Error, Reason, Result};
+use super::limits::Lockout;
 use super::sessions::{self, SignIn, SignedIn};
 use super::validate::FieldErrors;
 use super::{ClientContext, Core};
@@ -149,11 +150,6 @@ fn recovery_code_hash(core: &Core, user_id: i64, normalised: &str) -> String {
 /// row does not open.
 fn seal_context(user_id: i64) -> String {
     format!("mfa_totp:{user_id}")
-}
-
-/// The lockout key that counts a user's wrong codes whatever identifier signed in.
-fn user_lockout_key(user_id: i64) -> String {
-    format!("mfa-user:{user_id}")
 }
 
 /// SHA-256 (hex) of an `mfa_token`: what the database keeps.
@@ -323,8 +319,8 @@ pub async fn disable(
 /// recovery code works once). Wrong codes count toward the user's second-factor lockout: a
 /// stolen access token must not buy unlimited guesses at the second factor.
 pub(crate) async fn prove_code(core: &Core, user_id: i64, code: &SecretString, client: &ClientContext) -> Result<()> {
-    let key = user_lockout_key(user_id);
-    audit::begin_attempt(core, &key, Some(user_id), client).await?;
+    let key = Lockout::Account(user_id);
+    audit::begin_attempt(core, key, Some(user_id), client).await?;
     let consumed = async {
         let now_ms = core.clock.unix_millis();
         Ok::<_, Error>(match factor_of(core, user_id, code.expose()).await? {
@@ -335,19 +331,19 @@ pub(crate) async fn prove_code(core: &Core, user_id: i64, code: &SecretString, c
     };
     match consumed.await {
         Ok(true) => {
-            core.limits.record_success(&key).await;
+            core.limits.record_success(key).await;
             Ok(())
         }
         Ok(false) => Err(Error::MfaInvalid),
         Err(error) => {
-            core.limits.cancel_attempt(&key).await;
+            core.limits.cancel_attempt(key).await;
             Err(error)
         }
     }
 }
 
 /// The account's password, checked like the old password of a password change: on the
-/// hashing pool, counted toward the lockout of the account's username.
+/// hashing pool, counted toward the account's own lock.
 pub(crate) async fn check_password(
     core: &Core,
     user_id: i64,
@@ -357,16 +353,16 @@ pub(crate) async fn check_password(
     let account = core.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
     // A WeChat-only account has no password to prove anything with.
     let stored = account.password_hash.ok_or(Error::InvalidCredentials)?;
-    let username_key = account.user.username.to_ascii_lowercase();
-    audit::begin_attempt(core, &username_key, Some(user_id), client).await?;
+    let account_key = Lockout::Account(user_id);
+    audit::begin_attempt(core, account_key, Some(user_id), client).await?;
     match core.hasher.verify(password, Some(stored)).await {
         Ok(true) => {
-            core.limits.record_success(&username_key).await;
+            core.limits.record_success(account_key).await;
             Ok(())
         }
         Ok(false) => Err(Error::InvalidCredentials),
         Err(error) => {
-            core.limits.cancel_attempt(&username_key).await;
+            core.limits.cancel_attempt(account_key).await;
             Err(match error {
                 super::password::HashError::Busy => Error::Busy,
                 super::password::HashError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
@@ -433,10 +429,10 @@ pub async fn complete(
     let Some((user_id, identifier)) = core.store.mfa_challenge(&token_hash, core.clock.unix_millis()).await? else {
         return Err(Error::MfaInvalid);
     };
-    let user_key = user_lockout_key(user_id);
+    let (identifier_key, user_key) = (Lockout::Identifier(&identifier), Lockout::Account(user_id));
     // Counted before the code is checked, like a password (see `Limits::begin_attempt`).
-    audit::begin_attempt(core, &identifier, Some(user_id), client).await?;
-    audit::begin_attempt(core, &user_key, Some(user_id), client).await?;
+    audit::begin_attempt(core, identifier_key, Some(user_id), client).await?;
+    audit::begin_attempt(core, user_key, Some(user_id), client).await?;
     let completed = async {
         match factor_of(core, user_id, code.expose()).await? {
             Some(factor) => Ok(core
@@ -448,8 +444,8 @@ pub async fn complete(
     };
     match completed.await {
         Ok(Completion::Done) => {
-            core.limits.record_success(&identifier).await;
-            core.limits.record_success(&user_key).await;
+            core.limits.record_success(identifier_key).await;
+            core.limits.record_success(user_key).await;
         }
         Ok(Completion::FactorRefused) => {
             let entry = audit::entry(core, Event::LoginFailed, Some(user_id), client)
@@ -459,13 +455,13 @@ pub async fn complete(
         }
         // A racing request used the token first, or it just expired: no code was guessed.
         Ok(Completion::ChallengeGone) => {
-            core.limits.cancel_attempt(&identifier).await;
-            core.limits.cancel_attempt(&user_key).await;
+            core.limits.cancel_attempt(identifier_key).await;
+            core.limits.cancel_attempt(user_key).await;
             return Err(Error::MfaInvalid);
         }
         Err(error) => {
-            core.limits.cancel_attempt(&identifier).await;
-            core.limits.cancel_attempt(&user_key).await;
+            core.limits.cancel_attempt(identifier_key).await;
+            core.limits.cancel_attempt(user_key).await;
             return Err(error);
         }
     }

@@ -22,6 +22,7 @@ mod fake_smtp;
 mod fake_wechat;
 mod import;
 mod inbox;
+mod lockout;
 mod mail;
 mod metrics;
 mod mfa;

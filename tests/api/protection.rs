@@ -49,17 +49,18 @@ async fn failed_logins_lock_the_identifier_even_for_the_right_password(mode: Cac
         .post(LOGIN, json!({"username": "lockme", "password": "x"}))
         .await;
     assert_eq!(zh.body["message"], "账户已锁定");
-    // The lock is per identifier: the same account by email is another identifier.
-    login(&app, "lockme@example.com", "the right password")
-        .await
-        .expect_ok(200);
+    // The account is locked too (contract section 11): its email is another identifier, but
+    // the same account.
+    let by_email = login(&app, "lockme@example.com", "the right password").await;
+    by_email.expect_error(423, "ACCOUNT_LOCKED");
+    assert!(retry_after(&by_email) >= 590);
 
     if mode == CacheMode::Memory {
         app.clock.advance(time::Duration::seconds(601));
         login(&app, "lockme", "the right password").await.expect_ok(200);
     }
 
-    // Wrong old passwords on a password change count toward the username's lock.
+    // Wrong old passwords on a password change count toward the account's lock.
     let app = TestApp::spawn_cached(mode, |s| s.limits.lockout_threshold = 2).await;
     let changer = app.login_as("changer").await;
     let change = |old: &'static str| {

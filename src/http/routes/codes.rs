@@ -308,6 +308,7 @@ pub struct VerifyBody {
         (status = 401, description = errors::TOKEN, body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
         (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
         (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
         (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
     ),
@@ -318,6 +319,12 @@ pub async fn verify(
     caller: Authenticated,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> ApiResult<Reply> {
+    // A signed-in code guess: counted per IP like the other signed-in checks.
+    state
+        .core
+        .limits
+        .rate(crate::domain::limits::Action::Verify, client.ip.as_deref())
+        .await?;
     let request = VerifyRequest::parse(body.channel, body.code)?;
     let user = identifiers::verify(&state.core, caller.user_id(), request, &client).await?;
     Ok(Reply::new(StatusCode::OK, Success::Verified, &user))

@@ -145,6 +145,8 @@ pub struct DisableRequest {
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
         (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 423, description = "`ACCOUNT_LOCKED`: too many wrong passwords or codes for this account; `Retry-After`", body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
         (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
         (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
     ),
@@ -155,6 +157,8 @@ pub async fn disable(
     Client(client): Client,
     JsonBody(body): JsonBody<DisableRequest>,
 ) -> ApiResult<Reply> {
+    // Each request checks a password (argon2) or guesses a code: counted per IP first.
+    state.core.limits.rate(Action::Verify, client.ip.as_deref()).await?;
     mfa::disable(&state.core, caller.user_id(), body.code, body.password, &client).await?;
     Ok(Reply::new(StatusCode::OK, Success::Ok, &serde_json::Value::Null))
 }

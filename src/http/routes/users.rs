@@ -4,6 +4,7 @@
 use crate::catalog::Success;
 use crate::domain::accounts;
 use crate::domain::input::{PasswordForm, Patch, ProfileChange, ProfileForm};
+use crate::domain::limits::Action;
 use crate::domain::sessions;
 use crate::http::AppState;
 use crate::http::envelope::Reply;
@@ -149,6 +150,8 @@ pub struct PasswordRequest {
         (status = 404, description = errors::NOT_FOUND, body = ErrorEnvelope),
         (status = 413, description = errors::TOO_LARGE, body = ErrorEnvelope),
         (status = 415, description = errors::MEDIA_TYPE, body = ErrorEnvelope),
+        (status = 423, description = "`ACCOUNT_LOCKED`: too many wrong passwords or codes for this account; `Retry-After`", body = ErrorEnvelope),
+        (status = 429, description = errors::RATE_LIMITED, body = ErrorEnvelope),
         (status = 500, description = errors::INTERNAL, body = ErrorEnvelope),
         (status = 503, description = errors::UNAVAILABLE, body = ErrorEnvelope),
     ),
@@ -159,6 +162,8 @@ pub async fn put_password(
     caller: Authenticated,
     JsonBody(body): JsonBody<PasswordRequest>,
 ) -> ApiResult<Reply> {
+    // Each request may cost an argon2 verification: counted per IP before anything else.
+    state.core.limits.rate(Action::Verify, client.ip.as_deref()).await?;
     let session = caller.session_id()?;
     // Setting a first password (no old one to prove anything with) is a sensitive change;
     // with the right old password the request carries its own proof.
