@@ -327,14 +327,11 @@ pub async fn change_password(
     let now_ms = core.clock.unix_millis();
     let record = audit::entry(core, Event::PasswordChanged, Some(user_id), client)
         .with_detail(serde_json::json!({"first_password": account.password_hash.is_none()}));
-    core.store
-        .set_password_hash(user_id, &hash, now_ms, Some(&record))
-        .await?;
-    // A sign-in waiting for its second factor proved the old password; it must not finish.
-    core.store.delete_mfa_challenges(user_id).await?;
+    // One transaction: the hash, the other sessions and the pending second-factor sign-ins
+    // (which proved the old password) change together or not at all.
     let revoked = core
         .store
-        .revoke_user_sessions(user_id, Some(current_session), now_ms, None)
+        .change_password(user_id, &hash, current_session, now_ms, Some(&record))
         .await?;
     core.invalidate_profile(user_id).await;
     core.announce_revoked(&revoked).await;

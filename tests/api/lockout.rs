@@ -4,9 +4,10 @@
 //! the password change in one transaction. Each test is named for the attack it stops.
 
 use crate::harness::paths::{LOGIN, PASSWORD, PROFILE, TOTP_DISABLE};
+use crate::harness::{Backend, Signed};
 use crate::harness::{CacheMode, TestApp};
 use crate::mfa::{code_now, complete, mfa_token, mfa_user, next_step};
-use crate::on_every_cache;
+use crate::{on_every_cache, on_every_store};
 use serde_json::json;
 
 on_every_cache!(
@@ -15,6 +16,8 @@ on_every_cache!(
     a_rename_does_not_reset_the_lock_on_password_checks,
     three_identifiers_do_not_give_three_times_the_guesses,
 );
+
+on_every_store!(a_password_change_that_fails_part_way_leaves_no_thief_session_behind_a_new_password);
 
 /// `POST`: verify the caller's email or phone with a code (not in `paths`: only this file).
 const VERIFY: &str = "/api/v1/users/verify";
@@ -176,4 +179,115 @@ async fn three_identifiers_do_not_give_three_times_the_guesses(mode: CacheMode) 
     app.post(LOGIN, json!({"username": "nobody-here", "password": "a guess"}))
         .await
         .expect_error(401, "INVALID_CREDENTIALS");
+}
+
+/// Runs `statements` on the app's database, outside hufu (each a statement of its own).
+async fn run_sql(app: &TestApp, statements: &[&str]) {
+    use sqlx::Connection;
+    let url = app.settings.database.url.as_str();
+    for statement in statements {
+        let statement = sqlx::AssertSqlSafe(statement.to_string());
+        match app.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.expect("open SQLite");
+                sqlx::query(statement).execute(&mut conn).await.expect("SQL");
+            }
+            Backend::MySql => {
+                let mut conn = sqlx::MySqlConnection::connect(url).await.expect("open MySQL");
+                sqlx::raw_sql(statement).execute(&mut conn).await.expect("SQL");
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await.expect("open PostgreSQL");
+                sqlx::raw_sql(statement).execute(&mut conn).await.expect("SQL");
+            }
+        }
+    }
+}
+
+/// Makes every revocation of a session fail, as a busy or broken database would at the
+/// password change's last write.
+async fn refuse_session_revocations(app: &TestApp) {
+    match app.backend {
+        Backend::Sqlite => {
+            run_sql(
+                app,
+                &[
+                    "CREATE TRIGGER refuse_revocation BEFORE UPDATE OF revoked_at ON sessions \
+                   BEGIN SELECT RAISE(ABORT, 'revocation refused by the test'); END",
+                ],
+            )
+            .await
+        }
+        Backend::MySql => {
+            run_sql(
+                app,
+                &[
+                    "CREATE TRIGGER refuse_revocation BEFORE UPDATE ON sessions FOR EACH ROW \
+                   BEGIN IF NEW.revoked_at IS NOT NULL THEN \
+                   SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'revocation refused by the test'; \
+                   END IF; END",
+                ],
+            )
+            .await
+        }
+        Backend::Postgres => {
+            run_sql(
+                app,
+                &[
+                    "CREATE FUNCTION refuse_revocation() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN IF NEW.revoked_at IS NOT NULL THEN \
+                     RAISE EXCEPTION 'revocation refused by the test'; END IF; RETURN NEW; END $$",
+                    "CREATE TRIGGER refuse_revocation BEFORE UPDATE ON sessions FOR EACH ROW \
+                     EXECUTE FUNCTION refuse_revocation()",
+                ],
+            )
+            .await
+        }
+    }
+}
+
+async fn allow_session_revocations(app: &TestApp) {
+    let statement = match app.backend {
+        Backend::Postgres => "DROP TRIGGER refuse_revocation ON sessions",
+        _ => "DROP TRIGGER refuse_revocation",
+    };
+    run_sql(app, &[statement]).await;
+}
+
+async fn a_password_change_that_fails_part_way_leaves_no_thief_session_behind_a_new_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.login_as("halfchanged").await;
+    let thief: Signed = app.sign_in("halfchanged", crate::harness::DEFAULT_PASSWORD).await;
+    let change = || {
+        owner.put(
+            PASSWORD,
+            json!({"old_password": crate::harness::DEFAULT_PASSWORD, "new_password": "the owner's new one"}),
+        )
+    };
+    refuse_session_revocations(&app).await;
+    let failed = change().await;
+    assert_eq!(failed.status, 500, "{}", failed.text);
+    // Nothing changed: had the new hash stayed, the owner would think the thief locked out
+    // while the thief's session lived on.
+    app.post(
+        LOGIN,
+        json!({"username": "halfchanged", "password": "the owner's new one"}),
+    )
+    .await
+    .expect_error(401, "INVALID_CREDENTIALS");
+    app.sign_in("halfchanged", crate::harness::DEFAULT_PASSWORD).await;
+
+    // Retried once the database works: all of it happens, the thief's session included.
+    allow_session_revocations(&app).await;
+    change().await.expect_ok(200);
+    thief.get(PROFILE).await.expect_error(401, "TOKEN_REVOKED");
+    let refreshed = app
+        .post(
+            crate::harness::paths::REFRESH,
+            json!({"refresh_token": thief.refresh_token}),
+        )
+        .await;
+    assert_eq!(refreshed.status, 401, "{}", refreshed.text);
+    owner.get(PROFILE).await.expect_ok(200);
+    app.sign_in("halfchanged", "the owner's new one").await;
 }

@@ -320,7 +320,8 @@ pub async fn reauth(
     caller: Authenticated,
     JsonBody(body): JsonBody<ReauthRequest>,
 ) -> ApiResult<Reply> {
-    state.core.limits.rate(Action::Login, client.ip.as_deref()).await?;
+    // An authenticated check of a credential: the verify limit, like a password change.
+    state.core.limits.rate(Action::Verify, client.ip.as_deref()).await?;
     let proof = crate::domain::reauth::Proof::parse(body.password, body.code, body.channel)?;
     let session = caller.session_id()?;
     let signed_in = crate::domain::reauth::reauth(&state.core, caller.user_id(), session, proof, &client).await?;

@@ -1,6 +1,7 @@
 //! Verified identifiers: proving a user's email or phone, "a verified identifier wins" (an
 //! identifier proved by one account is taken from another that holds it unverified, inside the
-//! proving write's transaction), and the password reset's one transaction.
+//! proving write's transaction), and the one transaction each of a password reset and a
+//! password change.
 
 use super::{SqlStore, map_error};
 use crate::domain::error::UniqueField;
@@ -126,6 +127,44 @@ impl SqlStore {
             audit_in_tx!(self.sql, tx, audit);
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).collect())
+        }.await)
+        .map_err(map_error)
+    }
+
+    /// A password change in one transaction: the new hash, every other session revoked
+    /// (`keep`, the session that made the change, lives on), every sign-in waiting for its
+    /// second factor dropped (it proved the old password), and the audit entry. One
+    /// transaction, so a failure part way (SQLite busy under concurrent sign-ins, say) cannot
+    /// leave the new hash in place with a thief's sessions alive. Returns the revoked ids.
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        hash: &str,
+        keep: i64,
+        now_ms: i64,
+        audit: Option<&AuditRecord>,
+    ) -> Result<Vec<i64>, StoreError> {
+        dispatch!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            // The write first: on SQLite it takes the write lock before anything is read.
+            sqlx::query(self.sql.update_password_hash)
+                .bind(hash)
+                .bind(now_ms)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            let ids: Vec<(i64,)> =
+                sqlx::query_as(self.sql.unrevoked_session_ids).bind(user_id).fetch_all(&mut *tx).await?;
+            sqlx::query(self.sql.revoke_user_sessions_except)
+                .bind(now_ms)
+                .bind(user_id)
+                .bind(keep)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql.delete_user_mfa_challenges).bind(user_id).execute(&mut *tx).await?;
+            audit_in_tx!(self.sql, tx, audit);
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).filter(|&id| id != keep).collect())
         }.await)
         .map_err(map_error)
     }

@@ -498,28 +498,6 @@ impl SqlStore {
             })
             .collect())
     }
-
-    /// Replaces a user's password hash, with its audit entry in the same transaction.
-    pub async fn set_password_hash(
-        &self,
-        id: i64,
-        hash: &str,
-        now_ms: i64,
-        audit: Option<&AuditRecord>,
-    ) -> Result<(), StoreError> {
-        dispatch!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(self.sql.update_password_hash)
-                .bind(hash)
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            audit_in_tx!(self.sql, tx, audit);
-            tx.commit().await
-        }.await)
-        .map_err(map_error)
-    }
 }
 
 /// How many times in all a transaction the database broke a deadlock with is run.
