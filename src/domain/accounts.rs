@@ -331,7 +331,7 @@ pub async fn change_password(
     // (which proved the old password) change together or not at all.
     let revoked = core
         .store
-        .change_password(user_id, &hash, current_session, now_ms, Some(&record))
+        .replace_password(user_id, &hash, Some(current_session), now_ms, Some(&record))
         .await?;
     core.invalidate_profile(user_id).await;
     core.announce_revoked(&revoked).await;

@@ -186,7 +186,7 @@ pub async fn reset_password(core: &Core, request: PasswordReset, client: &Client
         .with_detail(serde_json::json!({"channel": target.channel().as_str()}));
     let revoked = core
         .store
-        .reset_password(user_id, &hash, core.clock.unix_millis(), Some(&record))
+        .replace_password(user_id, &hash, None, core.clock.unix_millis(), Some(&record))
         .await?;
     core.announce_revoked(&revoked).await;
     core.invalidate_profile(user_id).await;

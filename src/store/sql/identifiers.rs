@@ -102,45 +102,16 @@ impl SqlStore {
         .map_err(map_error)
     }
 
-    /// A password reset in one transaction: the new hash, every session revoked, every sign-in
-    /// waiting for its second factor dropped, and the audit entry. Returns the revoked
-    /// session ids.
-    pub async fn reset_password(
-        &self,
-        user_id: i64,
-        hash: &str,
-        now_ms: i64,
-        audit: Option<&AuditRecord>,
-    ) -> Result<Vec<i64>, StoreError> {
-        dispatch!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(self.sql.update_password_hash)
-                .bind(hash)
-                .bind(now_ms)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-            let ids: Vec<(i64,)> =
-                sqlx::query_as(self.sql.unrevoked_session_ids).bind(user_id).fetch_all(&mut *tx).await?;
-            sqlx::query(self.sql.revoke_user_sessions).bind(now_ms).bind(user_id).execute(&mut *tx).await?;
-            sqlx::query(self.sql.delete_user_mfa_challenges_all).bind(user_id).execute(&mut *tx).await?;
-            audit_in_tx!(self.sql, tx, audit);
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).collect())
-        }.await)
-        .map_err(map_error)
-    }
-
-    /// A password change in one transaction: the new hash, every other session revoked
-    /// (`keep`, the session that made the change, lives on), every sign-in waiting for its
-    /// second factor dropped (it proved the old password), and the audit entry. One
+    /// A new password in one transaction: the hash, every session of the user revoked except
+    /// `keep` (the session that changed it; none for a reset by code), every sign-in waiting
+    /// for its second factor dropped (it proved the old password), and the audit entry. One
     /// transaction, so a failure part way (SQLite busy under concurrent sign-ins, say) cannot
     /// leave the new hash in place with a thief's sessions alive. Returns the revoked ids.
-    pub async fn change_password(
+    pub async fn replace_password(
         &self,
         user_id: i64,
         hash: &str,
-        keep: i64,
+        keep: Option<i64>,
         now_ms: i64,
         audit: Option<&AuditRecord>,
     ) -> Result<Vec<i64>, StoreError> {
@@ -155,16 +126,19 @@ impl SqlStore {
                 .await?;
             let ids: Vec<(i64,)> =
                 sqlx::query_as(self.sql.unrevoked_session_ids).bind(user_id).fetch_all(&mut *tx).await?;
-            sqlx::query(self.sql.revoke_user_sessions_except)
-                .bind(now_ms)
-                .bind(user_id)
-                .bind(keep)
-                .execute(&mut *tx)
-                .await?;
+            match keep {
+                Some(keep) => sqlx::query(self.sql.revoke_user_sessions_except)
+                    .bind(now_ms)
+                    .bind(user_id)
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await?,
+                None => sqlx::query(self.sql.revoke_user_sessions).bind(now_ms).bind(user_id).execute(&mut *tx).await?,
+            };
             sqlx::query(self.sql.delete_user_mfa_challenges).bind(user_id).execute(&mut *tx).await?;
             audit_in_tx!(self.sql, tx, audit);
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).filter(|&id| id != keep).collect())
+            Ok::<_, sqlx::Error>(ids.into_iter().map(|(id,)| id).filter(|&id| Some(id) != keep).collect())
         }.await)
         .map_err(map_error)
     }

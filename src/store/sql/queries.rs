@@ -110,7 +110,6 @@ statements!(
     clear_phone,
     prove_email,
     prove_phone,
-    delete_user_mfa_challenges_all,
     reauth_session,
     retire_session_refresh_tokens,
 );
@@ -269,7 +268,6 @@ const PORTABLE: Queries = Queries {
                   AND email_verified = 0",
     prove_phone: "UPDATE users SET phone_verified = 1, updated_at = ? WHERE id = ? AND phone = ? \
                   AND phone_verified = 0",
-    delete_user_mfa_challenges_all: "DELETE FROM mfa_challenges WHERE user_id = ?",
     // A fresh proof for a live session of this user: its time and how.
     reauth_session: "UPDATE sessions SET auth_time = ?, amr = ?, last_used_at = ?, expires_at = ? \
                      WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?",
